@@ -1,0 +1,94 @@
+// Load generation shared by benchmarks: autocannon against one URL, and the median of runs.
+import autocannon from "autocannon";
+
+/** What one run measured. */
+export interface Figures {
+  /** Mean requests per second. */
+  rps: number;
+  /** Latency percentiles in milliseconds. */
+  p50: number;
+  p99: number;
+}
+
+/** One load run. */
+export interface LoadOptions {
+  readonly url: string;
+  readonly connections: number;
+  readonly seconds: number;
+  readonly body: string;
+  /** The idempotency key of each request, or undefined to send none. */
+  readonly key: () => string | undefined;
+}
+
+/** POSTs `body` to `url` for `seconds`; fails when any answer is not 2xx, so a broken target never looks fast. */
+export async function load({ url, connections, seconds, body, key }: LoadOptions): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: "POST",
+        setupRequest: (request: autocannon.Request) => {
+          const value = key();
+          return {
+            ...request,
+            body,
+            headers: { "content-type": "application/json", ...(value ? { "idempotency-key": value } : {}) },
+          };
+        },
+      },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  }
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** The median of `values` (the upper one of an even count). */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+}
+
+/** One scenario of an interleaved measurement. */
+export interface Scenario {
+  readonly name: string;
+  /** The endpoint to POST to. */
+  readonly url: string;
+  readonly key: () => string | undefined;
+}
+
+/**
+ * Runs every scenario `rounds` times, interleaved (so that drift of the machine hits all
+ * of them alike), logs each run, and returns each scenario's median figures.
+ */
+export async function measureInterleaved(
+  scenarios: readonly Scenario[],
+  settings: {
+    readonly rounds: number;
+    readonly connections: number;
+    readonly seconds: number;
+    readonly body: string;
+  },
+): Promise<Array<Figures & { name: string }>> {
+  const samples = new Map(scenarios.map((scenario) => [scenario.name, [] as Figures[]]));
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const scenario of scenarios) {
+      const figures = await load({ ...settings, url: scenario.url, key: scenario.key });
+      samples.get(scenario.name)?.push(figures);
+      console.log(
+        `round ${round} ${scenario.name}: ${figures.rps.toFixed(0)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms`,
+      );
+    }
+  }
+  return scenarios.map((scenario) => {
+    const runs = samples.get(scenario.name) ?? [];
+    return {
+      name: scenario.name,
+      rps: median(runs.map((run) => run.rps)),
+      p50: median(runs.map((run) => run.p50)),
+      p99: median(runs.map((run) => run.p99)),
+    };
+  });
+}

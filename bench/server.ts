@@ -1,0 +1,34 @@
+// One benchmark target in its own process: an Express app whose POST /orders handler does
+// what a typical write endpoint does (parse JSON, a ~2 ms database call, answer 201 JSON),
+// bare or behind oncely. argv: variant (bare | memory | sqlite:PATH | any store URL).
+// Prints "listening <port>".
+
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import express from "express";
+
+// The compiled package, as users run it: a source transform (tsx) adds per-call helpers
+// that would be measured as oncely's cost. `npm run bench` builds first.
+const dist = "../dist/";
+const { idempotency } = (await import(
+  `${dist}adapters/express/index.js`
+)) as typeof import("../src/adapters/express/index.js");
+const { createStore } = (await import(`${dist}index.js`)) as typeof import("../src/index.js");
+
+const variant = process.argv[2] ?? "bare";
+const app = express();
+app.disable("x-powered-by");
+if (variant !== "bare") {
+  const store = await createStore(variant === "memory" ? "memory:" : variant);
+  app.use(idempotency({ store }));
+}
+app.use(express.json());
+let orders = 0;
+app.post("/orders", async (req, res) => {
+  await sleep(2); // the database write the key protects
+  orders++;
+  res.status(201).json({ id: orders, sku: (req.body as { sku?: string }).sku, status: "created" });
+});
+const server = app.listen(0, "127.0.0.1", () => {
+  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
+});

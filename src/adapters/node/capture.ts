@@ -1,0 +1,265 @@
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Execution, ResponsePlan } from "../../core/execution.js";
+import type { HeaderPair } from "../../store.js";
+
+type Callback = (error?: Error | null) => void;
+type WriteArgs = [chunk: unknown, encoding?: unknown, callback?: unknown];
+type EndArgs = [chunk?: unknown, encoding?: unknown, callback?: unknown];
+
+/** A write, end or flushHeaders call held while the engine decides how to deliver the response. */
+type HeldCall = { kind: "write"; args: WriteArgs } | { kind: "end"; args: EndArgs } | { kind: "flush" };
+
+const CAPTURE = Symbol("oncely.capture");
+
+/** A response whose methods are hooked; the hooks find their state under {@link CAPTURE}. */
+type Hooked = ServerResponse & { [CAPTURE]: ResponseCapture };
+
+// The hooks are shared functions, not closures made per request: this runs on every
+// guarded request, and creating and installing a set of closures each time is measurable.
+function hookedWriteHead(this: Hooked, status: number, ...rest: unknown[]): ServerResponse {
+  return this[CAPTURE].writeHead(status, rest);
+}
+function hookedWrite(this: Hooked, ...args: WriteArgs): boolean {
+  return this[CAPTURE].intercept({ kind: "write", args });
+}
+function hookedEnd(this: Hooked, ...args: EndArgs): ServerResponse {
+  this[CAPTURE].intercept({ kind: "end", args });
+  return this;
+}
+function hookedFlushHeaders(this: Hooked): void {
+  this[CAPTURE].intercept({ kind: "flush" });
+}
+function hookedEmit(this: Hooked, event: string | symbol, ...args: unknown[]): boolean {
+  return this[CAPTURE].emit(event, args);
+}
+function onHookedClose(this: Hooked): void {
+  this[CAPTURE].closed();
+}
+
+/**
+ * Hooks a Node response so the execution sees its status, headers and body.
+ *
+ * The first `write`, `end` or `flushHeaders` call fixes the status and headers; calls are
+ * held (never lost, never reordered) until the execution has chosen a plan. With
+ * `store-first` the body is buffered and stored before a byte is sent; with `stream` it
+ * flows to the client as written and is captured on the way; with `pass` the response
+ * goes out untouched and the hooks are removed.
+ */
+export function captureResponse(res: ServerResponse, execution: Execution): void {
+  const hooked = res as Hooked;
+  hooked[CAPTURE] = new ResponseCapture(res, execution);
+  res.writeHead = hookedWriteHead as ServerResponse["writeHead"];
+  res.write = hookedWrite as ServerResponse["write"];
+  res.end = hookedEnd as ServerResponse["end"];
+  res.flushHeaders = hookedFlushHeaders;
+  res.once("close", onHookedClose);
+}
+
+/** The state of one hooked response. */
+class ResponseCapture {
+  readonly #res: ServerResponse;
+  readonly #execution: Execution;
+  // The methods as they were before hooking (possibly another middleware's own hooks).
+  readonly #writeHead: ServerResponse["writeHead"];
+  readonly #write: ServerResponse["write"];
+  readonly #end: ServerResponse["end"];
+  readonly #flushHeaders: ServerResponse["flushHeaders"];
+  readonly #emit: ServerResponse["emit"];
+  #plan: ResponsePlan | undefined;
+  #held: HeldCall[] | undefined;
+  #ended = false;
+  /** While the store is behind, the socket's own 'drain' must not wake the handler. */
+  #storeBehind = false;
+  /** A write was answered "wait" while the plan was being chosen. */
+  #drainOwed = false;
+  #buffered: Buffer[] = [];
+
+  constructor(res: ServerResponse, execution: Execution) {
+    this.#res = res;
+    this.#execution = execution;
+    this.#writeHead = res.writeHead;
+    this.#write = res.write;
+    this.#end = res.end;
+    this.#flushHeaders = res.flushHeaders;
+    this.#emit = res.emit;
+  }
+
+  writeHead(status: number, rest: unknown[]): ServerResponse {
+    const res = this.#res;
+    if (this.#plan !== undefined)
+      return this.#writeHead.call(res, status, ...(rest as [OutgoingHttpHeaders]));
+    // Apply now, send later: the status and headers are not final until the plan is known.
+    res.statusCode = status;
+    const [reasonOrHeaders, maybeHeaders] = rest;
+    if (typeof reasonOrHeaders === "string") res.statusMessage = reasonOrHeaders;
+    applyHeaders(res, typeof reasonOrHeaders === "string" ? maybeHeaders : reasonOrHeaders);
+    return res;
+  }
+
+  intercept(call: HeldCall): boolean {
+    if (call.kind === "end") {
+      if (this.#ended) return true;
+      this.#ended = true;
+    }
+    if (this.#plan !== undefined) return this.#deliver(call);
+    // Until the plan is known nothing may pile up: a writer that honours backpressure waits.
+    this.#drainOwed = call.kind === "write";
+    if (this.#held) this.#held.push(call);
+    else this.#decide(call);
+    return !this.#drainOwed;
+  }
+
+  emit(event: string | symbol, args: unknown[]): boolean {
+    if (event === "drain" && this.#storeBehind) return false;
+    return this.#emit.call(this.#res, event, ...args);
+  }
+
+  closed(): void {
+    if (!this.#ended) this.#execution.clientGone();
+  }
+
+  #decide(first: HeldCall): void {
+    const res = this.#res;
+    this.#held = [first];
+    this.#execution.respond(res.statusCode, headerPairs(res), knownLength(res, first)).then(
+      (plan) => this.#planned(plan),
+      (error: unknown) => res.destroy(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  #planned(plan: ResponsePlan): void {
+    const res = this.#res;
+    this.#plan = plan;
+    if (plan === "pass") this.#unhook();
+    const calls = this.#held ?? [];
+    this.#held = undefined;
+    for (const call of calls) this.#deliver(call);
+    // Writes made while the plan was open were told to wait; wake the writer unless the
+    // store or the socket has asked it to wait longer.
+    if (this.#drainOwed && !this.#ended && !this.#storeBehind && !res.writableNeedDrain) {
+      this.#emit.call(res, "drain");
+    }
+  }
+
+  #unhook(): void {
+    const res = this.#res;
+    res.writeHead = this.#writeHead;
+    res.write = this.#write;
+    res.end = this.#end;
+    res.flushHeaders = this.#flushHeaders;
+    if (res.emit !== this.#emit) res.emit = this.#emit;
+  }
+
+  #deliver(call: HeldCall): boolean {
+    const res = this.#res;
+    if (call.kind === "flush") {
+      this.#flushHeaders.call(res);
+      return true;
+    }
+    if (this.#plan === "pass") {
+      if (call.kind === "write") return this.#write.apply(res, call.args as never);
+      this.#end.apply(res, call.args as never);
+      return true;
+    }
+    const { chunk, encoding, callback } = normalise(call.args);
+    const bytes = chunk === undefined ? undefined : toBuffer(chunk, encoding);
+    return this.#plan === "store-first"
+      ? this.#storeFirst(call.kind, bytes, callback)
+      : this.#stream(call, bytes);
+  }
+
+  #storeFirst(kind: "write" | "end", bytes: Buffer | undefined, callback: Callback | undefined): boolean {
+    if (bytes) this.#buffered.push(bytes);
+    if (kind === "write") {
+      if (callback) process.nextTick(callback);
+      return true;
+    }
+    const body = this.#buffered.length === 1 ? (this.#buffered[0] as Buffer) : Buffer.concat(this.#buffered);
+    this.#execution.write(body);
+    this.#execution
+      .finish()
+      .then(() => this.#end.apply(this.#res, (callback ? [body, callback] : [body]) as never));
+    return true;
+  }
+
+  #stream(call: HeldCall & { kind: "write" | "end" }, bytes: Buffer | undefined): boolean {
+    const res = this.#res;
+    const accepted = bytes ? this.#execution.write(bytes) : true;
+    if (call.kind === "end") {
+      this.#end.apply(res, call.args as never);
+      void this.#execution.finish();
+      return true;
+    }
+    const flowing = this.#write.apply(res, call.args as never);
+    if (!accepted && !this.#storeBehind) {
+      this.#storeBehind = true;
+      // Hooked only now: emit is hot, and most responses never outrun the store.
+      if (res.emit === this.#emit) res.emit = hookedEmit as ServerResponse["emit"];
+      this.#execution.onDrain(() => {
+        this.#storeBehind = false;
+        if (!res.writableNeedDrain) this.#emit.call(res, "drain");
+      });
+    }
+    return flowing && accepted;
+  }
+}
+
+function normalise(args: WriteArgs | EndArgs): {
+  chunk: unknown;
+  encoding: BufferEncoding | undefined;
+  callback: Callback | undefined;
+} {
+  const [first, second, third] = args;
+  if (typeof first === "function")
+    return { chunk: undefined, encoding: undefined, callback: first as Callback };
+  if (typeof second === "function")
+    return { chunk: first, encoding: undefined, callback: second as Callback };
+  return {
+    chunk: first ?? undefined,
+    encoding: typeof second === "string" ? (second as BufferEncoding) : undefined,
+    callback: typeof third === "function" ? (third as Callback) : undefined,
+  };
+}
+
+function toBuffer(chunk: unknown, encoding: BufferEncoding | undefined): Buffer {
+  if (typeof chunk === "string") return Buffer.from(chunk, encoding ?? "utf8");
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new TypeError("response chunks must be strings, Buffers or Uint8Arrays");
+}
+
+/** The body length when it is known before the first byte: a Content-Length header, or a single `end(body)`. */
+function knownLength(res: ServerResponse, first: HeldCall): number | undefined {
+  const declared = res.getHeader("content-length");
+  if (declared !== undefined) {
+    const length = Number(declared);
+    return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+  }
+  if (first.kind !== "end" || res.getHeader("transfer-encoding") !== undefined) return undefined;
+  const { chunk, encoding } = normalise(first.args);
+  if (chunk === undefined) return 0;
+  return typeof chunk === "string"
+    ? Buffer.byteLength(chunk, encoding ?? "utf8")
+    : (chunk as Uint8Array).byteLength;
+}
+
+function headerPairs(res: ServerResponse): HeaderPair[] {
+  const pairs: HeaderPair[] = [];
+  for (const name of res.getHeaderNames()) {
+    const value = res.getHeader(name);
+    if (Array.isArray(value)) for (const item of value) pairs.push([name, item]);
+    else if (value !== undefined) pairs.push([name, String(value)]);
+  }
+  return pairs;
+}
+
+/** Applies headers given to `writeHead` (an object or a flat `[name, value, …]` list) through the header API. */
+function applyHeaders(res: ServerResponse, headers: unknown): void {
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2)
+      res.appendHeader(String(headers[i]), String(headers[i + 1]));
+  } else if (headers && typeof headers === "object") {
+    for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) {
+      if (value !== undefined) res.setHeader(name, value);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import type { IncomingMessage } from "node:http";
+import { Readable } from "node:stream";
+import type { IncomingRequest } from "../../core/request.js";
+
+/** A Node request as the engine sees it. Header lookups read `rawHeaders`, so repeated lines stay apart. */
+export function toIncomingRequest(req: IncomingMessage, body: Uint8Array | undefined): IncomingRequest {
+  const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
+  const header = (name: string): string[] => {
+    const raw = req.rawHeaders;
+    const values: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      if ((raw[i] as string).toLowerCase() === name) values.push(raw[i + 1] as string);
+    }
+    return values;
+  };
+  const method = (req.method ?? "GET").toUpperCase();
+  return body === undefined ? { method, path, header } : { method, path, header, body };
+}
+
+/** The body could not be buffered because it is larger than the limit. */
+export const TOO_LARGE = Symbol("too-large");
+
+/**
+ * Reads the whole request body (up to `limit` bytes) so the engine can fingerprint it,
+ * then puts it back so that body parsers after oncely read it as if from the socket.
+ *
+ * When a body parser already ran before oncely, the stream is spent: the exact bytes
+ * are taken from `req.rawBody` when a parser kept them, else from the parsed `req.body`
+ * serialised as JSON (documented: mount oncely before body parsers for exact bytes).
+ */
+export function bufferRequestBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
+  if (req.readableEnded || (req as { _body?: boolean })._body === true)
+    return Promise.resolve(alreadyParsedBody(req));
+  // Plain listeners rather than an async iterator: this runs on every guarded request.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      settle();
+      req.pause();
+      resolve(TOO_LARGE);
+    };
+    const onEnd = () => {
+      settle();
+      const body = Buffer.concat(chunks, size);
+      const restore = () => {
+        putBack(req, body);
+        resolve(body);
+      };
+      // With autoDestroy the request is destroyed right after 'end' and emits 'close' later;
+      // putting the body back before that would let the destroy hit the fresh state.
+      if ((req as unknown as { _readableState: { autoDestroy: boolean } })._readableState.autoDestroy) {
+        req.once("close", restore);
+      } else {
+        restore();
+      }
+    };
+    const onError = (error: Error) => {
+      settle();
+      reject(error);
+    };
+    const onClose = () =>
+      onError(new Error("the client closed the connection before the request body was complete"));
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    req.once("close", onClose);
+  });
+}
+
+function alreadyParsedBody(req: IncomingMessage): Buffer {
+  const { rawBody, body } = req as { rawBody?: unknown; body?: unknown };
+  if (rawBody instanceof Uint8Array) return Buffer.from(rawBody);
+  if (body === undefined) return Buffer.alloc(0);
+  if (body instanceof Uint8Array) return Buffer.from(body);
+  return Buffer.from(typeof body === "string" ? body : JSON.stringify(body));
+}
+
+/**
+ * Gives an ended request a fresh readable state that holds exactly `body`, so the
+ * request object itself (which frameworks pass along by identity) can be read again.
+ */
+function putBack(req: IncomingMessage, body: Buffer): void {
+  const fresh = new Readable({ read() {} }) as unknown as { _readableState: unknown };
+  const target = req as unknown as { _readableState: unknown; _read: () => void };
+  target._readableState = fresh._readableState;
+  // The socket has nothing more for this request; reading must not resume it.
+  target._read = () => {};
+  if (body.length > 0) req.push(body);
+  req.push(null);
+}

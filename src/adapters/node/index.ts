@@ -1,0 +1,6 @@
+/**
+ * `oncely/node`: idempotency for `node:http` servers.
+ * @module
+ */
+export type { IdempotencyOptions } from "../../core/options.js";
+export { idempotency, type NodeHandler, type NodeMiddleware, withIdempotency } from "./middleware.js";

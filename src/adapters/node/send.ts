@@ -1,0 +1,43 @@
+import { once } from "node:events";
+import type { ServerResponse } from "node:http";
+import type { ProblemResponse } from "../../core/problems.js";
+import type { Replay } from "../../core/replay.js";
+import type { HeaderPair } from "../../store.js";
+
+/** Writes an engine problem+json answer. */
+export function sendProblem(res: ServerResponse, problem: ProblemResponse): void {
+  res.statusCode = problem.status;
+  setHeaders(res, problem.headers);
+  res.end(problem.body);
+}
+
+/**
+ * Streams a stored response to the client, honouring backpressure. If the stored body
+ * vanishes mid-way the connection is destroyed, so the client sees a truncated response
+ * rather than a wrong one.
+ */
+export async function sendReplay(res: ServerResponse, replay: Replay): Promise<void> {
+  res.statusCode = replay.status;
+  setHeaders(res, replay.headers);
+  try {
+    for await (const chunk of replay.body) {
+      if (!res.write(chunk) && !res.destroyed) await Promise.race([once(res, "drain"), once(res, "close")]);
+      if (res.destroyed) return;
+    }
+    res.end();
+  } catch (error) {
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** Sets header pairs, grouping repeated names so none overwrites another. */
+function setHeaders(res: ServerResponse, headers: readonly HeaderPair[]): void {
+  const grouped = new Map<string, string[]>();
+  for (const [name, value] of headers) {
+    const values = grouped.get(name);
+    if (values) values.push(value);
+    else grouped.set(name, [value]);
+  }
+  for (const [name, values] of grouped)
+    res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+}

@@ -1,0 +1,166 @@
+import { randomUUID } from "node:crypto";
+import type { ClaimResult } from "../store.js";
+import { Execution } from "./execution.js";
+import { credentialScope, requestFingerprint } from "./hashing.js";
+import { emit, type KeyEvent } from "./hooks.js";
+import { parseKeyHeader, validateKey } from "./key.js";
+import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { type ProblemResponse, problem } from "./problems.js";
+import { buildReplay, type Replay } from "./replay.js";
+import type { IncomingRequest } from "./request.js";
+import { WaitPacer } from "./wait-pacer.js";
+
+/** Why a request passes through without deduplication. */
+export type PassReason = "method" | "no-key" | "store-error";
+
+/** What the adapter must do with a request. */
+export type Decision =
+  /** Not guarded: run the handler as if oncely were not there. */
+  | { readonly action: "pass"; readonly reason: PassReason }
+  /** Answer with this problem+json response; do not run the handler. */
+  | { readonly action: "respond"; readonly response: ProblemResponse }
+  /** Answer with the stored response; do not run the handler. */
+  | { readonly action: "replay"; readonly replay: Replay }
+  /** Run the handler and report its response to the execution. */
+  | { readonly action: "execute"; readonly execution: Execution };
+
+/**
+ * The framework-free idempotency engine. Adapters translate their framework's request
+ * into an {@link IncomingRequest}, call {@link begin}, and carry out the {@link Decision}.
+ *
+ * @example
+ * const engine = createEngine({ store: await createStore("memory:") });
+ * const decision = await engine.begin({ method: "POST", path: "/orders", header: () => ["k1"], body });
+ */
+export class IdempotencyEngine {
+  /** The options with every default applied. */
+  readonly options: ResolvedOptions;
+
+  constructor(options: IdempotencyOptions) {
+    this.options = resolveOptions(options);
+  }
+
+  /** Whether requests with this method are guarded at all. */
+  guards(method: string): boolean {
+    return this.options.methods.has(method.toUpperCase());
+  }
+
+  /** Whether {@link begin} needs `request.body` for this method (the adapter then buffers it). */
+  needsBody(method: string): boolean {
+    const { fingerprint, key } = this.options;
+    return (
+      this.guards(method) && (key !== undefined || typeof fingerprint === "function" || fingerprint.body)
+    );
+  }
+
+  /**
+   * Decides what happens to a request: pass it through, reject it, replay a stored
+   * response, or execute it under a lease. Rejects only when a user callback (`key`,
+   * `scope`, `fingerprint`) throws.
+   */
+  async begin(request: IncomingRequest): Promise<Decision> {
+    const { options } = this;
+    if (!this.guards(request.method)) return { action: "pass", reason: "method" };
+
+    const parsed = options.key
+      ? await this.#customKey(request)
+      : parseKeyHeader(request.header(options.header), options.maxKeyLength);
+    if (parsed === undefined) {
+      if (!options.required) return { action: "pass", reason: "no-key" };
+      return respond(
+        problem("key-required", `send an ${displayName(options.header)} header with this request`),
+      );
+    }
+    if (!parsed.ok) return respond(problem("invalid-key", parsed.reason));
+
+    const scope = options.scope
+      ? await options.scope(request)
+      : credentialScope(request, options.scopeHeader);
+    if (typeof scope !== "string" || scope === "")
+      throw new TypeError("options.scope must return a non-empty string");
+    const fingerprint =
+      typeof options.fingerprint === "function"
+        ? await options.fingerprint(request)
+        : requestFingerprint(request, options.fingerprint);
+    const event: KeyEvent = { scope, key: parsed.key, method: request.method, path: request.path };
+    return this.#claim(event, fingerprint);
+  }
+
+  async #customKey(request: IncomingRequest) {
+    const key = await this.options.key?.(request);
+    return key === undefined ? undefined : validateKey(key, this.options.maxKeyLength);
+  }
+
+  async #claim(event: KeyEvent, fingerprint: string): Promise<Decision> {
+    const { options } = this;
+    const pacer = new WaitPacer(options.wait);
+    for (;;) {
+      let result: ClaimResult;
+      try {
+        result = await options.store.claim({
+          scope: event.scope,
+          key: event.key,
+          fingerprint,
+          token: randomUUID(),
+          leaseMs: options.lease,
+        });
+      } catch (error) {
+        return this.#storeFailed(event, error);
+      }
+      if (result.outcome === "acquired") {
+        return { action: "execute", execution: new Execution(options, result.lease, event) };
+      }
+      if (result.record.fingerprint !== fingerprint) {
+        emit(options.hooks.onMismatch, event);
+        if (options.mismatch === "reject") {
+          return respond(
+            problem(
+              "key-reused",
+              "this idempotency key was already used with a different request method, path or body",
+            ),
+          );
+        }
+      }
+      if (result.outcome === "completed") {
+        emit(options.hooks.onReplayed, { ...event, status: result.record.response.status });
+        return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
+      }
+      if (!(await pacer.pause())) {
+        emit(options.hooks.onConflict, event);
+        return respond(
+          problem(
+            "request-in-progress",
+            "a request with this idempotency key is still being processed; retry later",
+            options.retryAfter,
+          ),
+        );
+      }
+    }
+  }
+
+  #storeFailed(event: KeyEvent, error: unknown): Decision {
+    const failedOpen = this.options.onStoreError === "open";
+    emit(this.options.hooks.onStoreError, { ...event, operation: "claim", error, failedOpen });
+    if (failedOpen) return { action: "pass", reason: "store-error" };
+    return respond(
+      problem(
+        "store-unavailable",
+        "the idempotency store cannot be reached; retry later",
+        this.options.retryAfter,
+      ),
+    );
+  }
+}
+
+/** Creates an engine; see {@link IdempotencyOptions} for every option and its default. */
+export function createEngine(options: IdempotencyOptions): IdempotencyEngine {
+  return new IdempotencyEngine(options);
+}
+
+function respond(response: ProblemResponse): Decision {
+  return { action: "respond", response };
+}
+
+function displayName(header: string): string {
+  return header.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+}

@@ -1,0 +1,84 @@
+/**
+ * The oncely error family: one base class with a stable `code`, a subclass per failure.
+ *
+ * Use the `isOncelyError` guard rather than `instanceof` when two copies of the package
+ * may be loaded: it checks a brand that survives duplication.
+ *
+ * @module
+ */
+
+const brand = Symbol.for("oncely.error");
+
+/** Base class of every error oncely throws. */
+export class OncelyError extends Error {
+  /** A stable, machine-readable identifier such as `ONCELY_CORRUPT_RECORD`. */
+  readonly code: string;
+  readonly [brand] = true;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Options passed to a factory or to `createStore` are invalid. */
+export class InvalidOptionError extends OncelyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("ONCELY_INVALID_OPTION", message, options);
+  }
+}
+
+/** A store URL is malformed or names an unknown scheme. */
+export class InvalidStoreUrlError extends OncelyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("ONCELY_INVALID_STORE_URL", message, options);
+  }
+}
+
+/** An optional peer dependency that the chosen feature needs is not installed. */
+export class MissingDependencyError extends OncelyError {
+  /** The npm package to install. */
+  readonly packageName: string;
+
+  constructor(packageName: string, feature: string, options?: ErrorOptions) {
+    super(
+      "ONCELY_MISSING_DEPENDENCY",
+      `${feature} needs the optional package "${packageName}": run \`npm install ${packageName}\``,
+      options,
+    );
+    this.packageName = packageName;
+  }
+}
+
+/** The backend could not be reached or failed to execute an operation. */
+export class StoreUnavailableError extends OncelyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("ONCELY_STORE_UNAVAILABLE", message, options);
+  }
+}
+
+/** A stored record could not be decoded: it was written by something else or damaged. */
+export class CorruptRecordError extends OncelyError {
+  /** Scope and key of the damaged record. */
+  readonly scope: string;
+  readonly key: string;
+
+  constructor(scope: string, key: string, reason: string, options?: ErrorOptions) {
+    super("ONCELY_CORRUPT_RECORD", `stored record for key "${key}" is malformed: ${reason}`, options);
+    this.scope = scope;
+    this.key = key;
+  }
+}
+
+/** The store was used after `close()`. */
+export class StoreClosedError extends OncelyError {
+  constructor() {
+    super("ONCELY_STORE_CLOSED", "the store is closed");
+  }
+}
+
+/** True for any error thrown by oncely, even from another copy of the package. */
+export function isOncelyError(value: unknown): value is OncelyError {
+  return typeof value === "object" && value !== null && (value as { [brand]?: unknown })[brand] === true;
+}

@@ -1,0 +1,244 @@
+import type { HeaderPair, IdempotencyStore, Lease } from "../store.js";
+import { emit, type KeyEvent, type ReleaseReason } from "./hooks.js";
+import { LeaseRenewal } from "./lease-renewal.js";
+import type { ResolvedOptions } from "./options.js";
+import { storableHeaders } from "./response-headers.js";
+
+/**
+ * How the adapter must deliver the response it is about to send:
+ * - `store-first`: its length is known and small — write the whole body, await
+ *   {@link Execution.finish}, then send, so a crash in between never loses the record;
+ * - `stream`: send as the handler writes, passing every chunk to {@link Execution.write};
+ * - `pass`: the status is not stored (the key was released) — send untouched.
+ */
+export type ResponsePlan = "store-first" | "stream" | "pass";
+
+type Phase = "running" | "capturing" | "done";
+
+/**
+ * One guarded execution: it owns the key's lease (and renews it while the handler runs),
+ * captures the response the handler produces, and stores or releases it at the end.
+ *
+ * Memory stays bounded: the body is written to the store in chunks as it streams, and
+ * writes report backpressure when the store falls behind.
+ */
+export class Execution {
+  readonly #options: ResolvedOptions;
+  readonly #store: IdempotencyStore;
+  readonly #lease: Lease;
+  readonly #event: KeyEvent;
+  readonly #startedAt = performance.now();
+  readonly #renewal: LeaseRenewal;
+  #phase: Phase = "running";
+  #status = 0;
+  #headers: HeaderPair[] = [];
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #totalBytes = 0;
+  #chunksWritten = 0;
+  #omitted = false;
+  #appends: Promise<void> = Promise.resolve();
+  #backlogBytes = 0;
+  #drainListeners: Array<() => void> = [];
+  #lost = false;
+  #storeError: unknown;
+
+  /** @internal Created by the engine when a claim is acquired. */
+  constructor(options: ResolvedOptions, lease: Lease, event: KeyEvent) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#lease = lease;
+    this.#event = event;
+    this.#renewal = new LeaseRenewal(this.#store, lease, options.lease, {
+      onLost: () => {
+        this.#lost = true;
+      },
+      onError: (error) => this.#reportStoreError("renew", error),
+    });
+  }
+
+  /** The key and scope this execution owns. */
+  get lease(): Lease {
+    return this.#lease;
+  }
+
+  /**
+   * Declares the final status and headers, before the first body byte is sent.
+   * @param contentLength the body length when it is known up front
+   */
+  async respond(
+    status: number,
+    headers: readonly HeaderPair[],
+    contentLength: number | undefined,
+  ): Promise<ResponsePlan> {
+    if (this.#phase !== "running") return "pass";
+    this.#status = status;
+    if (!this.#options.shouldStore(status)) {
+      await this.#release("status");
+      return "pass";
+    }
+    this.#phase = "capturing";
+    this.#headers = storableHeaders(headers, this.#options);
+    return contentLength !== undefined && contentLength <= this.#options.storeBeforeSendBytes
+      ? "store-first"
+      : "stream";
+  }
+
+  /**
+   * Captures body bytes. Returns false when the store is behind; wait for {@link onDrain}
+   * before writing more to keep memory bounded.
+   */
+  write(chunk: Uint8Array): boolean {
+    if (this.#phase !== "capturing" || this.#omitted || chunk.length === 0) return true;
+    this.#totalBytes += chunk.length;
+    if (this.#totalBytes > this.#options.maxBodyBytes) {
+      // Too large to keep: the key stays completed, the body is dropped (see docs).
+      this.#omitted = true;
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      return true;
+    }
+    // Copied: the caller may reuse its buffer once write() returns.
+    this.#pending.push(Buffer.from(chunk));
+    this.#pendingBytes += chunk.length;
+    // Strictly greater: the last chunk is always held back so that `complete` carries it.
+    while (this.#pendingBytes > this.#options.chunkBytes)
+      this.#flushChunk(this.#cutChunk(this.#options.chunkBytes));
+    return this.#backlogBytes < 2 * this.#options.chunkBytes;
+  }
+
+  /** Runs `listener` once the store has caught up after {@link write} returned false. */
+  onDrain(listener: () => void): void {
+    if (this.#backlogBytes < 2 * this.#options.chunkBytes) listener();
+    else this.#drainListeners.push(listener);
+  }
+
+  /**
+   * Ends the execution: stores the captured response (or releases the key when storing
+   * failed). Never rejects: store failures go to the `onStoreError` hook, because the
+   * handler has already run and its response must still reach the client.
+   */
+  async finish(): Promise<void> {
+    if (this.#phase !== "capturing") return;
+    this.#phase = "done";
+    await this.#appends;
+    const finalChunk = this.#omitted ? Buffer.alloc(0) : this.#cutChunk(this.#pendingBytes);
+    const chunkCount = this.#omitted ? 0 : this.#chunksWritten + (finalChunk.length > 0 ? 1 : 0);
+    let stored = false;
+    if (this.#storeError === undefined && !this.#lost) {
+      try {
+        stored = await this.#store.complete(this.#lease, {
+          response: {
+            status: this.#status,
+            headers: this.#headers,
+            bodyLength: this.#omitted ? 0 : this.#totalBytes,
+            chunkCount,
+            bodyOmitted: this.#omitted,
+          },
+          finalChunk,
+          ttlMs: this.#options.ttl,
+        });
+      } catch (error) {
+        this.#storeError = error;
+      }
+    }
+    this.#renewal.stop();
+    if (this.#storeError !== undefined) {
+      this.#reportStoreError("complete", this.#storeError);
+      await this.#tryRelease("store-error");
+    }
+    this.#emitExecuted(stored);
+  }
+
+  /** The handler failed (threw, or its framework answered with an error): release the key. */
+  async fail(): Promise<void> {
+    if (this.#phase === "done") return;
+    if (this.#status === 0) this.#status = 500;
+    await this.#release("error");
+  }
+
+  /**
+   * The client went away before the response ended. The handler may still finish and its
+   * response is still stored, so the lease is kept alive — but only for one more lease
+   * period, so that a handler that gave up without ending never pins the key.
+   */
+  clientGone(): void {
+    if (this.#phase !== "done") this.#renewal.stopAt(Date.now() + this.#options.lease);
+  }
+
+  async #release(reason: ReleaseReason): Promise<void> {
+    this.#phase = "done";
+    await this.#appends;
+    this.#renewal.stop();
+    await this.#tryRelease(reason);
+    this.#emitExecuted(false);
+  }
+
+  async #tryRelease(reason: ReleaseReason): Promise<void> {
+    if (this.#lost) return;
+    try {
+      await this.#store.release(this.#lease);
+    } catch (error) {
+      // The lease lapses by itself; until then retries get 409, never a second execution.
+      this.#reportStoreError("release", error);
+    }
+    emit(this.#options.hooks.onReleased, {
+      ...this.#event,
+      reason,
+      ...(this.#status ? { status: this.#status } : {}),
+    });
+  }
+
+  #cutChunk(size: number): Buffer {
+    const all = this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending);
+    const chunk = all.subarray(0, size);
+    const rest = all.subarray(size);
+    this.#pending = rest.length > 0 ? [rest] : [];
+    this.#pendingBytes = rest.length;
+    return chunk;
+  }
+
+  #flushChunk(data: Buffer): void {
+    const index = this.#chunksWritten++;
+    this.#backlogBytes += data.length;
+    this.#appends = this.#appends.then(async () => {
+      try {
+        if (this.#storeError === undefined && !this.#lost) {
+          this.#lost = !(await this.#store.appendChunk(this.#lease, index, data));
+        }
+      } catch (error) {
+        this.#storeError = error;
+      } finally {
+        this.#backlogBytes -= data.length;
+        if (this.#backlogBytes < 2 * this.#options.chunkBytes) {
+          const listeners = this.#drainListeners;
+          this.#drainListeners = [];
+          for (const listener of listeners) listener();
+        }
+      }
+    });
+  }
+
+  #reportStoreError(operation: string, error: unknown): void {
+    emit(this.#options.hooks.onStoreError, {
+      scope: this.#event.scope,
+      key: this.#event.key,
+      method: this.#event.method,
+      path: this.#event.path,
+      operation,
+      error,
+      failedOpen: false,
+    });
+  }
+
+  #emitExecuted(stored: boolean): void {
+    // Every guarded request passes here: build no event nobody listens to.
+    if (!this.#options.hooks.onExecuted) return;
+    emit(this.#options.hooks.onExecuted, {
+      ...this.#event,
+      status: this.#status,
+      stored,
+      durationMs: performance.now() - this.#startedAt,
+    });
+  }
+}

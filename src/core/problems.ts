@@ -1,0 +1,49 @@
+/**
+ * RFC 9457 problem details for every error the engine answers with.
+ *
+ * Each failure has a stable `type` URI; docs/problems.md documents every one of them and
+ * a test fails when the two drift apart.
+ * @module
+ */
+
+/** Where the problem type URIs live; each `type` is this plus the slug. */
+export const PROBLEM_TYPE_BASE = "https://oncely.dev/problems/";
+
+/** Every problem the engine produces: slug → status and title. */
+export const PROBLEMS = {
+  "invalid-key": { status: 400, title: "Invalid idempotency key" },
+  "key-required": { status: 400, title: "Idempotency key required" },
+  "request-in-progress": { status: 409, title: "A request with this idempotency key is in progress" },
+  "request-too-large": { status: 413, title: "Request body too large to fingerprint" },
+  "key-reused": { status: 422, title: "Idempotency key reused with a different request" },
+  "store-unavailable": { status: 503, title: "Idempotency store unavailable" },
+  // Answered by the gateway (`oncely serve`) only.
+  "upstream-unreachable": { status: 502, title: "Upstream unreachable" },
+  "upstream-timeout": { status: 504, title: "Upstream timed out" },
+} as const;
+
+/** The slug of a problem type, e.g. `"key-reused"`. */
+export type ProblemSlug = keyof typeof PROBLEMS;
+
+/** A response the adapter writes as is. */
+export interface ProblemResponse {
+  readonly status: number;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: string;
+}
+
+/**
+ * Builds the problem+json response for `slug`.
+ * @param detail a sentence for the client about this occurrence
+ * @param retryAfter seconds for `Retry-After`, for failures that a later retry can cure
+ */
+export function problem(slug: ProblemSlug, detail: string, retryAfter?: number): ProblemResponse {
+  const { status, title } = PROBLEMS[slug];
+  const headers: [string, string][] = [
+    ["content-type", "application/problem+json"],
+    ["cache-control", "no-store"],
+  ];
+  if (retryAfter !== undefined) headers.push(["retry-after", String(retryAfter)]);
+  const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${slug}`, title, status, detail });
+  return { status, headers, body };
+}

@@ -1,0 +1,48 @@
+import type { HeaderPair } from "../store.js";
+import type { ResolvedOptions } from "./options.js";
+
+/**
+ * Headers that describe one connection or one moment rather than the response, so they
+ * are regenerated on replay instead of stored (RFC 9110 §7.6.1, plus `Date`).
+ */
+const NEVER_STORED = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "date",
+  "content-length",
+]);
+
+/**
+ * Chooses which response headers are stored: never hop-by-hop ones (including those named
+ * by `Connection`), never `Date`, never denied ones (`Set-Cookie` by default), and only
+ * allowed ones when an allow list is set. `Content-Length` is recomputed on replay from
+ * the stored body. Names come out lower-cased; order and repeats are kept.
+ */
+export function storableHeaders(headers: readonly HeaderPair[], options: ResolvedOptions): HeaderPair[] {
+  const connectionTokens = new Set(
+    headers
+      .filter(([name]) => name.toLowerCase() === "connection")
+      .flatMap(([, value]) => value.split(","))
+      .map((token) => token.trim().toLowerCase()),
+  );
+  const kept: HeaderPair[] = [];
+  for (const [rawName, value] of headers) {
+    const name = rawName.toLowerCase();
+    if (NEVER_STORED.has(name) || connectionTokens.has(name) || options.deniedHeaders.has(name)) continue;
+    if (options.allowedHeaders && !options.allowedHeaders.has(name)) continue;
+    kept.push([name, value]);
+  }
+  return kept;
+}
+
+/** Statuses whose responses never have a body, so a replay must not send `Content-Length` for one. */
+export function statusHasNoBody(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}

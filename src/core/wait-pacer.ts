@@ -1,0 +1,31 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** First and longest pause between two looks at an in-flight original while a duplicate waits. */
+const WAIT_POLL_MIN_MS = 20;
+const WAIT_POLL_MAX_MS = 250;
+
+/**
+ * Paces a duplicate that waits for an in-flight original: the pauses start short (the
+ * original is often nearly done) and double up to a ceiling (so a long original is not
+ * hammered with claims), and never run past the deadline.
+ *
+ * Used by the HTTP engine's `wait` and by `oncely/events`' `concurrent: "wait"`.
+ */
+export class WaitPacer {
+  readonly #deadline: number;
+  #pause = WAIT_POLL_MIN_MS;
+
+  /** @param waitMs how long the duplicate may wait in all; 0 gives up at the first look */
+  constructor(waitMs: number) {
+    this.#deadline = Date.now() + waitMs;
+  }
+
+  /** Sleeps until the next look and resolves true, or resolves false at once when the wait is over. */
+  async pause(): Promise<boolean> {
+    const remaining = this.#deadline - Date.now();
+    if (remaining <= 0) return false;
+    await sleep(Math.min(this.#pause, remaining));
+    this.#pause = Math.min(this.#pause * 2, WAIT_POLL_MAX_MS);
+    return true;
+  }
+}

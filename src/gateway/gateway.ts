@@ -1,0 +1,167 @@
+import { once } from "node:events";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { guardRequest } from "../adapters/node/middleware.js";
+import { sendProblem } from "../adapters/node/send.js";
+import { createEngine, type IdempotencyEngine } from "../core/engine.js";
+import type { Execution } from "../core/execution.js";
+import { problem } from "../core/problems.js";
+import { adminEndpoints } from "./admin.js";
+import { UpstreamError } from "./errors.js";
+import { GatewayMetrics } from "./metrics.js";
+import { observingHooks } from "./observe.js";
+import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from "./options.js";
+import { relayResponse } from "./relay.js";
+import { logRequest } from "./request-log.js";
+import { currentRequest, RequestRecord } from "./request-record.js";
+import { drain, type ShutdownReport } from "./shutdown.js";
+import { Upstream } from "./upstream.js";
+
+/**
+ * A reverse proxy that gives any HTTP API idempotency keys. Guarded requests go through
+ * the engine exactly as in the Node adapter (the same `guardRequest`): a replay or a
+ * problem is answered here, an execution is forwarded and the upstream's response is
+ * captured on its way back. Every other request is proxied untouched.
+ *
+ * @example
+ * const gateway = createGateway({ upstream: "http://127.0.0.1:3000", store: await createStore("sqlite:./oncely.db") });
+ * await gateway.listen(8080, "127.0.0.1");
+ * process.once("SIGTERM", () => gateway.close(10_000));
+ */
+export class Gateway {
+  /** The engine, with the gateway's hooks in front of the user's. */
+  readonly engine: IdempotencyEngine;
+  readonly metrics: GatewayMetrics;
+  /** The HTTP server; {@link listen} starts it. */
+  readonly server: http.Server;
+  readonly #options: ResolvedGatewayOptions;
+  readonly #upstream: Upstream;
+  readonly #admin: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly #inFlight = new Set<RequestRecord>();
+  #closing: Promise<ShutdownReport> | undefined;
+
+  /** @throws {InvalidOptionError} when an option is invalid */
+  constructor(options: GatewayOptions) {
+    this.#options = resolveGatewayOptions(options);
+    const { engine, upstream, upstreamTimeout, adminPrefix, logger } = this.#options;
+    this.metrics = new GatewayMetrics(() => this.#countInFlight());
+    this.engine = createEngine({ ...engine, hooks: observingHooks(this.metrics, engine.hooks) });
+    this.#upstream = new Upstream(upstream, upstreamTimeout);
+    this.#admin = adminEndpoints(adminPrefix, this.engine.options.store, this.metrics, logger);
+    this.server = http.createServer(this.handle);
+  }
+
+  /** The request listener, for mounting the gateway on a server of your own. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.#admin(req, res)) return;
+    const record = new RequestRecord(req.method ?? "GET", req.url ?? "/", res);
+    this.#inFlight.add(record);
+    if (this.#closing) record.closeConnectionAfterResponse();
+    void record.done.then(() => this.#finished(record));
+    currentRequest
+      .run(record, () => this.#proxy(req, res, record))
+      .catch((error: unknown) => currentRequest.run(record, () => this.#fail(record, res, error)));
+  };
+
+  /** Starts listening; resolves with the bound address (pass port 0 for any free port). */
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    this.server.listen(port, host);
+    await once(this.server, "listening");
+    return this.server.address() as AddressInfo;
+  }
+
+  /**
+   * Shuts down gracefully: stops accepting connections, lets the requests in flight
+   * finish for up to `graceMs`, then releases the keys of those that could not (so their
+   * retries execute again) and cuts them off. Calling it again returns the same promise.
+   */
+  close(graceMs: number): Promise<ShutdownReport> {
+    this.#closing ??= drain(this.server, this.#inFlight, graceMs).finally(() => this.#upstream.close());
+    return this.#closing;
+  }
+
+  /** Decides with the engine, forwards, relays the answer. Rejects only on the unexpected (see {@link #fail}). */
+  async #proxy(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
+    let execution: Execution | undefined;
+    try {
+      if (this.engine.guards(record.method)) {
+        const outcome = await guardRequest(this.engine, req, res);
+        if (!outcome.next) {
+          // Replays, conflicts, mismatches and store failures were noted by the hooks; the rest are 4xx answers.
+          if (record.outcome === "passed") record.outcome = "rejected";
+          return;
+        }
+        execution = outcome.execution;
+      }
+    } finally {
+      record.decided(execution);
+    }
+    const exchange = this.#upstream.send(req);
+    record.abortUpstream = exchange.abort;
+    let upstream: IncomingMessage;
+    try {
+      upstream = await exchange.response;
+    } catch (error) {
+      record.outcome = error instanceof UpstreamError ? error.problem : "client-aborted";
+      await execution?.fail();
+      if (error instanceof UpstreamError && !res.destroyed) {
+        const detail = `${error.message}; the idempotency key was released, so retrying with it is safe`;
+        sendProblem(res, problem(error.problem, detail, this.engine.options.retryAfter));
+      } else {
+        res.destroy();
+      }
+      return;
+    }
+    try {
+      await relayResponse(upstream, res, execution);
+    } catch {
+      // The response broke off half-way: it must not be stored, and the client must see it cut.
+      record.outcome = "upstream-broken";
+      await execution?.fail();
+      res.destroy();
+    }
+  }
+
+  /**
+   * The unexpected happened: the client left while its body was being read, a user
+   * callback (key, scope, fingerprint) threw, or the request could not be forwarded.
+   * A key taken for the request is released; the client gets a bare 500 if it is still there.
+   */
+  async #fail(record: RequestRecord, res: ServerResponse, error: unknown): Promise<void> {
+    await record.execution?.fail();
+    if (res.destroyed) {
+      record.outcome = "client-aborted";
+      return;
+    }
+    this.#options.logger?.error({ err: error, method: record.method, path: record.path }, "request failed");
+    if (res.headersSent) {
+      res.destroy();
+    } else {
+      res.statusCode = 500;
+      res.end();
+    }
+  }
+
+  #finished(record: RequestRecord): void {
+    this.#inFlight.delete(record);
+    this.metrics.observe(record.outcome, record.durationMs / 1000);
+    if (this.#options.logger) logRequest(this.#options.logger, record);
+    // A keep-alive connection whose last response ended must not hold the shutdown up.
+    if (this.#closing) this.server.closeIdleConnections();
+  }
+
+  #countInFlight(): { requests: number; executions: number } {
+    let executions = 0;
+    for (const record of this.#inFlight) if (record.executing) executions++;
+    return { requests: this.#inFlight.size, executions };
+  }
+}
+
+/**
+ * Creates a {@link Gateway}; see {@link GatewayOptions} for every option and its default.
+ * @param [options.upstreamTimeout=30000] longest silence of the upstream, in ms
+ * @param [options.adminPrefix="/_oncely"] prefix of `/health` and `/metrics`
+ */
+export function createGateway(options: GatewayOptions): Gateway {
+  return new Gateway(options);
+}

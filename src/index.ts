@@ -1,0 +1,41 @@
+/**
+ * `oncely`: the engine, the store contract, `createStore(url)`, types and errors.
+ * Framework adapters live in `oncely/node`, `oncely/express`; the store conformance
+ * suite in `oncely/testing`.
+ * @module
+ */
+export { createEngine, type Decision, IdempotencyEngine, type PassReason } from "./core/engine.js";
+export {
+  CorruptRecordError,
+  InvalidOptionError,
+  InvalidStoreUrlError,
+  isOncelyError,
+  MissingDependencyError,
+  OncelyError,
+  StoreClosedError,
+  StoreUnavailableError,
+} from "./core/errors.js";
+export { Execution, type ResponsePlan } from "./core/execution.js";
+export { ANONYMOUS_SCOPE } from "./core/hashing.js";
+export type {
+  ExecutedEvent,
+  IdempotencyHooks,
+  KeyEvent,
+  ReleasedEvent,
+  ReleaseReason,
+  ReplayedEvent,
+  StoreErrorEvent,
+} from "./core/hooks.js";
+export {
+  DEFAULTS,
+  defaultShouldStore,
+  type FingerprintParts,
+  type IdempotencyOptions,
+  type ResponseHeaderPolicy,
+} from "./core/options.js";
+export { PROBLEM_TYPE_BASE, PROBLEMS, type ProblemResponse, type ProblemSlug } from "./core/problems.js";
+export { BODY_OMITTED_HEADER, type Replay, ReplayInterruptedError } from "./core/replay.js";
+export type { IncomingRequest } from "./core/request.js";
+export type * from "./store.js";
+export { isInspectable } from "./store.js";
+export { createStore } from "./stores/create-store.js";

@@ -1,0 +1,124 @@
+/**
+ * The PostgreSQL store: records shared by every process that reaches one database. It
+ * needs the optional package `pg`, which is loaded only when the store creates its own
+ * pool.
+ *
+ * Every operation is a single SQL statement (see `./sql.ts`) and the store keeps no
+ * session state, so it works through PgBouncer in transaction mode as well as directly.
+ *
+ * @module
+ */
+import { InvalidOptionError } from "../../core/errors.js";
+import { createOwnedPool, type PostgresPool } from "./pool.js";
+import { PostgresStore, type PostgresStoreCommonOptions } from "./store.js";
+import { parsePostgresUrl } from "./url.js";
+
+export { migrate } from "./migrate.js";
+export type { PostgresPool, PostgresQueryResult } from "./pool.js";
+export { PostgresStore, type PostgresStoreCommonOptions, type PostgresStoreSettings } from "./store.js";
+
+/** Options of {@link createPostgresStore} when the store creates (and closes) its own pool. */
+export interface PostgresUrlOptions extends PostgresStoreCommonOptions {
+  /**
+   * A connection URL, `postgres://user:password@host:port/database`, with any parameter
+   * pg understands (`sslmode`, `application_name`, …). `table` and `schema` parameters
+   * are read as the options of the same names, which take precedence.
+   */
+  url: string;
+  /**
+   * The most connections the pool opens.
+   * @default 10
+   */
+  maxConnections?: number;
+  /**
+   * How long a call may wait to open a connection, or for a free one when all are busy,
+   * before it fails with a `StoreUnavailableError`.
+   * @default 2_000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long a call may wait for the server's answer before it fails with a
+   * `StoreUnavailableError` (the connection is then discarded). Measured by the client,
+   * so it also ends calls to a server that stopped answering altogether.
+   * @default 2_000
+   */
+  queryTimeoutMs?: number;
+}
+
+/** Options of {@link createPostgresStore} when the application already has a pool. */
+export interface PostgresPoolOptions extends PostgresStoreCommonOptions {
+  /**
+   * A `pg.Pool`, or anything with its `query(text, values)` method. `close()` leaves it
+   * open. Configure timeouts on it (`connectionTimeoutMillis`, `query_timeout`) so that
+   * calls fail fast while the server is down, and listen for its `error` event.
+   */
+  pool: PostgresPool;
+}
+
+/** Options of {@link createPostgresStore}. */
+export type PostgresStoreOptions = PostgresUrlOptions | PostgresPoolOptions;
+
+/**
+ * Creates a PostgreSQL store, on a pool it creates (and ends on `close()`) from a URL,
+ * or on a pool the application already has. Nothing is sent to the server until the
+ * first call, which also creates the tables when they are missing.
+ *
+ * @param [options.url] connection URL; the store creates a pool from it
+ * @param [options.maxConnections=10] the most connections of that pool
+ * @param [options.connectTimeoutMs=2000] how long a call waits for a connection
+ * @param [options.queryTimeoutMs=2000] how long a call waits for the server's answer
+ * @param [options.pool] a `pg.Pool` (or compatible) to use instead of `url`
+ * @param [options.table="oncely"] prefix of the store's table names
+ * @param [options.schema] schema of the store's tables
+ * @param [options.migrate=true] whether to create missing tables on first use
+ * @param [options.purgeIntervalMs=60000] how often expired records are swept; `0` turns the sweep off
+ * @throws {MissingDependencyError} when the store must create a pool and `pg` is not installed
+ * @throws {InvalidStoreUrlError} when `url` is malformed
+ * @throws {InvalidOptionError} for any other invalid option
+ * @example
+ * const store = await createPostgresStore({ url: process.env.DATABASE_URL ?? "postgres://localhost/app" });
+ * @example
+ * import pg from "pg";
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, connectionTimeoutMillis: 2_000 });
+ * const store = await createPostgresStore({ pool, table: "idempotency" });
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const { table, schema, migrate, purgeIntervalMs } = options;
+  if ("pool" in options) return new PostgresStore(options.pool, { table, schema, migrate, purgeIntervalMs });
+  const { url, maxConnections = 10, connectTimeoutMs = 2_000, queryTimeoutMs = 2_000 } = options;
+  const target = parsePostgresUrl(url);
+  for (const [name, value] of Object.entries({ maxConnections, connectTimeoutMs, queryTimeoutMs })) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new InvalidOptionError(`${name} must be a positive integer, got ${value}`);
+    }
+  }
+  const { connectionString } = target;
+  const pool = await createOwnedPool({ connectionString, maxConnections, connectTimeoutMs, queryTimeoutMs });
+  try {
+    return new PostgresStore(pool, {
+      table: table ?? target.table,
+      schema: schema ?? target.schema,
+      migrate,
+      purgeIntervalMs,
+      endPool: () => pool.end(),
+    });
+  } catch (error) {
+    // A new pool has no connection yet, so ending it is immediate.
+    await pool.end();
+    throw error;
+  }
+}
+
+/**
+ * Creates a PostgreSQL store from `postgres://…` or `postgresql://…`. The `table` and
+ * `schema` query parameters set the options of the same names; every other parameter
+ * goes to pg.
+ *
+ * @example
+ * const store = await postgresStoreFromUrl("postgres://app@db.internal:5432/app?schema=oncely");
+ * @throws {InvalidStoreUrlError} when the URL is malformed (the message never shows the password)
+ * @throws {MissingDependencyError} when `pg` is not installed
+ */
+export async function postgresStoreFromUrl(url: string): Promise<PostgresStore> {
+  return createPostgresStore({ url });
+}

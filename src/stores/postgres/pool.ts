@@ -1,0 +1,95 @@
+/**
+ * Connections of the PostgreSQL store: the minimal pool interface it needs, the pool it
+ * creates from a URL, and the mapping of driver failures to `StoreUnavailableError`.
+ *
+ * @module
+ */
+import { MissingDependencyError, StoreUnavailableError } from "../../core/errors.js";
+
+/** What the store reads of a query result. */
+export interface PostgresQueryResult {
+  readonly rows: readonly unknown[];
+  readonly rowCount: number | null;
+}
+
+/**
+ * The part of a `pg.Pool` the store uses, so that an application can pass its own pool
+ * (or a wrapper around one). `query` must run each call on whichever connection is free
+ * and, when called without `values`, accept several statements in one text (pg then
+ * uses the simple query protocol), which the migration needs.
+ */
+export interface PostgresPool {
+  query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
+}
+
+/** A pool the store created, and therefore ends when it closes. */
+export interface OwnedPool extends PostgresPool {
+  end(): Promise<void>;
+}
+
+/** Settings of a pool the store creates itself. */
+export interface OwnedPoolSettings {
+  readonly connectionString: string;
+  readonly maxConnections: number;
+  readonly connectTimeoutMs: number;
+  readonly queryTimeoutMs: number;
+}
+
+/**
+ * Creates a pg pool whose calls fail fast while the server is unreachable:
+ * `connectTimeoutMs` bounds both opening a connection and waiting for a free one, and
+ * `queryTimeoutMs` bounds each query on the client side. The timeout is the client's
+ * (`query_timeout`), not the server's `statement_timeout`, because the latter travels as
+ * a startup parameter, which PgBouncer rejects. A connection that failed or timed out is
+ * discarded, and new ones are opened on demand, so the pool recovers by itself once the
+ * server is back.
+ *
+ * @throws {MissingDependencyError} when pg is not installed
+ */
+export async function createOwnedPool(settings: OwnedPoolSettings): Promise<OwnedPool> {
+  const pg = await loadPg();
+  const pool = new pg.Pool({
+    connectionString: settings.connectionString,
+    max: settings.maxConnections,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    query_timeout: settings.queryTimeoutMs,
+    keepAlive: true,
+    // Idle connections must not keep the process alive after the application is done.
+    allowExitOnIdle: true,
+  });
+  // An idle connection that breaks (server restart, proxy timeout) is reported here; pg
+  // drops it from the pool, and without a listener the event would crash the process.
+  pool.on("error", () => {});
+  return pool;
+}
+
+/**
+ * Runs one query, turning any failure of the driver or the server (unreachable, timed
+ * out, refused, a missing table) into a {@link StoreUnavailableError} with the original
+ * error as `cause`.
+ */
+export async function runQuery(
+  pool: PostgresPool,
+  text: string,
+  values?: unknown[],
+): Promise<PostgresQueryResult> {
+  try {
+    return await (values === undefined ? pool.query(text) : pool.query(text, values));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StoreUnavailableError(`PostgreSQL store: ${reason}`, { cause: error });
+  }
+}
+
+type Pg = typeof import("pg")["default"];
+
+async function loadPg(): Promise<Pg> {
+  try {
+    return (await import("pg")).default;
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    const missing =
+      code === "ERR_MODULE_NOT_FOUND" && typeof message === "string" && message.includes("'pg'");
+    throw missing ? new MissingDependencyError("pg", "The PostgreSQL store", { cause: error }) : error;
+  }
+}

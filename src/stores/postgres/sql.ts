@@ -1,0 +1,219 @@
+/**
+ * The SQL of the PostgreSQL store, one documented constant per statement.
+ *
+ * Every operation is one statement, so it commits on its own (no transaction spans two
+ * round trips) and needs no session state: no named prepared statements, temporary
+ * tables or `SET`. That is what lets the store run behind PgBouncer in transaction mode.
+ *
+ * Object names are placeholders (`{records}`, `{chunks}`, `{latest}`) that
+ * `withNames` fills in once per store. Times are epoch milliseconds (`bigint`) read from
+ * the database clock, so application servers with skewed clocks still agree on when a
+ * lease lapses. A statement "fenced by $3" only touches an in-flight record whose owner
+ * token is $3: an execution whose lease was taken over can never write over the record
+ * of the execution that took it.
+ *
+ * @module
+ */
+
+/** The database clock in epoch milliseconds; `now()` is fixed for the statement. */
+const NOW_MS = "floor(extract(epoch FROM now()) * 1000)::bigint";
+
+/** True for a record `r` that nobody holds any more: a lapsed lease or an expired completion. */
+const IS_DEAD = `(r.state = 'in_flight' AND r.lease_expires_at <= ${NOW_MS})
+      OR (r.state = 'completed' AND r.expires_at <= ${NOW_MS})`;
+
+/** The columns `decodeRecordRow` reads, in the order the `{latest}` function returns them. */
+const RECORD_COLUMNS = `r.state, r.fingerprint, r.token, r.created_at, r.lease_expires_at, r.completed_at,
+       r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted`;
+
+/**
+ * Claims a key in one statement. The upsert inserts a fresh in-flight record, or
+ * replaces one whose lease lapsed or whose lifetime ended; for a live record its
+ * `DO UPDATE … WHERE` is false, so it changes nothing, but it still waits for and locks
+ * the row (always its newest version, even one committed after this statement began).
+ *
+ * The live record then comes from `{latest}`, not from a plain `SELECT`: under READ
+ * COMMITTED a statement reads from a snapshot taken when it started, which misses a row
+ * that a concurrent claim inserted and committed while this one waited on it. A VOLATILE
+ * function takes a fresh snapshot for its query, after the upsert locked the row, so it
+ * reads exactly the version the upsert judged live, with the chunk 0 that belongs to it.
+ * The `NOT EXISTS` gate keeps the function from running (and seeing this statement's own
+ * insert) when the claim acquired the key.
+ *
+ * A takeover also deletes the chunks of the replaced record.
+ *
+ * Parameters: $1 scope, $2 key, $3 fingerprint, $4 token, $5 lease length in ms
+ * Result: one row. When the caller acquired the key: `took_over` is true or false and
+ * every record column is NULL. Otherwise `took_over` is NULL and the row holds the live
+ * record's columns (see `RecordRow`) and `first_chunk`, chunk 0 of a completed record.
+ */
+export const CLAIM = `
+WITH claimed AS (
+  INSERT INTO {records} AS r
+         (scope, key, state, fingerprint, token, took_over, created_at, lease_expires_at)
+  SELECT $1::text, $2::text, 'in_flight', $3::text, $4::text, false, clock.ms, clock.ms + $5::bigint
+    FROM (SELECT ${NOW_MS} AS ms) AS clock
+  ON CONFLICT (scope, key) DO UPDATE
+     SET state = 'in_flight', fingerprint = excluded.fingerprint, token = excluded.token,
+         took_over = true, created_at = excluded.created_at,
+         lease_expires_at = excluded.lease_expires_at, completed_at = NULL, expires_at = NULL,
+         status = NULL, headers = NULL, body_length = NULL, chunk_count = NULL, body_omitted = NULL
+   WHERE (r.state = 'in_flight' AND r.lease_expires_at <= excluded.created_at)
+      OR (r.state = 'completed' AND r.expires_at <= excluded.created_at)
+  RETURNING r.took_over
+),
+discarded AS (
+  DELETE FROM {chunks}
+   WHERE scope = $1::text AND key = $2::text AND EXISTS (SELECT FROM claimed WHERE took_over)
+)
+SELECT took_over, NULL::text AS state, NULL::text AS fingerprint, NULL::text AS token,
+       NULL::bigint AS created_at, NULL::bigint AS lease_expires_at, NULL::bigint AS completed_at,
+       NULL::bigint AS expires_at, NULL::integer AS status, NULL::text AS headers,
+       NULL::bigint AS body_length, NULL::integer AS chunk_count, NULL::boolean AS body_omitted,
+       NULL::bytea AS first_chunk
+  FROM claimed
+UNION ALL
+SELECT NULL, latest.*
+  FROM {latest}($1::text, $2::text) AS latest
+ WHERE NOT EXISTS (SELECT FROM claimed)`;
+
+/**
+ * Body of the `{latest}` function created by the migration: a record, whatever its state
+ * or age, with chunk 0 when it is completed. Declared VOLATILE (see {@link CLAIM}).
+ * Parameters: p_scope, p_key
+ * Result: the columns of `RecordRow` and `first_chunk`, or no row.
+ */
+export const LATEST_BODY = `
+SELECT ${RECORD_COLUMNS}, c.data
+  FROM {records} r
+  LEFT JOIN {chunks} c ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
+ WHERE r.scope = p_scope AND r.key = p_key`;
+
+/**
+ * Moves the lease end of an owned in-flight record, lapsed or not. Fenced by $3.
+ * Parameters: $1 scope, $2 key, $3 token, $4 lease length in ms
+ * Result: rowCount 1 when the caller owns the record, else 0.
+ */
+export const RENEW = `
+UPDATE {records} SET lease_expires_at = ${NOW_MS} + $4::bigint
+ WHERE scope = $1::text AND key = $2::text AND state = 'in_flight' AND token = $3::text`;
+
+/**
+ * Deletes an owned in-flight record; its chunks go with it (ON DELETE CASCADE). Fenced by $3.
+ * Parameters: $1 scope, $2 key, $3 token
+ * Result: rowCount 1 when the caller owned the record, else 0.
+ */
+export const RELEASE = `
+DELETE FROM {records}
+ WHERE scope = $1::text AND key = $2::text AND state = 'in_flight' AND token = $3::text`;
+
+/**
+ * Stores (or overwrites) body chunk $4 of an owned in-flight record. Fenced by $3; the
+ * share lock on the record makes a concurrent takeover, completion or release wait for
+ * the write, or makes the write see their result and store nothing.
+ * Parameters: $1 scope, $2 key, $3 token, $4 chunk index, $5 bytes
+ * Result: rowCount 1 when the caller owns the record, else 0.
+ */
+export const APPEND_CHUNK = `
+INSERT INTO {chunks} (scope, key, idx, data)
+SELECT r.scope, r.key, $4::integer, $5::bytea
+  FROM {records} r
+ WHERE r.scope = $1::text AND r.key = $2::text AND r.state = 'in_flight' AND r.token = $3::text
+   FOR SHARE
+ON CONFLICT (scope, key, idx) DO UPDATE SET data = excluded.data`;
+
+/**
+ * Turns an owned in-flight record into a completed one, deletes its chunks from index
+ * $8 (the chunk count) upwards and stores the final chunk as chunk $8 - 1, all at once.
+ * Fenced by $3; deliberately not by the lease end, since a late completion is fine as
+ * long as nobody took over.
+ * Parameters: $1 scope, $2 key, $3 token, $4 lifetime in ms, $5 status, $6 headers (JSON
+ *   text), $7 body length, $8 chunk count, $9 body omitted, $10 final chunk bytes
+ * Result: one row, `completed` = 1 when the caller owned the record, else 0.
+ */
+export const COMPLETE = `
+WITH completed AS (
+  UPDATE {records}
+     SET state = 'completed', token = NULL, lease_expires_at = NULL,
+         completed_at = ${NOW_MS}, expires_at = ${NOW_MS} + $4::bigint,
+         status = $5::integer, headers = $6::text, body_length = $7::bigint,
+         chunk_count = $8::integer, body_omitted = $9::boolean
+   WHERE scope = $1::text AND key = $2::text AND state = 'in_flight' AND token = $3::text
+  RETURNING scope, key
+),
+trimmed AS (
+  DELETE FROM {chunks} c USING completed
+   WHERE c.scope = completed.scope AND c.key = completed.key AND c.idx >= $8::integer
+),
+final AS (
+  INSERT INTO {chunks} (scope, key, idx, data)
+  SELECT scope, key, $8::integer - 1, $10::bytea FROM completed WHERE $8::integer > 0
+  ON CONFLICT (scope, key, idx) DO UPDATE SET data = excluded.data
+)
+SELECT count(*)::integer AS completed FROM completed`;
+
+/**
+ * Reads a live record with chunk 0 when it is completed. A row that is neither clearly
+ * lapsed nor clearly expired is returned, so that a damaged row (unknown state, missing
+ * times) reaches the decoder and is reported rather than silently hidden.
+ * Parameters: $1 scope, $2 key
+ * Result: the columns of `RecordRow` and `first_chunk`, or no row.
+ */
+export const GET = `
+SELECT ${RECORD_COLUMNS}, c.data AS first_chunk
+  FROM {records} r
+  LEFT JOIN {chunks} c ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
+ WHERE r.scope = $1::text AND r.key = $2::text
+   AND (${IS_DEAD}) IS NOT TRUE`;
+
+/**
+ * Reads body chunk $3 of a live completed record.
+ * Parameters: $1 scope, $2 key, $3 chunk index
+ * Result: one row (`data`), or none.
+ */
+export const READ_CHUNK = `
+SELECT c.data
+  FROM {records} r
+  JOIN {chunks} c ON c.scope = r.scope AND c.key = r.key
+ WHERE r.scope = $1::text AND r.key = $2::text AND c.idx = $3::integer
+   AND r.state = 'completed' AND r.expires_at > ${NOW_MS}`;
+
+/**
+ * Deletes up to $1 records whose lease lapsed or whose lifetime ended, with their
+ * chunks (ON DELETE CASCADE). Rows another transaction holds are skipped rather than
+ * waited for, so a purge never blocks a claim or a completion. `ctid = ANY(ARRAY(…))`
+ * rather than `ctid IN (…)` makes the planner fetch the rows by address (a TID scan)
+ * instead of scanning the table to join on it.
+ * Parameters: $1 batch size
+ * Result: rowCount, the number of records deleted.
+ */
+export const PURGE_BATCH = `
+DELETE FROM {records}
+ WHERE ctid = ANY (ARRAY (
+         SELECT r.ctid FROM {records} r
+          WHERE ${IS_DEAD}
+          LIMIT $1::integer
+            FOR UPDATE SKIP LOCKED))`;
+
+/**
+ * Lists live records in (scope, key) order, after the cursor ($1, $2) when $1 is not NULL.
+ * Parameters: $1 scope after which to start (or NULL), $2 key after which to start, $3 row limit
+ * Result: up to $3 rows: scope, key, the columns of `RecordRow`, `first_chunk`.
+ */
+export const LIST = `
+SELECT r.scope, r.key, ${RECORD_COLUMNS}, c.data AS first_chunk
+  FROM {records} r
+  LEFT JOIN {chunks} c ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
+ WHERE ($1::text IS NULL OR (r.scope, r.key) > ($1::text, $2::text))
+   AND ((r.state = 'in_flight' AND r.lease_expires_at > ${NOW_MS})
+     OR (r.state = 'completed' AND r.expires_at > ${NOW_MS}))
+ ORDER BY r.scope, r.key
+ LIMIT $3::bigint`;
+
+/**
+ * Deletes a record in any state, with its chunks (ON DELETE CASCADE).
+ * Parameters: $1 scope, $2 key
+ * Result: rowCount 1 when there was a record, else 0.
+ */
+export const DELETE_RECORD = `
+DELETE FROM {records} WHERE scope = $1::text AND key = $2::text`;

@@ -1,0 +1,331 @@
+/**
+ * {@link PostgresStore}: the store contract on PostgreSQL, one SQL statement per call.
+ *
+ * @module
+ */
+
+import { InvalidOptionError, StoreClosedError, StoreUnavailableError } from "../../core/errors.js";
+import type {
+  ClaimInput,
+  ClaimResult,
+  CompletionInput,
+  IdempotencyRecord,
+  InspectableStore,
+  Lease,
+  RecordPage,
+  RecordRef,
+} from "../../store.js";
+import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
+import { decodeRecordRow, encodeHeaders, type RecordRow } from "../record-codec.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
+import { MIGRATION } from "./migrate.js";
+import { DEFAULT_TABLE, objectNames, withNames } from "./names.js";
+import { type PostgresPool, type PostgresQueryResult, runQuery } from "./pool.js";
+import {
+  APPEND_CHUNK,
+  CLAIM,
+  COMPLETE,
+  DELETE_RECORD,
+  GET,
+  LIST,
+  PURGE_BATCH,
+  READ_CHUNK,
+  RELEASE,
+  RENEW,
+} from "./sql.js";
+
+/** Options of {@link PostgresStore} and of `createPostgresStore`, however the database is reached. */
+export interface PostgresStoreCommonOptions {
+  /**
+   * Prefix of the store's object names: the tables `<table>_records` and
+   * `<table>_chunks`, the function `<table>_latest` and two indexes. ASCII letters,
+   * digits and underscores; names are quoted, so case matters.
+   * @default "oncely"
+   */
+  table?: string;
+  /**
+   * Schema holding the store's objects; it must exist. Without it, names are unqualified
+   * and resolve through the connection's `search_path`.
+   */
+  schema?: string;
+  /**
+   * Whether the store creates its missing tables on first use (see `migrate`). Turn
+   * it off when the schema is set up at deploy time by a more privileged role.
+   * @default true
+   */
+  migrate?: boolean;
+  /**
+   * How often expired records and their chunks are deleted in the background, in small
+   * batches that skip rows other transactions hold. Expiry is also checked on every
+   * access, so this only bounds the tables' growth; `0` turns the timer off. The timer is
+   * unref'd: it never keeps the process alive.
+   * @default 60_000
+   */
+  purgeIntervalMs?: number;
+}
+
+/** What the {@link PostgresStore} constructor takes: the common options, each possibly undefined, and how to end an owned pool. */
+export type PostgresStoreSettings = {
+  [Name in keyof PostgresStoreCommonOptions]?: PostgresStoreCommonOptions[Name] | undefined;
+} & {
+  endPool?: () => Promise<void>;
+};
+
+/** The statements of a store, before its object names are filled in. */
+const STATEMENTS = {
+  migration: MIGRATION,
+  claim: CLAIM,
+  renew: RENEW,
+  release: RELEASE,
+  appendChunk: APPEND_CHUNK,
+  complete: COMPLETE,
+  get: GET,
+  readChunk: READ_CHUNK,
+  purgeBatch: PURGE_BATCH,
+  list: LIST,
+  deleteRecord: DELETE_RECORD,
+};
+
+/** Records deleted per statement by a purge: few enough that each statement is short. */
+const PURGE_BATCH_SIZE = 100;
+const DEFAULT_PURGE_LIMIT = 1_000;
+/** The largest chunk index an `integer` column holds. */
+const MAX_CHUNK_INDEX = 2_147_483_647;
+
+/** A row carrying a record, as the claim, get and list statements return it. */
+type RecordResultRow = RecordRow & { first_chunk: unknown };
+
+/**
+ * An {@link InspectableStore} in PostgreSQL. Each method is one statement that commits
+ * on its own, atomic under READ COMMITTED: claims rely on `INSERT … ON CONFLICT`, and
+ * every write to an in-flight record is fenced by its owner token. Times come from the
+ * database clock. Connection failures and timeouts surface as `StoreUnavailableError`.
+ */
+export class PostgresStore implements InspectableStore {
+  readonly #pool: PostgresPool;
+  readonly #endPool: (() => Promise<void>) | undefined;
+  readonly #sql: Readonly<Record<keyof typeof STATEMENTS, string>>;
+  readonly #timer: NodeJS.Timeout | undefined;
+  #migration: Promise<void> | undefined;
+  #purging = false;
+  #closed = false;
+
+  /**
+   * Wraps a pool. `createPostgresStore` is usually simpler: it can also create the pool.
+   * @param pool a `pg.Pool` or anything with its `query` method
+   * @param [options.table="oncely"] see {@link PostgresStoreCommonOptions.table}
+   * @param [options.schema] see {@link PostgresStoreCommonOptions.schema}
+   * @param [options.migrate=true] see {@link PostgresStoreCommonOptions.migrate}
+   * @param [options.purgeIntervalMs=60000] see {@link PostgresStoreCommonOptions.purgeIntervalMs}
+   * @param [options.endPool] called by `close()`; pass it when the store owns the pool
+   * @throws {InvalidOptionError} for a malformed name or interval
+   */
+  constructor(
+    pool: PostgresPool,
+    {
+      table = DEFAULT_TABLE,
+      schema,
+      migrate = true,
+      purgeIntervalMs = 60_000,
+      endPool,
+    }: PostgresStoreSettings = {},
+  ) {
+    if (!Number.isFinite(purgeIntervalMs) || purgeIntervalMs < 0) {
+      throw new InvalidOptionError(`purgeIntervalMs must be a non-negative number, got ${purgeIntervalMs}`);
+    }
+    const names = objectNames(table, schema);
+    this.#pool = pool;
+    this.#endPool = endPool;
+    this.#sql = Object.fromEntries(
+      Object.entries(STATEMENTS).map(([name, sql]) => [name, withNames(sql, names)]),
+    ) as Record<keyof typeof STATEMENTS, string>;
+    this.#migration = migrate ? undefined : Promise.resolve();
+    if (purgeIntervalMs > 0) {
+      this.#timer = setInterval(() => void this.#purgeInBackground(), purgeIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  async claim({ scope, key, fingerprint, token, leaseMs }: ClaimInput): Promise<ClaimResult> {
+    const { rows } = await this.#query(this.#sql.claim, [
+      scope,
+      key,
+      fingerprint,
+      token,
+      milliseconds(leaseMs),
+    ]);
+    const row = rows[0] as (RecordResultRow & { took_over: boolean | null }) | undefined;
+    if (!row) throw new StoreUnavailableError("PostgreSQL store: the claim statement returned no row");
+    if (row.took_over !== null) {
+      return { outcome: "acquired", lease: { scope, key, token }, tookOver: row.took_over };
+    }
+    const record = decodeRecordRow({ scope, key }, row, bytes(row.first_chunk));
+    return record.state === "in_flight" ? { outcome: "in_flight", record } : { outcome: "completed", record };
+  }
+
+  async renew({ scope, key, token }: Lease, leaseMs: number): Promise<boolean> {
+    const { rowCount } = await this.#query(this.#sql.renew, [scope, key, token, milliseconds(leaseMs)]);
+    return rowCount === 1;
+  }
+
+  async release({ scope, key, token }: Lease): Promise<boolean> {
+    return (await this.#query(this.#sql.release, [scope, key, token])).rowCount === 1;
+  }
+
+  async appendChunk({ scope, key, token }: Lease, index: number, data: Uint8Array): Promise<boolean> {
+    if (!isChunkIndex(index))
+      throw new InvalidOptionError(`chunk index must be a non-negative integer, got ${index}`);
+    return (await this.#query(this.#sql.appendChunk, [scope, key, token, index, data])).rowCount === 1;
+  }
+
+  async complete(
+    { scope, key, token }: Lease,
+    { response, finalChunk, ttlMs }: CompletionInput,
+  ): Promise<boolean> {
+    const { rows } = await this.#query(this.#sql.complete, [
+      scope,
+      key,
+      token,
+      milliseconds(ttlMs),
+      response.status,
+      encodeHeaders(response.headers),
+      response.bodyLength,
+      response.chunkCount,
+      response.bodyOmitted,
+      finalChunk,
+    ]);
+    return (rows[0] as { completed: number } | undefined)?.completed === 1;
+  }
+
+  async get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
+    const { rows } = await this.#query(this.#sql.get, [ref.scope, ref.key]);
+    const row = rows[0] as RecordResultRow | undefined;
+    return row && decodeRecordRow({ scope: ref.scope, key: ref.key }, row, bytes(row.first_chunk));
+  }
+
+  async readChunk({ scope, key }: RecordRef, index: number): Promise<Uint8Array | undefined> {
+    this.#assertOpen();
+    if (!isChunkIndex(index)) return undefined;
+    const { rows } = await this.#query(this.#sql.readChunk, [scope, key, index]);
+    return bytes((rows[0] as { data?: unknown } | undefined)?.data);
+  }
+
+  /**
+   * Deletes up to `limit` expired records and lapsed leases, with their chunks, in
+   * statements of {@link PURGE_BATCH_SIZE} records that skip rows other transactions hold.
+   * @param [limit=1000] the most records to delete; `Infinity` deletes all it can
+   */
+  async purgeExpired(limit = DEFAULT_PURGE_LIMIT): Promise<number> {
+    this.#assertOpen();
+    if (Number.isNaN(limit) || limit < 0)
+      throw new InvalidOptionError(`limit must be non-negative, got ${limit}`);
+    let deleted = 0;
+    while (deleted < limit) {
+      const batch = Math.min(PURGE_BATCH_SIZE, Math.floor(limit - deleted));
+      if (batch === 0) break;
+      const { rowCount } = await this.#query(this.#sql.purgeBatch, [batch]);
+      deleted += rowCount ?? 0;
+      // A short batch means nothing more is due, or the rest is held by others for now.
+      if ((rowCount ?? 0) < batch) break;
+    }
+    return deleted;
+  }
+
+  /**
+   * Live records a page at a time, in (scope, key) order; the cursor names the last
+   * record of the page, so records added or deleted between pages shift nothing.
+   * @param [options.limit=100] the most records on one page
+   */
+  async list({
+    limit = DEFAULT_PAGE_LIMIT,
+    cursor,
+  }: {
+    readonly limit?: number;
+    readonly cursor?: string;
+  } = {}): Promise<RecordPage> {
+    checkPageLimit(limit);
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    // One row more than the page shows whether another page follows.
+    const { rows } = await this.#query(this.#sql.list, [after?.scope ?? null, after?.key ?? null, limit + 1]);
+    const page = (rows as (RecordResultRow & RecordRef)[]).slice(0, limit);
+    const records = page.map((row) =>
+      decodeRecordRow({ scope: row.scope, key: row.key }, row, bytes(row.first_chunk)),
+    );
+    const last = page.at(-1);
+    return rows.length > limit && last ? { records, cursor: encodeCursor(last) } : { records };
+  }
+
+  async delete({ scope, key }: RecordRef): Promise<boolean> {
+    return (await this.#query(this.#sql.deleteRecord, [scope, key])).rowCount === 1;
+  }
+
+  /** Stops the purge timer and ends the pool if the store created it. Calling it again does nothing. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#endPool?.();
+  }
+
+  /**
+   * Creates the tables and the function now rather than on first use (what
+   * `oncely migrate` runs). Safe to run concurrently and repeatedly.
+   */
+  async migrate(): Promise<void> {
+    this.#assertOpen();
+    await this.#migrated();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+
+  /** Runs one statement, creating the schema first on the store's first use. */
+  async #query(sql: string, values: unknown[]): Promise<PostgresQueryResult> {
+    this.#assertOpen();
+    await this.#migrated();
+    this.#assertOpen();
+    return runQuery(this.#pool, sql, values);
+  }
+
+  /** The migration of this store, started once; a failed one is tried again by the next call. */
+  #migrated(): Promise<void> {
+    this.#migration ??= runQuery(this.#pool, this.#sql.migration).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#migration = undefined;
+        throw error;
+      },
+    );
+    return this.#migration;
+  }
+
+  async #purgeInBackground(): Promise<void> {
+    if (this.#purging) return;
+    this.#purging = true;
+    try {
+      await this.purgeExpired(Number.POSITIVE_INFINITY);
+    } catch {
+      // Nobody awaits the timer, so there is nobody to tell: the next run tries again,
+      // and expiry is checked on every access anyway.
+    } finally {
+      this.#purging = false;
+    }
+  }
+}
+
+/** Rounds a duration for a `bigint` parameter, which rejects fractions. */
+function milliseconds(ms: number): number {
+  return Math.round(ms);
+}
+
+function isChunkIndex(index: number): boolean {
+  return Number.isSafeInteger(index) && index >= 0 && index <= MAX_CHUNK_INDEX;
+}
+
+/** A plain Uint8Array over pg's Buffer, so callers get the type the contract names. */
+function bytes(value: unknown): Uint8Array | undefined {
+  return value instanceof Uint8Array
+    ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+    : undefined;
+}

@@ -1,0 +1,86 @@
+import type { Cluster, Redis, RedisOptions } from "ioredis";
+import { MissingDependencyError, StoreUnavailableError } from "../../core/errors.js";
+import type { RedisTarget } from "./url.js";
+
+/** An ioredis client that the store created and therefore closes. */
+export type OwnedClient = Redis | Cluster;
+
+/**
+ * Connects to the deployment a store URL names, with settings that make every command
+ * fail fast while Redis is unreachable rather than wait for it:
+ * - no offline queue: a command issued while disconnected is rejected at once (a
+ *   queued claim could otherwise run minutes later, after its caller gave up);
+ * - `maxRetriesPerRequest: 0` and no resending: a command cut off by a dropped
+ *   connection is rejected, not replayed on the next connection;
+ * - `timeoutMs` bounds connecting and every command.
+ *
+ * ioredis keeps reconnecting in the background, so the store recovers by itself.
+ *
+ * @throws {MissingDependencyError} when ioredis is not installed.
+ * @throws {StoreUnavailableError} when the first connection fails.
+ */
+export async function connectRedis(target: RedisTarget, timeoutMs: number): Promise<OwnedClient> {
+  const ioredis = await loadIoredis();
+  const options: RedisOptions = {
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    ...(target.username !== undefined && { username: target.username }),
+    ...(target.password !== undefined && { password: target.password }),
+    ...(target.tls && { tls: {} }),
+  };
+  const client: OwnedClient =
+    target.mode === "cluster"
+      ? new ioredis.Cluster([...target.nodes], {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          // Per-node connections keep ioredis' own offline queue: a node connection
+          // that is still opening must accept its first command.
+          redisOptions: options,
+        })
+      : new ioredis.Redis({
+          ...options,
+          ...target.nodes[0],
+          db: target.db,
+          lazyConnect: true,
+          enableOfflineQueue: false,
+        });
+  // Errors reach the callers of each operation; without a listener ioredis would also
+  // print every reconnection failure during an outage.
+  let lastError: unknown;
+  client.on("error", (error: unknown) => {
+    lastError = error;
+  });
+  try {
+    await client.connect();
+    if (client instanceof ioredis.Cluster) await connectMasters(client);
+  } catch (error) {
+    client.disconnect();
+    const where = target.nodes.map(({ host, port }) => `${host}:${port}`).join(",");
+    throw new StoreUnavailableError(`cannot connect to Redis at ${where}`, { cause: lastError ?? error });
+  }
+  return client;
+}
+
+/**
+ * Opens the connection to every master at once. Without an offline queue the cluster
+ * rejects a command for a node whose connection is still opening, so concurrent first
+ * commands to one node would otherwise fail.
+ */
+async function connectMasters(cluster: Cluster): Promise<void> {
+  await Promise.all(
+    cluster.nodes("master").map((node) => (node.status === "wait" ? node.connect() : undefined)),
+  );
+}
+
+async function loadIoredis(): Promise<{ Redis: typeof Redis; Cluster: typeof Cluster }> {
+  try {
+    return await import("ioredis");
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND") {
+      throw new MissingDependencyError("ioredis", "The Redis store", { cause: error });
+    }
+    throw error;
+  }
+}

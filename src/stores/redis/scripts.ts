@@ -1,0 +1,250 @@
+/**
+ * The Lua scripts behind the Redis store: one script per store operation, so that
+ * every operation is a single atomic round trip.
+ *
+ * Key layout, for one record (both keys carry the same hash tag, so they live in one
+ * cluster slot):
+ * - `KEYS[1]`, the record hash `…{tag}:r`, with the fields of `RecordRow` plus
+ *   `scope` and `key` (the tag is a digest of them, and listing needs them back),
+ *   `chunk0` (body chunk 0, so a replay needs no second read) and `chunks_written`
+ *   (one past the highest chunk index ever stored, so chunk keys can be found again);
+ * - `KEYS[2]`, the chunk key prefix `…{tag}:c:`; chunk `i ≥ 1` is the string key
+ *   `KEYS[2] .. i`.
+ *
+ * Times come from the Redis server clock (`TIME`), so that application instances with
+ * skewed clocks agree on when a lease lapses. Every script that changes an in-flight
+ * record first checks that it is in flight and owned by the caller's token (fencing).
+ *
+ * @module
+ */
+
+/** `now`: the server time in epoch milliseconds. */
+const clock = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`;
+
+/** Formats an integer for Redis; Lua's default number formatting switches to exponents. */
+const int = `
+local function int(n) return string.format('%d', n) end
+`;
+
+/** True when the record in KEYS[1] is in flight and owned by `token`. */
+const ownedBy = `
+local function owned_by(token)
+  local owner = redis.call('HMGET', KEYS[1], 'state', 'token')
+  return owner[1] == 'in_flight' and owner[2] == token
+end
+`;
+
+/**
+ * The record's fields as a flat name/value list. Chunk 0 is left out of in-flight
+ * records: nobody replays them, and it may be large.
+ */
+const recordFields = `
+local function record_fields(reply)
+  local flat = redis.call('HGETALL', KEYS[1])
+  local in_flight = redis.call('HGET', KEYS[1], 'state') == 'in_flight'
+  for i = 1, #flat, 2 do
+    if not (in_flight and flat[i] == 'chunk0') then
+      reply[#reply + 1] = flat[i]
+      reply[#reply + 1] = flat[i + 1]
+    end
+  end
+  return reply
+end
+`;
+
+/**
+ * Whether the record in KEYS[1] is live: a completed record before `expires_at`, an
+ * in-flight record before `lease_expires_at`. A record in an unknown shape counts as
+ * live, so that it reaches the decoder and surfaces as corrupt instead of being
+ * silently replaced.
+ */
+const isLive = `
+local function is_live()
+  local row = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'lease_expires_at')
+  local deadline
+  if row[1] == 'completed' then deadline = tonumber(row[2])
+  elseif row[1] == 'in_flight' then deadline = tonumber(row[3]) end
+  return deadline == nil or deadline > now
+end
+`;
+
+/** Number of chunk keys (indices 1 … n-1) the record may own. */
+const chunksWritten = `
+local function chunks_written()
+  return tonumber(redis.call('HGET', KEYS[1], 'chunks_written')) or 0
+end
+`;
+
+/** Deletes the record and every chunk key it may own. */
+const deleteRecord = `${chunksWritten}
+local function delete_record()
+  for i = 1, chunks_written() - 1 do redis.call('DEL', KEYS[2] .. i) end
+  redis.call('DEL', KEYS[1])
+end
+`;
+
+/**
+ * claim — create an in-flight record unless a live one exists.
+ *
+ * KEYS[1] record hash; KEYS[2] chunk key prefix.
+ * ARGV[1] fingerprint; ARGV[2] owner token; ARGV[3] lease (ms);
+ * ARGV[4] how long the record outlives its lease before Redis deletes it (ms);
+ * ARGV[5] scope; ARGV[6] key.
+ *
+ * Result: `{'acquired', tookOver}` with tookOver 1 when a lapsed or expired record
+ * was replaced, else 0; or `{'existing', field, value, …}` with the live record.
+ */
+export const claimScript = `${clock}${int}${recordFields}${isLive}${deleteRecord}
+local took_over = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if is_live() then return record_fields({'existing'}) end
+  delete_record()
+  took_over = 1
+end
+local lease = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'state', 'in_flight', 'fingerprint', ARGV[1], 'token', ARGV[2],
+  'created_at', int(now), 'lease_expires_at', int(now + lease), 'chunks_written', '0',
+  'scope', ARGV[5], 'key', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], int(lease + tonumber(ARGV[4])))
+return {'acquired', took_over}
+`;
+
+/**
+ * renew — extend the lease of an in-flight record, and the life of its chunk keys.
+ *
+ * KEYS[1] record hash; KEYS[2] chunk key prefix.
+ * ARGV[1] owner token; ARGV[2] lease (ms); ARGV[3] grace after the lease (ms).
+ *
+ * Result: 1 when renewed, 0 when the caller is not the owner.
+ */
+export const renewScript = `${clock}${int}${ownedBy}${chunksWritten}
+if not owned_by(ARGV[1]) then return 0 end
+local lease = tonumber(ARGV[2])
+local life = int(lease + tonumber(ARGV[3]))
+redis.call('HSET', KEYS[1], 'lease_expires_at', int(now + lease))
+redis.call('PEXPIRE', KEYS[1], life)
+for i = 1, chunks_written() - 1 do redis.call('PEXPIRE', KEYS[2] .. i, life) end
+return 1
+`;
+
+/**
+ * release — delete an in-flight record and its chunks, so the key can run again.
+ *
+ * KEYS[1] record hash; KEYS[2] chunk key prefix.
+ * ARGV[1] owner token.
+ *
+ * Result: 1 when deleted, 0 when the caller is not the owner.
+ */
+export const releaseScript = `${ownedBy}${deleteRecord}
+if not owned_by(ARGV[1]) then return 0 end
+delete_record()
+return 1
+`;
+
+/**
+ * delete — delete a record in either state, with its chunks (for tooling).
+ *
+ * KEYS[1] record hash; KEYS[2] chunk key prefix. No ARGV.
+ *
+ * Result: 1 when a record was deleted, 0 when there was none.
+ */
+export const deleteScript = `${deleteRecord}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+delete_record()
+return 1
+`;
+
+/**
+ * appendChunk — store one body chunk of an in-flight record. Chunk 0 goes into the
+ * record hash; later chunks get their own key, expiring with the record so that an
+ * abandoned stream never leaks.
+ *
+ * KEYS[1] record hash; KEYS[2] chunk key prefix.
+ * ARGV[1] owner token; ARGV[2] chunk index; ARGV[3] chunk bytes.
+ *
+ * Result: 1 when stored, 0 when the caller is not the owner.
+ */
+export const appendChunkScript = `${int}${ownedBy}${chunksWritten}
+if not owned_by(ARGV[1]) then return 0 end
+local index = tonumber(ARGV[2])
+if index == 0 then
+  redis.call('HSET', KEYS[1], 'chunk0', ARGV[3])
+else
+  redis.call('SET', KEYS[2] .. index, ARGV[3])
+  local life = redis.call('PTTL', KEYS[1])
+  if life > 0 then redis.call('PEXPIRE', KEYS[2] .. index, life) end
+end
+if index >= chunks_written() then
+  redis.call('HSET', KEYS[1], 'chunks_written', int(index + 1))
+end
+return 1
+`;
+
+/**
+ * complete — turn an in-flight record into a completed one: store the final chunk,
+ * delete chunks at or above the chunk count, and expire record and chunks after the TTL.
+ *
+ * KEYS[1] record hash; KEYS[2] chunk key prefix.
+ * ARGV[1] owner token; ARGV[2] status; ARGV[3] headers (JSON); ARGV[4] body length;
+ * ARGV[5] chunk count; ARGV[6] body omitted (1 or 0); ARGV[7] TTL (ms, ≥ 1);
+ * ARGV[8] final chunk bytes (chunk `count - 1`; ignored when the count is 0).
+ *
+ * Result: 1 when completed, 0 when the caller is not the owner.
+ */
+export const completeScript = `${clock}${int}${ownedBy}${chunksWritten}
+if not owned_by(ARGV[1]) then return 0 end
+local count = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[7])
+local written = chunks_written()
+if count == 0 then
+  redis.call('HDEL', KEYS[1], 'chunk0')
+elseif count == 1 then
+  redis.call('HSET', KEYS[1], 'chunk0', ARGV[8])
+else
+  redis.call('SET', KEYS[2] .. (count - 1), ARGV[8])
+end
+for i = math.max(count, 1), written - 1 do redis.call('DEL', KEYS[2] .. i) end
+redis.call('HDEL', KEYS[1], 'token', 'lease_expires_at')
+redis.call('HSET', KEYS[1], 'state', 'completed', 'completed_at', int(now), 'expires_at', int(now + ttl),
+  'status', ARGV[2], 'headers', ARGV[3], 'body_length', ARGV[4], 'chunk_count', ARGV[5],
+  'body_omitted', ARGV[6], 'chunks_written', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], int(ttl))
+for i = 1, count - 1 do redis.call('PEXPIRE', KEYS[2] .. i, int(ttl)) end
+return 1
+`;
+
+/**
+ * get — read the live record.
+ *
+ * KEYS[1] record hash (KEYS[2], the chunk key prefix, is passed to every script but
+ * unused here). No ARGV.
+ *
+ * Result: `{field, value, …}`, or an empty list when there is no live record.
+ */
+export const getScript = `${clock}${recordFields}${isLive}
+if redis.call('EXISTS', KEYS[1]) == 0 or not is_live() then return {} end
+return record_fields({})
+`;
+
+/**
+ * readChunk — read one body chunk of a live completed record.
+ *
+ * KEYS[1] record hash; KEYS[2] chunk key prefix.
+ * ARGV[1] chunk index.
+ *
+ * Result: the chunk bytes, or nil when the record is not a live completed record or
+ * has no such chunk.
+ */
+export const readChunkScript = `${clock}
+local row = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'chunk_count')
+local index = tonumber(ARGV[1])
+local expires_at, count = tonumber(row[2]), tonumber(row[3])
+if row[1] ~= 'completed' or not expires_at or expires_at <= now or not count or index >= count then
+  return false
+end
+if index == 0 then return redis.call('HGET', KEYS[1], 'chunk0') end
+return redis.call('GET', KEYS[2] .. index)
+`;

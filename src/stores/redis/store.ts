@@ -1,0 +1,323 @@
+import { createHash } from "node:crypto";
+import {
+  CorruptRecordError,
+  InvalidOptionError,
+  isOncelyError,
+  StoreClosedError,
+  StoreUnavailableError,
+} from "../../core/errors.js";
+import type {
+  ClaimInput,
+  ClaimResult,
+  CompletionInput,
+  IdempotencyRecord,
+  InspectableStore,
+  Lease,
+  RecordPage,
+  RecordRef,
+} from "../../store.js";
+import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
+import { decodeRecordRow, encodeHeaders, type RecordRow } from "../record-codec.js";
+import { globEscape, listRecords } from "./listing.js";
+import {
+  appendChunkScript,
+  claimScript,
+  completeScript,
+  deleteScript,
+  getScript,
+  readChunkScript,
+  releaseScript,
+  renewScript,
+} from "./scripts.js";
+
+/**
+ * The part of an ioredis `Redis` or `Cluster` instance the store uses. The store
+ * registers its scripts on it as commands named `oncely_*`.
+ */
+export interface RedisClient {
+  defineCommand(name: string, definition: { lua: string; numberOfKeys: number }): void;
+  /** Sends a raw command; `list()` sends SCAN with it. */
+  call(command: string, ...args: (string | number)[]): Promise<unknown>;
+  /** A cluster's master nodes, which `list()` scans one by one. */
+  nodes?(role: "master"): RedisClient[];
+}
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * Prepended to every key the store writes. Must not contain `{` or `}`, which would
+   * change the hash tag that keeps a record's keys in one cluster slot.
+   * @default "oncely:"
+   */
+  readonly prefix?: string;
+  /**
+   * How long an in-flight record is kept after its lease lapses: while it is kept, the
+   * owner can still complete it (unless another execution took the key over); after
+   * that Redis deletes it, so a crashed owner leaves nothing behind.
+   * @default 3_600_000 (one hour)
+   */
+  readonly leaseGraceMs?: number;
+}
+
+type Script = (...args: (string | Buffer)[]) => Promise<unknown>;
+
+const scriptSources = {
+  claim: claimScript,
+  renew: renewScript,
+  release: releaseScript,
+  appendChunk: appendChunkScript,
+  complete: completeScript,
+  get: getScript,
+  readChunk: readChunkScript,
+  delete: deleteScript,
+};
+
+type Operation = keyof typeof scriptSources;
+
+/** The two keys every script receives: the record hash and the chunk key prefix. */
+type RecordKeys = readonly [record: string, chunkPrefix: string];
+
+/**
+ * An {@link InspectableStore} on Redis or Valkey, standalone or Cluster. Each operation
+ * is one Lua script, so one atomic round trip.
+ *
+ * Each record is a hash plus one string key per body chunk after the first, all under
+ * one hash tag (a digest of scope and key). Redis expiry deletes completed records after
+ * their TTL and abandoned in-flight records after lease plus
+ * {@link RedisStoreOptions.leaseGraceMs}. Lease and expiry times come from the Redis
+ * server clock.
+ *
+ * Create one with `createRedisStore`, or `createStore("redis://…")`.
+ */
+export class RedisStore implements InspectableStore {
+  readonly #client: RedisClient;
+  readonly #scripts: Record<Operation, Script>;
+  readonly #prefix: string;
+  readonly #leaseGrace: string;
+  readonly #onClose: (() => Promise<void>) | undefined;
+  #closed = false;
+
+  /**
+   * @param client an ioredis `Redis` or `Cluster` instance, connected or connecting
+   * @param onClose run by `close()`; `createRedisStore` passes one that closes a client it opened
+   */
+  constructor(client: RedisClient, options: RedisStoreOptions = {}, onClose?: () => Promise<void>) {
+    const { prefix, leaseGraceMs } = resolveStoreOptions(options);
+    this.#client = client;
+    this.#scripts = defineScripts(client);
+    this.#prefix = prefix;
+    this.#leaseGrace = String(Math.ceil(leaseGraceMs));
+    this.#onClose = onClose;
+  }
+
+  async claim(input: ClaimInput): Promise<ClaimResult> {
+    const reply = await this.#run("claim", input, [
+      input.fingerprint,
+      input.token,
+      milliseconds(input.leaseMs, 0),
+      this.#leaseGrace,
+      input.scope,
+      input.key,
+    ]);
+    const list = Array.isArray(reply) ? reply : [];
+    if (String(list[0]) === "acquired") {
+      const lease = { scope: input.scope, key: input.key, token: input.token };
+      return { outcome: "acquired", lease, tookOver: list[1] === 1 };
+    }
+    const record = decodeFields(input, list.slice(1));
+    return record.state === "in_flight" ? { outcome: "in_flight", record } : { outcome: "completed", record };
+  }
+
+  async renew(lease: Lease, leaseMs: number): Promise<boolean> {
+    return (await this.#run("renew", lease, [lease.token, milliseconds(leaseMs, 0), this.#leaseGrace])) === 1;
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    return (await this.#run("release", lease, [lease.token])) === 1;
+  }
+
+  async appendChunk(lease: Lease, index: number, data: Uint8Array): Promise<boolean> {
+    if (!isChunkIndex(index)) {
+      throw new RangeError(`chunk index must be a non-negative integer, got ${index}`);
+    }
+    return (await this.#run("appendChunk", lease, [lease.token, String(index), toBuffer(data)])) === 1;
+  }
+
+  async complete(lease: Lease, input: CompletionInput): Promise<boolean> {
+    const { response } = input;
+    const reply = await this.#run("complete", lease, [
+      lease.token,
+      String(response.status),
+      encodeHeaders(response.headers),
+      String(response.bodyLength),
+      String(response.chunkCount),
+      response.bodyOmitted ? "1" : "0",
+      // PEXPIRE 0 would delete the record before anyone could see it completed.
+      milliseconds(input.ttlMs, 1),
+      toBuffer(response.chunkCount > 0 ? input.finalChunk : new Uint8Array(0)),
+    ]);
+    return reply === 1;
+  }
+
+  async get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
+    const reply = await this.#run("get", ref, []);
+    return Array.isArray(reply) && reply.length > 0 ? decodeFields(ref, reply) : undefined;
+  }
+
+  async readChunk(ref: RecordRef, index: number): Promise<Uint8Array | undefined> {
+    if (!isChunkIndex(index)) return undefined;
+    const reply = await this.#run("readChunk", ref, [String(index)]);
+    return Buffer.isBuffer(reply) ? toBytes(reply) : undefined;
+  }
+
+  /**
+   * Always 0: every record key carries a Redis expiry (completed records their TTL,
+   * in-flight records lease plus `leaseGraceMs`), so Redis deletes them by itself.
+   */
+  async purgeExpired(_limit?: number): Promise<number> {
+    if (this.#closed) throw new StoreClosedError();
+    return 0;
+  }
+
+  /**
+   * Live records a page at a time, in no particular order, found with SCAN.
+   * @param [options.limit=100] the most records on one page
+   */
+  async list({
+    limit = DEFAULT_PAGE_LIMIT,
+    cursor,
+  }: {
+    readonly limit?: number;
+    readonly cursor?: string;
+  } = {}): Promise<RecordPage> {
+    if (this.#closed) throw new StoreClosedError();
+    checkPageLimit(limit);
+    const pattern = `${globEscape(this.#prefix)}{*}:r`;
+    const read = async (recordKey: string) => {
+      const keys: RecordKeys = [recordKey, `${recordKey.slice(0, -1)}c:`];
+      const reply = await this.#call("get", keys, [], { scope: "", key: recordKey });
+      return Array.isArray(reply) && reply.length > 0 ? decodeFields(undefined, reply) : undefined;
+    };
+    try {
+      return await listRecords(this.#client, pattern, { limit, cursor }, read);
+    } catch (error) {
+      throw storeError("list", { scope: "", key: "" }, error);
+    }
+  }
+
+  async delete(ref: RecordRef): Promise<boolean> {
+    return (await this.#run("delete", ref, [])) === 1;
+  }
+
+  /** Closes the connection if the store opened it; a client passed in stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#onClose?.();
+  }
+
+  #run(operation: Operation, ref: RecordRef, args: (string | Buffer)[]): Promise<unknown> {
+    // The hash tag keeps all keys of a record in one cluster slot; a digest, because
+    // braces or other characters in scope and key must not change where the tag ends.
+    // The scope is length-prefixed so that no other (scope, key) pair hashes the same input.
+    const tag = createHash("sha256")
+      .update(`${Buffer.byteLength(ref.scope)}:${ref.scope}`)
+      .update(ref.key)
+      .digest("base64url")
+      .slice(0, 22);
+    const base = `${this.#prefix}{${tag}}:`;
+    return this.#call(operation, [`${base}r`, `${base}c:`], args, ref);
+  }
+
+  async #call(operation: Operation, keys: RecordKeys, args: (string | Buffer)[], ref: RecordRef) {
+    if (this.#closed) throw new StoreClosedError();
+    try {
+      return await this.#scripts[operation](...keys, ...args);
+    } catch (error) {
+      throw storeError(operation, ref, error);
+    }
+  }
+}
+
+/**
+ * Applies the defaults and checks the options.
+ * @throws {InvalidOptionError} when an option is invalid
+ */
+export function resolveStoreOptions(options: RedisStoreOptions): Required<RedisStoreOptions> {
+  const { prefix = "oncely:", leaseGraceMs = 3_600_000 } = options;
+  if (/[{}]/.test(prefix)) throw new InvalidOptionError("Redis store prefix must not contain { or }");
+  if (!Number.isFinite(leaseGraceMs) || leaseGraceMs < 0) {
+    throw new InvalidOptionError("Redis store leaseGraceMs must be a non-negative number");
+  }
+  return { prefix, leaseGraceMs };
+}
+
+function defineScripts(client: RedisClient): Record<Operation, Script> {
+  const scripts = {} as Record<Operation, Script>;
+  for (const [name, lua] of Object.entries(scriptSources) as [Operation, string][]) {
+    const command = `oncely_${name}`;
+    client.defineCommand(command, { lua, numberOfKeys: 2 });
+    // ioredis adds the command and a `…Buffer` variant, which returns bulk replies as
+    // Buffers (body chunks are binary). It sends EVALSHA, and EVAL the first time a
+    // connection runs the script.
+    const method: unknown = Reflect.get(client, `${command}Buffer`);
+    if (typeof method !== "function") {
+      throw new InvalidOptionError("the Redis client must be an ioredis Redis or Cluster instance");
+    }
+    scripts[name] = (...args) => method.apply(client, args);
+  }
+  return scripts;
+}
+
+function storeError(operation: string, ref: RecordRef, error: unknown): Error {
+  // Decoding and argument errors are already ours.
+  if (isOncelyError(error)) return error;
+  // A Redis key of the wrong type can only come from someone else writing there.
+  if (error instanceof Error && error.message.includes("WRONGTYPE")) {
+    return new CorruptRecordError(ref.scope, ref.key, "a Redis key of the record has the wrong type", {
+      cause: error,
+    });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreUnavailableError(`Redis store ${operation} failed: ${reason}`, { cause: error });
+}
+
+/**
+ * Decodes a flat field/value reply. Without `ref` (when listing), scope and key come
+ * from the record's own fields.
+ */
+function decodeFields(ref: RecordRef | undefined, flat: readonly unknown[]): IdempotencyRecord {
+  const row: Record<string, unknown> = {};
+  let firstChunk: Uint8Array | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = String(flat[i]);
+    const value = flat[i + 1];
+    if (name === "chunk0") firstChunk = Buffer.isBuffer(value) ? toBytes(value) : undefined;
+    else row[name] = String(value);
+  }
+  if (ref) return decodeRecordRow(ref, row as unknown as RecordRow, firstChunk);
+  const { scope, key } = row;
+  if (typeof scope !== "string" || typeof key !== "string") {
+    throw new CorruptRecordError(String(scope ?? ""), String(key ?? ""), "scope or key is missing");
+  }
+  return decodeRecordRow({ scope, key }, row as unknown as RecordRow, firstChunk);
+}
+
+function milliseconds(value: number, minimum: number): string {
+  if (!Number.isFinite(value))
+    throw new RangeError(`a duration must be a finite number of milliseconds, got ${value}`);
+  return String(Math.max(minimum, Math.ceil(value)));
+}
+
+function isChunkIndex(index: number): boolean {
+  return Number.isSafeInteger(index) && index >= 0;
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A plain Uint8Array view, so callers comparing with node:assert see the type they expect. */
+function toBytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}

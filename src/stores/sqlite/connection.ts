@@ -1,0 +1,77 @@
+/**
+ * Opening the SQLite connection of a store, and mapping SQLite's failures onto the
+ * oncely error family.
+ *
+ * @module
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
+import { MissingDependencyError, StoreUnavailableError } from "../../core/errors.js";
+
+/**
+ * Opens (creating if needed) the database file and its directory, tuned for a store
+ * shared by several processes.
+ *
+ * WAL lets readers work while one process writes. With WAL, `synchronous = NORMAL` is
+ * still safe against the process dying at any moment, `kill -9` included: a commit is
+ * in the log file, which the operating system holds, before the call returns. Only a
+ * power cut or an OS crash can undo the last commits, and even then the file stays
+ * consistent. `FULL` would close that gap at the cost of an fsync on every write.
+ *
+ * @throws {MissingDependencyError} when `better-sqlite3` is not installed
+ * @throws {StoreUnavailableError} when the directory or the file cannot be opened
+ */
+export async function openDatabase(path: string, busyTimeoutMs: number): Promise<BetterSqlite3.Database> {
+  const Database = await loadBetterSqlite3();
+  try {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+  } catch (error) {
+    throw new StoreUnavailableError(`SQLite store: cannot create the directory of ${path}`, { cause: error });
+  }
+  return unlessSqliteFails(() => {
+    // `timeout` is SQLite's busy_timeout: how long to wait for another writer's lock.
+    const database = new Database(path, { timeout: busyTimeoutMs });
+    try {
+      database.pragma("journal_mode = WAL");
+      database.pragma("synchronous = NORMAL");
+      return database;
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+  });
+}
+
+/**
+ * Runs `operation`, turning SQLite's own failures (busy past the timeout, I/O errors,
+ * a full disk, a damaged file) into a {@link StoreUnavailableError}; other errors,
+ * such as a `CorruptRecordError`, pass unchanged.
+ */
+export function unlessSqliteFails<T>(operation: () => T): T {
+  try {
+    return operation();
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && code.startsWith("SQLITE_")) {
+      throw new StoreUnavailableError(`SQLite store: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** better-sqlite3 is an optional peer dependency, so it is imported only when a store is opened. */
+async function loadBetterSqlite3(): Promise<typeof BetterSqlite3> {
+  try {
+    return (await import("better-sqlite3")).default;
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    const missing =
+      (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") &&
+      typeof message === "string" &&
+      message.includes("better-sqlite3");
+    throw missing
+      ? new MissingDependencyError("better-sqlite3", "The SQLite store", { cause: error })
+      : error;
+  }
+}

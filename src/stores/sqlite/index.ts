@@ -1,0 +1,98 @@
+/**
+ * The SQLite store: one database file, shared safely by every process on the machine.
+ * It needs the optional package `better-sqlite3`, which is loaded only when a store is
+ * created.
+ *
+ * better-sqlite3 is synchronous: each method runs its statements to the end before it
+ * returns, and a call that meets another process's write lock blocks the event loop
+ * for up to `busyTimeoutMs`. Writes are short, so in practice the wait is brief.
+ *
+ * @module
+ */
+import type BetterSqlite3 from "better-sqlite3";
+import { InvalidOptionError } from "../../core/errors.js";
+import { openDatabase } from "./connection.js";
+import { SqliteStore } from "./store.js";
+import { sqlitePathFromUrl } from "./url.js";
+
+export { SqliteStore };
+
+/** Options of {@link createSqliteStore} that apply however the database is given. */
+export interface SqliteStoreCommonOptions {
+  /**
+   * How often expired records and their chunks are deleted in the background. Expiry is
+   * also checked on every access, so this only bounds the file's growth; `0` turns the
+   * timer off. The timer is unref'd: it never keeps the process alive.
+   * @default 60_000
+   */
+  purgeIntervalMs?: number;
+}
+
+/** Options of {@link createSqliteStore} when the store opens the file itself. */
+export interface SqliteFileOptions extends SqliteStoreCommonOptions {
+  /** Path of the database file; a missing parent directory is created. */
+  path: string;
+  /**
+   * How long a call waits for another connection's write lock before it fails with a
+   * `StoreUnavailableError`.
+   * @default 5_000
+   */
+  busyTimeoutMs?: number;
+}
+
+/** Options of {@link createSqliteStore} when the application already holds a connection. */
+export interface SqliteDatabaseOptions extends SqliteStoreCommonOptions {
+  /**
+   * An open better-sqlite3 connection. The store creates its `oncely_*` tables in it but
+   * leaves its pragmas alone (use WAL and a busy timeout when several processes share
+   * the file), and `close()` leaves it open.
+   */
+  database: BetterSqlite3.Database;
+}
+
+/** Options of {@link createSqliteStore}. */
+export type SqliteStoreOptions = SqliteFileOptions | SqliteDatabaseOptions;
+
+/**
+ * Creates a SQLite store, either on a file it opens (and closes) itself or on a
+ * connection the application already holds.
+ *
+ * A file opened by the store is put in WAL mode with `synchronous = NORMAL`: killing
+ * the process, even with `kill -9`, loses no completed write; only a power cut or an OS
+ * crash can undo the last few (and never corrupts the file).
+ *
+ * @param [options.path] the database file; its directory is created when missing
+ * @param [options.busyTimeoutMs=5000] how long to wait for another process's write lock
+ * @param [options.database] an open better-sqlite3 connection to use instead of `path`
+ * @param [options.purgeIntervalMs=60000] how often expired records are swept; `0` turns the sweep off
+ * @throws {MissingDependencyError} when `better-sqlite3` is not installed
+ * @throws {StoreUnavailableError} when the file cannot be opened or set up
+ * @example
+ * const store = await createSqliteStore({ path: "./.oncely/oncely.db" });
+ */
+export async function createSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  const { purgeIntervalMs } = options;
+  if ("database" in options) return new SqliteStore(options.database, { purgeIntervalMs });
+  const { path, busyTimeoutMs = 5_000 } = options;
+  if (typeof path !== "string" || path === "") throw new InvalidOptionError("path must name a database file");
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new InvalidOptionError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
+  }
+  const database = await openDatabase(path, busyTimeoutMs);
+  try {
+    return new SqliteStore(database, { purgeIntervalMs, ownsDatabase: true });
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+}
+
+/**
+ * Creates a SQLite store from a URL: `sqlite:./relative/path.db` (relative to the
+ * working directory), `sqlite:/absolute/path.db` or `sqlite:///absolute/path.db`. The
+ * path is taken literally (no percent-decoding); query strings are not supported.
+ * @throws {InvalidStoreUrlError} when the URL has another form
+ */
+export async function sqliteStoreFromUrl(url: string): Promise<SqliteStore> {
+  return createSqliteStore({ path: sqlitePathFromUrl(url) });
+}

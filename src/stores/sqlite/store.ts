@@ -1,0 +1,293 @@
+/**
+ * The SQLite store itself. Claims run in `BEGIN IMMEDIATE` transactions; every write to
+ * an in-flight record is fenced by its owner token (see `statements.ts`).
+ *
+ * @module
+ */
+
+import type BetterSqlite3 from "better-sqlite3";
+import { InvalidOptionError, StoreClosedError } from "../../core/errors.js";
+import type {
+  ClaimInput,
+  ClaimResult,
+  CompletionInput,
+  IdempotencyRecord,
+  InspectableStore,
+  Lease,
+  RecordPage,
+  RecordRef,
+} from "../../store.js";
+import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
+import { decodeRecordRow, encodeHeaders } from "../record-codec.js";
+import { unlessSqliteFails } from "./connection.js";
+import { CREATE_SCHEMA } from "./schema.js";
+import { prepareStatements, type Statements } from "./statements.js";
+
+/** Background purges delete this many records per transaction, so other writers never wait long. */
+const PURGE_BATCH = 500;
+
+/**
+ * An {@link InspectableStore} in a SQLite database. Claims run in `BEGIN IMMEDIATE`
+ * transactions, which take the database's write lock before reading, so that two
+ * processes can never both see a key as free. Every write to an in-flight record is
+ * fenced by its owner token.
+ */
+export class SqliteStore implements InspectableStore {
+  readonly #db: BetterSqlite3.Database;
+  readonly #ownsDatabase: boolean;
+  readonly #sql: Statements;
+  readonly #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #claimLocked: (input: ClaimInput) => ClaimResult;
+  readonly #releaseLocked: (lease: Lease) => boolean;
+  readonly #deleteLocked: (ref: RecordRef) => boolean;
+  readonly #completeLocked: (lease: Lease, input: CompletionInput) => boolean;
+  readonly #purgeLocked: (limit: number) => number;
+  readonly #readSnapshot: (ref: RecordRef) => IdempotencyRecord | undefined;
+
+  /**
+   * Wraps an open connection and creates the tables it lacks. `createSqliteStore` is
+   * usually simpler: it also opens and tunes the connection.
+   * @param database an open better-sqlite3 connection
+   * @param [options.purgeIntervalMs=60000] how often expired records are swept; `0` turns the sweep off
+   * @param [options.ownsDatabase=false] whether `close()` closes `database` too
+   */
+  constructor(
+    database: BetterSqlite3.Database,
+    {
+      purgeIntervalMs = 60_000,
+      ownsDatabase = false,
+    }: { purgeIntervalMs?: number | undefined; ownsDatabase?: boolean | undefined } = {},
+  ) {
+    if (!Number.isFinite(purgeIntervalMs) || purgeIntervalMs < 0) {
+      throw new InvalidOptionError(`purgeIntervalMs must be a non-negative number, got ${purgeIntervalMs}`);
+    }
+    this.#db = database;
+    this.#ownsDatabase = ownsDatabase;
+    this.#sql = unlessSqliteFails(() => {
+      database.exec(CREATE_SCHEMA);
+      return prepareStatements(database);
+    });
+    // Writers start with BEGIN IMMEDIATE: a deferred transaction that reads and then
+    // writes can fail with SQLITE_BUSY at once, without waiting for the busy timeout.
+    this.#claimLocked = database.transaction((input: ClaimInput) => this.#claimIn(input)).immediate;
+    this.#releaseLocked = database.transaction((lease: Lease) => this.#releaseIn(lease)).immediate;
+    this.#deleteLocked = database.transaction((ref: RecordRef) => this.#deleteIn(ref)).immediate;
+    this.#completeLocked = database.transaction((lease: Lease, input: CompletionInput) =>
+      this.#completeIn(lease, input),
+    ).immediate;
+    this.#purgeLocked = database.transaction((limit: number) => this.#purgeIn(limit)).immediate;
+    // A read transaction, so the record row and its chunk 0 come from one snapshot.
+    this.#readSnapshot = database.transaction((ref: RecordRef) => this.#read(ref)).deferred;
+    if (purgeIntervalMs > 0) {
+      this.#timer = setInterval(() => this.#purgeInBackground(), purgeIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  claim(input: ClaimInput): Promise<ClaimResult> {
+    return this.#run(() => this.#claimLocked(input));
+  }
+
+  renew(lease: Lease, leaseMs: number): Promise<boolean> {
+    return this.#run(
+      () => this.#sql.renewLease.run({ ...owner(lease), leaseExpiresAt: Date.now() + leaseMs }).changes === 1,
+    );
+  }
+
+  release(lease: Lease): Promise<boolean> {
+    return this.#run(() => this.#releaseLocked(lease));
+  }
+
+  appendChunk(lease: Lease, index: number, data: Uint8Array): Promise<boolean> {
+    return this.#run(() => this.#sql.putOwnedChunk.run({ ...owner(lease), idx: index, data }).changes === 1);
+  }
+
+  complete(lease: Lease, input: CompletionInput): Promise<boolean> {
+    return this.#run(() => this.#completeLocked(lease, input));
+  }
+
+  get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
+    return this.#run(() => {
+      const record = this.#readSnapshot(ref);
+      return record && isLive(record, Date.now()) ? record : undefined;
+    });
+  }
+
+  readChunk(ref: RecordRef, index: number): Promise<Uint8Array | undefined> {
+    return this.#run(() => {
+      const data = this.#sql.selectLiveChunk.get({
+        scope: ref.scope,
+        key: ref.key,
+        idx: index,
+        now: Date.now(),
+      });
+      return data && plainBytes(data);
+    });
+  }
+
+  purgeExpired(limit = Number.POSITIVE_INFINITY): Promise<number> {
+    // SQLite reads a negative LIMIT as "no limit".
+    return this.#run(() => this.#purgeLocked(Number.isFinite(limit) ? Math.max(0, Math.trunc(limit)) : -1));
+  }
+
+  /**
+   * Live records a page at a time, in (scope, key) order; the cursor names the last
+   * record of the page, so records added or deleted between pages shift nothing.
+   * @param [options.limit=100] the most records on one page
+   */
+  list({
+    limit = DEFAULT_PAGE_LIMIT,
+    cursor,
+  }: {
+    readonly limit?: number;
+    readonly cursor?: string;
+  } = {}): Promise<RecordPage> {
+    return this.#run(() => {
+      checkPageLimit(limit);
+      const after = cursor === undefined ? { afterScope: null, afterKey: null } : decodeCursor(cursor);
+      // One row more than the page shows whether another page follows.
+      const rows = this.#sql.listLiveRecords.all({ ...after, now: Date.now(), limit: limit + 1 });
+      const page = rows.slice(0, limit);
+      const records = page.map(({ scope, key, first_chunk, ...row }) =>
+        decodeRecordRow({ scope, key }, row, first_chunk ? plainBytes(first_chunk) : undefined),
+      );
+      const last = page.at(-1);
+      return rows.length > limit && last ? { records, cursor: encodeCursor(last) } : { records };
+    });
+  }
+
+  delete(ref: RecordRef): Promise<boolean> {
+    return this.#run(() => this.#deleteLocked(ref));
+  }
+
+  /** Stops the purge timer and closes the connection if the store opened it. Calling it again does nothing. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    if (this.#ownsDatabase) this.#db.close();
+  }
+
+  /** Runs a synchronous operation so that whatever it throws becomes a rejection. */
+  async #run<T>(operation: () => T): Promise<T> {
+    if (this.#closed) throw new StoreClosedError();
+    return unlessSqliteFails(operation);
+  }
+
+  #claimIn(input: ClaimInput): ClaimResult {
+    const now = Date.now();
+    const existing = this.#read(input);
+    if (existing && isLive(existing, now)) {
+      return existing.state === "in_flight"
+        ? { outcome: "in_flight", record: existing }
+        : { outcome: "completed", record: existing };
+    }
+    const { scope, key, fingerprint, token } = input;
+    this.#sql.deleteChunks.run({ scope, key, from: 0 });
+    this.#sql.replaceWithInFlight.run({
+      scope,
+      key,
+      fingerprint,
+      token,
+      now,
+      leaseExpiresAt: now + input.leaseMs,
+    });
+    return { outcome: "acquired", lease: { scope, key, token }, tookOver: existing !== undefined };
+  }
+
+  #releaseIn(lease: Lease): boolean {
+    if (this.#sql.deleteOwnedRecord.run(owner(lease)).changes === 0) return false;
+    this.#sql.deleteChunks.run({ scope: lease.scope, key: lease.key, from: 0 });
+    return true;
+  }
+
+  #deleteIn({ scope, key }: RecordRef): boolean {
+    if (this.#sql.deleteRecord.run({ scope, key }).changes === 0) return false;
+    this.#sql.deleteChunks.run({ scope, key, from: 0 });
+    return true;
+  }
+
+  #completeIn(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): boolean {
+    const now = Date.now();
+    const completed = this.#sql.completeOwnedRecord.run({
+      ...owner(lease),
+      now,
+      expiresAt: now + ttlMs,
+      status: response.status,
+      headers: encodeHeaders(response.headers),
+      bodyLength: response.bodyLength,
+      chunkCount: response.chunkCount,
+      bodyOmitted: response.bodyOmitted ? 1 : 0,
+    });
+    if (completed.changes === 0) return false;
+    const ref = { scope: lease.scope, key: lease.key };
+    if (response.chunkCount > 0) {
+      this.#sql.putChunk.run({ ...ref, idx: response.chunkCount - 1, data: finalChunk });
+    }
+    this.#sql.deleteChunks.run({ ...ref, from: response.chunkCount });
+    return true;
+  }
+
+  #purgeIn(limit: number): number {
+    const deleted = this.#sql.purgeRecords.all({ now: Date.now(), limit });
+    for (const { scope, key } of deleted) this.#sql.deleteChunks.run({ scope, key, from: 0 });
+    return deleted.length;
+  }
+
+  /** The stored record, live or not, with chunk 0 of a completed one; undefined when there is no row. */
+  #read({ scope, key }: RecordRef): IdempotencyRecord | undefined {
+    const row = this.#sql.selectRecord.get({ scope, key });
+    if (!row) return undefined;
+    const firstChunk =
+      row.state === "completed" ? this.#sql.selectChunk.get({ scope, key, idx: 0 }) : undefined;
+    return decodeRecordRow({ scope, key }, row, firstChunk && plainBytes(firstChunk));
+  }
+
+  #purgeInBackground(): void {
+    try {
+      // A full batch means more may be waiting.
+      let deleted: number;
+      do {
+        deleted = this.#purgeLocked(PURGE_BATCH);
+      } while (deleted === PURGE_BATCH && !this.#closed);
+    } catch {
+      // Nobody awaits the timer, so there is nobody to tell: the next run tries again,
+      // and expiry is checked on every access anyway.
+    }
+  }
+}
+
+/** The owner-fencing parameters of a lease. */
+function owner({ scope, key, token }: Lease): { scope: string; key: string; token: string } {
+  return { scope, key, token };
+}
+
+/** The list cursor: the last record of a page, as base64url JSON so it travels in URLs and shells. */
+function encodeCursor({ scope, key }: RecordRef): string {
+  return Buffer.from(JSON.stringify([scope, key])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { afterScope: string; afterKey: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString());
+  } catch {
+    parsed = undefined;
+  }
+  const [afterScope, afterKey]: unknown[] = Array.isArray(parsed) && parsed.length === 2 ? parsed : [];
+  if (typeof afterScope !== "string" || typeof afterKey !== "string") {
+    throw new InvalidOptionError("cursor was not returned by this store's list()");
+  }
+  return { afterScope, afterKey };
+}
+
+/** A plain Uint8Array over better-sqlite3's fresh Buffer, so callers get the type the contract names. */
+function plainBytes(buffer: Uint8Array): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Live means: an in-flight lease that has not lapsed, or a completed record that has not expired. */
+function isLive(record: IdempotencyRecord, now: number): boolean {
+  return (record.state === "in_flight" ? record.leaseExpiresAt : record.expiresAt) > now;
+}

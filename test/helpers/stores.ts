@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createStore } from "../../src/index.js";
+import type { IdempotencyStore } from "../../src/store.js";
+
+/** A store the HTTP behaviour suites run against. */
+export interface StoreCase {
+  readonly name: string;
+  /** A store whose records no other test sees (fresh file, or random keys on a shared server). */
+  create(): Promise<IdempotencyStore>;
+}
+
+const temporaryDirectories: string[] = [];
+process.once("exit", () => {
+  for (const dir of temporaryDirectories) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new temporary directory, removed when the test process exits. */
+export function temporaryDirectory(): string {
+  const dir = mkdtempSync(join(tmpdir(), "oncely-test-"));
+  temporaryDirectories.push(dir);
+  return dir;
+}
+
+/**
+ * Memory and SQLite always; Redis and PostgreSQL when their test URLs are set (the
+ * store suites say plainly when they are skipped, and CI always sets them).
+ */
+export function storeCases(): StoreCase[] {
+  const cases: StoreCase[] = [
+    { name: "memory", create: () => createStore("memory:") },
+    { name: "sqlite", create: () => createStore(`sqlite:${join(temporaryDirectory(), "oncely.db")}`) },
+  ];
+  const redis = process.env.ONCELY_TEST_REDIS_URL;
+  if (redis) cases.push({ name: "redis", create: () => createStore(redis) });
+  const postgres = process.env.ONCELY_TEST_POSTGRES_URL;
+  if (postgres) cases.push({ name: "postgres", create: () => createStore(postgres) });
+  return cases;
+}
+
+/** Resolves once the anonymous-scope record of `key` is in `state` (claims and stores take a moment under load). */
+export async function recordState(
+  store: IdempotencyStore,
+  key: string,
+  state: "in_flight" | "completed",
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await store.get({ scope: "anonymous", key }))?.state !== state) {
+    if (Date.now() > deadline)
+      throw new Error(`record ${key} did not become ${state} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Resolves once the record of `key` is completed. */
+export const completion = (store: IdempotencyStore, key: string) => recordState(store, key, "completed");
+
+/** Resolves once the record of `key` is claimed by an execution. */
+export const claimed = (store: IdempotencyStore, key: string) => recordState(store, key, "in_flight");

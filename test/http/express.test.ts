@@ -1,0 +1,113 @@
+import express5 from "express";
+import express4 from "express4";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { idempotency } from "../../src/adapters/express/index.js";
+import { createStore } from "../../src/index.js";
+import type { IdempotencyStore } from "../../src/store.js";
+import { listen, newKey, send, type TestServer } from "../helpers/http.js";
+
+const versions = [
+  { name: "Express 5", express: express5 as unknown as typeof express5 },
+  { name: "Express 4", express: express4 as unknown as typeof express5 },
+];
+
+describe.each(versions)("$name adapter", ({ express }) => {
+  let store: IdempotencyStore;
+  let server: TestServer;
+  let late: TestServer;
+  let executions = 0;
+
+  beforeAll(async () => {
+    store = await createStore("memory:");
+    const app = express();
+    app.use(idempotency({ store }));
+    app.use(express.json());
+    app.post("/orders", (req, res) => {
+      executions++;
+      res.status(201).set("x-order", String(executions)).json({ id: executions, echo: req.body });
+    });
+    app.post("/fail", (_req, _res, next) => {
+      executions++;
+      next(new Error("handler failed"));
+    });
+    const router = express.Router();
+    router.post("/items", (_req, res) => {
+      executions++;
+      res.send(`item ${executions}`);
+    });
+    app.use("/v1", router);
+    const parsedFirst = express();
+    parsedFirst.use(express.json());
+    parsedFirst.post("/late", idempotency({ store }), (req, res) => {
+      executions++;
+      res.json({ got: req.body });
+    });
+    app.use(
+      (
+        error: Error,
+        _req: unknown,
+        res: { status(code: number): { send(body: string): void } },
+        _next: unknown,
+      ) => {
+        res.status(500).send(error.message);
+      },
+    );
+    server = await listen(app);
+    late = await listen(parsedFirst);
+  });
+  afterAll(async () => {
+    await server.close();
+    await late.close();
+    await store.close();
+  });
+
+  it("replays a JSON route and lets express.json() after it read the body", async () => {
+    const before = executions;
+    const key = newKey();
+    const init = {
+      headers: { "idempotency-key": key, "content-type": "application/json" },
+      body: '{"sku":"A1"}',
+    };
+    const first = await send(`${server.url}/orders`, init);
+    const replay = await send(`${server.url}/orders`, init);
+    expect(first.status).toBe(201);
+    expect(first.json()).toEqual({ id: before + 1, echo: { sku: "A1" } });
+    expect(replay.status).toBe(201);
+    expect(replay.body.equals(first.body)).toBe(true);
+    expect(replay.headers.get("x-order")).toBe(first.headers.get("x-order"));
+    expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+    const other = await send(`${server.url}/orders`, { ...init, body: '{"sku":"B2"}' });
+    expect(other.status).toBe(422);
+    expect(executions).toBe(before + 1);
+  });
+
+  it("releases the key when the route fails through the error handler", async () => {
+    const before = executions;
+    const key = newKey();
+    expect((await send(`${server.url}/fail`, { headers: { "idempotency-key": key } })).status).toBe(500);
+    expect((await send(`${server.url}/fail`, { headers: { "idempotency-key": key } })).status).toBe(500);
+    expect(executions).toBe(before + 2);
+  });
+
+  it("fingerprints the full path of a mounted router", async () => {
+    const before = executions;
+    const key = newKey();
+    await send(`${server.url}/v1/items`, { headers: { "idempotency-key": key } });
+    expect((await send(`${server.url}/v1/items`, { headers: { "idempotency-key": key } })).text).toBe(
+      `item ${before + 1}`,
+    );
+    expect(executions).toBe(before + 1);
+  });
+
+  it("works on one route mounted after a body parser, fingerprinting the parsed body", async () => {
+    const before = executions;
+    const key = newKey();
+    const init = { headers: { "idempotency-key": key, "content-type": "application/json" } };
+    const first = await send(`${late.url}/late`, { ...init, body: '{"a":1}' });
+    const replay = await send(`${late.url}/late`, { ...init, body: '{"a":1}' });
+    expect(first.json()).toEqual({ got: { a: 1 } });
+    expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+    expect((await send(`${late.url}/late`, { ...init, body: '{"a":2}' })).status).toBe(422);
+    expect(executions).toBe(before + 1);
+  });
+});

@@ -1,0 +1,305 @@
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { IdempotencyStore } from "../../src/store.js";
+import { guardedServer } from "../helpers/guarded.js";
+import { newKey, send } from "../helpers/http.js";
+import { claimed, completion, storeCases } from "../helpers/stores.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each(storeCases())("replays and what is kept ($name store)", ({ create }) => {
+  let store: IdempotencyStore;
+  beforeAll(async () => {
+    store = await create();
+  });
+  afterAll(() => store.close());
+
+  it("replays status, headers and body bytes exactly, marked only on the replay", async () => {
+    const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const server = await guardedServer(store, {}, (_req, res) => {
+      res.writeHead(202, "Accepted Later", { "content-type": "application/octet-stream", "x-order": "42" });
+      res.end(binary);
+    });
+    try {
+      const key = newKey();
+      const first = await send(server.url, { headers: { "idempotency-key": key } });
+      const replay = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(first.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(replay.status).toBe(202);
+      expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replay.headers.get("content-type")).toBe("application/octet-stream");
+      expect(replay.headers.get("x-order")).toBe("42");
+      expect(replay.body.equals(binary)).toBe(true);
+      expect(first.body.equals(binary)).toBe(true);
+      expect(replay.headers.get("date")).not.toBeNull();
+      expect(server.count()).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("keeps repeated headers, drops Set-Cookie and hop-by-hop headers unless allowed", async () => {
+    const respond = (_req: unknown, res: import("node:http").ServerResponse) => {
+      res.setHeader("set-cookie", ["a=1", "b=2"]);
+      res.setHeader("link", ["</a>; rel=preload", "</b>; rel=preload"]);
+      res.setHeader("connection", "x-hop");
+      res.setHeader("x-hop", "per-connection");
+      res.statusCode = 200;
+      res.end("ok");
+    };
+    const server = await guardedServer(store, {}, respond);
+    const cookies = await guardedServer(store, { responseHeaders: { deny: [] } }, respond);
+    const allowList = await guardedServer(store, { responseHeaders: { allow: ["link"] } }, respond);
+    try {
+      const key = newKey();
+      await send(server.url, { headers: { "idempotency-key": key } });
+      const replay = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(replay.headers.getSetCookie()).toEqual([]);
+      expect(replay.headers.get("link")).toBe("</a>; rel=preload, </b>; rel=preload");
+      expect(replay.headers.get("x-hop")).toBeNull();
+
+      const withCookies = newKey();
+      await send(cookies.url, { headers: { "idempotency-key": withCookies } });
+      const cookieReplay = await send(cookies.url, { headers: { "idempotency-key": withCookies } });
+      expect(cookieReplay.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+
+      const allowed = newKey();
+      await send(allowList.url, { headers: { "idempotency-key": allowed } });
+      const allowedReplay = await send(allowList.url, { headers: { "idempotency-key": allowed } });
+      expect(allowedReplay.headers.get("link")).not.toBeNull();
+      expect(allowedReplay.headers.get("x-hop")).toBeNull();
+      expect(allowedReplay.headers.getSetCookie()).toEqual([]);
+    } finally {
+      await Promise.all([server.close(), cookies.close(), allowList.close()]);
+    }
+  });
+
+  it("uses the configured replay header name", async () => {
+    const server = await guardedServer(store, { replayHeader: "Idempotent-Replayed" });
+    try {
+      const key = newKey();
+      await send(server.url, { headers: { "idempotency-key": key } });
+      const replay = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(replay.headers.get("idempotent-replayed")).toBe("true");
+      expect(replay.headers.get("x-idempotency-replayed")).toBeNull();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("stores final statuses below 500 and releases 5xx, 408, 409, 425 and 429", async () => {
+    const server = await guardedServer(store, {}, (req, res) => {
+      res.statusCode = Number(req.headers["x-status"]);
+      res.end(`status ${res.statusCode}`);
+    });
+    try {
+      for (const status of [200, 201, 204, 400, 404, 422]) {
+        const key = newKey();
+        const headers = { "idempotency-key": key, "x-status": String(status) };
+        await send(server.url, { headers });
+        const replay = await send(server.url, { headers });
+        expect(replay.status, String(status)).toBe(status);
+        expect(replay.headers.get("x-idempotency-replayed"), String(status)).toBe("true");
+      }
+      const stored = server.count();
+      expect(stored).toBe(6);
+      for (const status of [500, 502, 503, 408, 409, 425, 429]) {
+        const key = newKey();
+        const headers = { "idempotency-key": key, "x-status": String(status) };
+        await send(server.url, { headers });
+        const retry = await send(server.url, { headers });
+        expect(retry.status, String(status)).toBe(status);
+        expect(retry.headers.get("x-idempotency-replayed"), String(status)).toBeNull();
+      }
+      expect(server.count()).toBe(stored + 14);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("follows a custom shouldStore rule", async () => {
+    const server = await guardedServer(store, { shouldStore: (status) => status < 400 }, (req, res) => {
+      res.statusCode = Number(req.headers["x-status"]);
+      res.end();
+    });
+    try {
+      const key = newKey();
+      for (const status of [404, 404]) {
+        await send(server.url, { headers: { "idempotency-key": key, "x-status": String(status) } });
+      }
+      expect(server.count()).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("releases the key when the handler throws, so a retry executes", async () => {
+    const server = await guardedServer(store, {}, (_req, res, _body, count) => {
+      if (count === 1) throw new Error("boom");
+      res.end("second try");
+    });
+    try {
+      const key = newKey();
+      const failed = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(failed.status).toBe(500);
+      const retry = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(retry.text).toBe("second try");
+      expect(server.count()).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("stores the response of a handler whose client disconnected, so the retry is a replay", async () => {
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const server = await guardedServer(store, { lease: 300 }, async (_req, res) => {
+      await sleep(600); // longer than the lease: renewal must keep the key
+      res.statusCode = 201;
+      res.end("created once");
+      finish();
+    });
+    try {
+      const key = newKey();
+      const controller = new AbortController();
+      const aborted = send(server.url, { headers: { "idempotency-key": key }, signal: controller.signal });
+      await claimed(store, key);
+      controller.abort();
+      await expect(aborted).rejects.toThrow();
+      const duplicate = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(duplicate.status).toBe(409);
+      await finished;
+      await completion(store, key);
+      const retry = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(retry.status).toBe(201);
+      expect(retry.text).toBe("created once");
+      expect(retry.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(server.count()).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("expires records after the ttl, and the key then executes anew", async () => {
+    const server = await guardedServer(store, { ttl: 400 });
+    try {
+      const key = newKey();
+      await send(server.url, { headers: { "idempotency-key": key } });
+      expect(
+        (await send(server.url, { headers: { "idempotency-key": key } })).headers.get(
+          "x-idempotency-replayed",
+        ),
+      ).toBe("true");
+      await sleep(700);
+      const fresh = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(fresh.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(server.count()).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("stores a small response of known length before sending it", async () => {
+    const server = await guardedServer(store, {}, (_req, res) => {
+      res.setHeader("content-length", "5");
+      res.write("he");
+      res.end("llo");
+    });
+    try {
+      const key = newKey();
+      const first = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(first.text).toBe("hello");
+      // By the time the client has the response, the record is already completed.
+      const record = await store.get({ scope: "anonymous", key });
+      expect(record?.state).toBe("completed");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("streams a response written over time to the client before it ends", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = await guardedServer(store, {}, async (_req, res) => {
+      res.statusCode = 200;
+      res.write("first part;");
+      await gate;
+      res.end("second part");
+    });
+    try {
+      const key = newKey();
+      const response = await fetch(server.url, { method: "POST", headers: { "idempotency-key": key } });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const firstRead = await reader.read();
+      expect(Buffer.from(firstRead.value ?? []).toString()).toBe("first part;");
+      expect((await store.get({ scope: "anonymous", key }))?.state).toBe("in_flight");
+      release();
+      let rest = "";
+      for (let part = await reader.read(); !part.done; part = await reader.read())
+        rest += Buffer.from(part.value).toString();
+      expect(rest).toBe("second part");
+      await completion(store, key);
+      const replay = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(replay.text).toBe("first part;second part");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("replays a 50 MiB streamed response byte for byte", async () => {
+    const pieceSize = 64 * 1024;
+    const pieces = 800; // 50 MiB
+    const server = await guardedServer(store, {}, async (_req, res) => {
+      res.setHeader("content-type", "application/octet-stream");
+      for (let i = 0; i < pieces; i++) {
+        if (!res.write(Buffer.alloc(pieceSize, i % 251)))
+          await new Promise((resolve) => res.once("drain", resolve));
+      }
+      res.end();
+    });
+    const expected = createHash("sha256");
+    for (let i = 0; i < pieces; i++) expected.update(Buffer.alloc(pieceSize, i % 251));
+    const digest = expected.digest("hex");
+    try {
+      const key = newKey();
+      const first = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(first.body.length).toBe(pieces * pieceSize);
+      expect(createHash("sha256").update(first.body).digest("hex")).toBe(digest);
+      await completion(store, key);
+      const replay = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replay.headers.get("content-length")).toBe(String(pieces * pieceSize));
+      expect(createHash("sha256").update(replay.body).digest("hex")).toBe(digest);
+      expect(server.count()).toBe(1);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("delivers a response above maxBodyBytes in full and keeps the key completed without its body", async () => {
+    const body = "y".repeat(5000);
+    const server = await guardedServer(store, { maxBodyBytes: 1000 }, (_req, res) => {
+      res.setHeader("content-type", "text/plain");
+      res.statusCode = 201;
+      res.end(body);
+    });
+    try {
+      const key = newKey();
+      const first = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(first.text).toBe(body);
+      const replay = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(replay.status).toBe(201);
+      expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replay.headers.get("x-idempotency-body-omitted")).toBe("true");
+      expect(replay.headers.get("content-type")).toBeNull();
+      expect(replay.body.length).toBe(0);
+      expect(server.count()).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { InvalidOptionError, InvalidStoreUrlError } from "../../src/core/errors.js";
+import type { HeaderPair } from "../../src/store.js";
+import { createMemoryStore, memoryStoreFromUrl } from "../../src/stores/memory/index.js";
+import { storeConformanceSuite } from "../../src/testing/index.js";
+
+storeConformanceSuite({
+  name: "MemoryStore",
+  create: () => createMemoryStore(),
+  describe,
+  it,
+});
+
+describe("MemoryStore", () => {
+  it("keeps its own copies of body bytes and headers", async () => {
+    const store = createMemoryStore();
+    try {
+      const ref = { scope: "s", key: "k" };
+      const claim = await store.claim({ ...ref, fingerprint: "f", token: "t", leaseMs: 60_000 });
+      if (claim.outcome !== "acquired") throw new Error(`claim returned ${claim.outcome}`);
+      const first = new Uint8Array([1, 2, 3]);
+      const last = new Uint8Array([4, 5]);
+      const pair: [string, string] = ["x-a", "1"];
+      const headers: HeaderPair[] = [pair];
+      await store.appendChunk(claim.lease, 0, first);
+      const response = { status: 200, headers, bodyLength: 5, chunkCount: 2, bodyOmitted: false };
+      await store.complete(claim.lease, { response, finalChunk: last, ttlMs: 60_000 });
+
+      // Change everything the caller handed in, and everything handed out.
+      first.fill(0);
+      last.fill(0);
+      pair[1] = "changed";
+      headers.push(["x-b", "2"]);
+      const record = await store.get(ref);
+      if (record?.state !== "completed") throw new Error("the record is not completed");
+      record.firstChunk.fill(9);
+      (record.response.headers as HeaderPair[]).push(["x-c", "3"]);
+      (await store.readChunk(ref, 1))?.fill(9);
+
+      const again = await store.get(ref);
+      if (again?.state !== "completed") throw new Error("the record is not completed");
+      expect([...again.firstChunk]).toEqual([1, 2, 3]);
+      expect([...((await store.readChunk(ref, 1)) ?? [])]).toEqual([4, 5]);
+      expect(again.response.headers).toEqual([["x-a", "1"]]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("rejects an invalid purgeIntervalMs", () => {
+    expect(() => createMemoryStore({ purgeIntervalMs: -1 })).toThrow(InvalidOptionError);
+  });
+
+  it("is created from exactly memory:", async () => {
+    await memoryStoreFromUrl("memory:").close();
+    expect(() => memoryStoreFromUrl("memory:extra")).toThrow(InvalidStoreUrlError);
+  });
+});
