@@ -317,6 +317,68 @@ function registerServerTests(url: string): void {
       }
     });
 
+    it("answers a claim of a live key without taking its row lock", async () => {
+      const table = freshTable();
+      const store = await createPostgresStore({ url, table, purgeIntervalMs: 0 });
+      const holder = await admin.connect();
+      try {
+        const owner = claimInput();
+        await store.claim(owner);
+        // Another transaction holds the row lock; a claim that needed it would wait for COMMIT.
+        await holder.query("BEGIN");
+        await holder.query(`SELECT FROM "${table}_records" WHERE scope = $1 AND key = $2 FOR UPDATE`, [
+          owner.scope,
+          owner.key,
+        ]);
+        const claim = store.claim(claimInput(owner));
+        const outcome = await Promise.race([claim.then((result) => result.outcome), sleep(5_000, "waited")]);
+        expect(outcome).toBe("in_flight");
+      } finally {
+        await holder.query("COMMIT");
+        holder.release();
+        await store.close();
+      }
+    });
+
+    it("claims again when the record a claim met is released before it is read", async () => {
+      const table = freshTable();
+      // A {latest} that pauses before reading, so the owner's release lands in between.
+      // The migration creates the function only when it is missing, so this one stays.
+      await migrate(admin, { table });
+      await admin.query(`
+        CREATE OR REPLACE FUNCTION "${table}_latest"(p_scope text, p_key text)
+        RETURNS TABLE (state text, fingerprint text, token text, created_at bigint,
+                       lease_expires_at bigint, completed_at bigint, expires_at bigint,
+                       status integer, headers text, body_length bigint, chunk_count integer,
+                       body_omitted boolean, first_chunk bytea)
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+          PERFORM pg_sleep(0.5);
+          RETURN QUERY SELECT r.state, r.fingerprint, r.token, r.created_at, r.lease_expires_at,
+                              r.completed_at, r.expires_at, r.status, r.headers, r.body_length,
+                              r.chunk_count, r.body_omitted, NULL::bytea
+                         FROM "${table}_records" r WHERE r.scope = p_scope AND r.key = p_key;
+        END $$`);
+      const store = await createPostgresStore({ url, table, purgeIntervalMs: 0 });
+      try {
+        const owner = claimInput();
+        await store.claim(owner);
+        const retry = claimInput(owner);
+        const [result, released] = await Promise.all([
+          store.claim(retry),
+          sleep(150).then(() => store.release(owner)),
+        ]);
+        expect(released).toBe(true);
+        expect(result).toEqual({
+          outcome: "acquired",
+          lease: { scope: retry.scope, key: retry.key, token: retry.token },
+          tookOver: false,
+        });
+      } finally {
+        await store.close();
+      }
+    });
+
     it("creates the tables once when eight stores start using them at the same moment", async () => {
       const table = freshTable();
       const stores = await Promise.all(

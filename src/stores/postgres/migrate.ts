@@ -21,9 +21,9 @@ const MIGRATION_LOCK = 122_519_904_676_985n;
  *
  * `<table>_records` holds one row per `(scope, key)`. In-flight rows fill `token` and
  * `lease_expires_at`; completed rows fill `completed_at`, `expires_at` and the response
- * columns (`headers` is a JSON array of `[name, value]` pairs). `took_over` tells a claim
- * whether it replaced a lapsed or expired record. Times are epoch milliseconds. The two
- * partial indexes serve the purge, which looks for lapsed leases and expired completions.
+ * columns (`headers` is a JSON array of `[name, value]` pairs). Times are epoch
+ * milliseconds. The two partial indexes serve the purge, which looks for lapsed leases
+ * and expired completions.
  *
  * `<table>_chunks` holds the body chunks, numbered from 0 by `idx`; deleting a record
  * deletes its chunks through the foreign key.
@@ -41,7 +41,6 @@ CREATE TABLE IF NOT EXISTS {records} (
   state            text    NOT NULL,
   fingerprint      text    NOT NULL,
   token            text,
-  took_over        boolean NOT NULL DEFAULT false,
   created_at       bigint  NOT NULL,
   lease_expires_at bigint,
   completed_at     bigint,

@@ -27,44 +27,55 @@ const RECORD_COLUMNS = `r.state, r.fingerprint, r.token, r.created_at, r.lease_e
        r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted`;
 
 /**
- * Claims a key in one statement. The upsert inserts a fresh in-flight record, or
- * replaces one whose lease lapsed or whose lifetime ended; for a live record its
- * `DO UPDATE … WHERE` is false, so it changes nothing, but it still waits for and locks
- * the row (always its newest version, even one committed after this statement began).
+ * Claims a key in one statement, without locking a live record, so that a burst of
+ * duplicates of one key runs in parallel instead of queueing on its row.
  *
- * The live record then comes from `{latest}`, not from a plain `SELECT`: under READ
- * COMMITTED a statement reads from a snapshot taken when it started, which misses a row
- * that a concurrent claim inserted and committed while this one waited on it. A VOLATILE
- * function takes a fresh snapshot for its query, after the upsert locked the row, so it
- * reads exactly the version the upsert judged live, with the chunk 0 that belongs to it.
- * The `NOT EXISTS` gate keeps the function from running (and seeing this statement's own
- * insert) when the claim acquired the key.
+ * `inserted` adds a fresh in-flight record unless the key has one; `ON CONFLICT DO
+ * NOTHING` takes no lock on the existing row. Otherwise `taken_over` replaces the
+ * existing record when its lease lapsed or its lifetime ended. Only that case locks the
+ * row, and under READ COMMITTED the `UPDATE` re-checks its condition on the row's newest
+ * version once the lock is granted, so of two claims that both saw a dead record, the
+ * second finds it live and changes nothing. A takeover also deletes the chunks of the
+ * replaced record.
  *
- * A takeover also deletes the chunks of the replaced record.
+ * A live record comes from `{latest}`, not from a plain `SELECT`: a statement reads from
+ * a snapshot taken when it started, which misses a row that a concurrent claim inserted
+ * and committed just before this one's `INSERT` met it. A VOLATILE function takes a
+ * fresh snapshot for its query, so it sees that row, with the chunk 0 that belongs to
+ * it. The `NOT EXISTS` gate keeps the function from running when the claim acquired the
+ * key. The statement returns no row at all when the record it met was deleted before
+ * `{latest}` ran (its owner released it); the caller then claims again.
  *
  * Parameters: $1 scope, $2 key, $3 fingerprint, $4 token, $5 lease length in ms
- * Result: one row. When the caller acquired the key: `took_over` is true or false and
- * every record column is NULL. Otherwise `took_over` is NULL and the row holds the live
- * record's columns (see `RecordRow`) and `first_chunk`, chunk 0 of a completed record.
+ * Result: one row, or none (see above). When the caller acquired the key: `took_over` is
+ * true or false and every record column is NULL. Otherwise `took_over` is NULL and the
+ * row holds the live record's columns (see `RecordRow`) and `first_chunk`, chunk 0 of a
+ * completed record.
  */
 export const CLAIM = `
-WITH claimed AS (
-  INSERT INTO {records} AS r
-         (scope, key, state, fingerprint, token, took_over, created_at, lease_expires_at)
-  SELECT $1::text, $2::text, 'in_flight', $3::text, $4::text, false, clock.ms, clock.ms + $5::bigint
+WITH inserted AS (
+  INSERT INTO {records} (scope, key, state, fingerprint, token, created_at, lease_expires_at)
+  SELECT $1::text, $2::text, 'in_flight', $3::text, $4::text, clock.ms, clock.ms + $5::bigint
     FROM (SELECT ${NOW_MS} AS ms) AS clock
-  ON CONFLICT (scope, key) DO UPDATE
-     SET state = 'in_flight', fingerprint = excluded.fingerprint, token = excluded.token,
-         took_over = true, created_at = excluded.created_at,
-         lease_expires_at = excluded.lease_expires_at, completed_at = NULL, expires_at = NULL,
-         status = NULL, headers = NULL, body_length = NULL, chunk_count = NULL, body_omitted = NULL
-   WHERE (r.state = 'in_flight' AND r.lease_expires_at <= excluded.created_at)
-      OR (r.state = 'completed' AND r.expires_at <= excluded.created_at)
-  RETURNING r.took_over
+  ON CONFLICT (scope, key) DO NOTHING
+  RETURNING false AS took_over
+),
+taken_over AS (
+  UPDATE {records} AS r
+     SET state = 'in_flight', fingerprint = $3::text, token = $4::text,
+         created_at = ${NOW_MS}, lease_expires_at = ${NOW_MS} + $5::bigint,
+         completed_at = NULL, expires_at = NULL, status = NULL, headers = NULL,
+         body_length = NULL, chunk_count = NULL, body_omitted = NULL
+   WHERE r.scope = $1::text AND r.key = $2::text AND NOT EXISTS (SELECT FROM inserted)
+     AND (${IS_DEAD})
+  RETURNING true AS took_over
+),
+claimed AS (
+  SELECT took_over FROM inserted UNION ALL SELECT took_over FROM taken_over
 ),
 discarded AS (
   DELETE FROM {chunks}
-   WHERE scope = $1::text AND key = $2::text AND EXISTS (SELECT FROM claimed WHERE took_over)
+   WHERE scope = $1::text AND key = $2::text AND EXISTS (SELECT FROM taken_over)
 )
 SELECT took_over, NULL::text AS state, NULL::text AS fingerprint, NULL::text AS token,
        NULL::bigint AS created_at, NULL::bigint AS lease_expires_at, NULL::bigint AS completed_at,

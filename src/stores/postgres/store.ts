@@ -89,6 +89,8 @@ const STATEMENTS = {
 /** Records deleted per statement by a purge: few enough that each statement is short. */
 const PURGE_BATCH_SIZE = 100;
 const DEFAULT_PURGE_LIMIT = 1_000;
+/** Claims in a row that may find the key's record released before giving up. */
+const CLAIM_ATTEMPTS = 5;
 /** The largest chunk index an `integer` column holds. */
 const MAX_CHUNK_INDEX = 2_147_483_647;
 
@@ -146,7 +148,27 @@ export class PostgresStore implements InspectableStore {
     }
   }
 
-  async claim({ scope, key, fingerprint, token, leaseMs }: ClaimInput): Promise<ClaimResult> {
+  async claim(input: ClaimInput): Promise<ClaimResult> {
+    // A claim finds no row only when the record it met was released in the meantime:
+    // each retry follows an owner that gave up, so a few are plenty.
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.#claimOnce(input);
+      if (result !== undefined) return result;
+      if (attempt === CLAIM_ATTEMPTS) {
+        throw new StoreUnavailableError(
+          `PostgreSQL store: the key was released under ${CLAIM_ATTEMPTS} claims in a row`,
+        );
+      }
+    }
+  }
+
+  async #claimOnce({
+    scope,
+    key,
+    fingerprint,
+    token,
+    leaseMs,
+  }: ClaimInput): Promise<ClaimResult | undefined> {
     const { rows } = await this.#query(this.#sql.claim, [
       scope,
       key,
@@ -155,7 +177,7 @@ export class PostgresStore implements InspectableStore {
       milliseconds(leaseMs),
     ]);
     const row = rows[0] as (RecordResultRow & { took_over: boolean | null }) | undefined;
-    if (!row) throw new StoreUnavailableError("PostgreSQL store: the claim statement returned no row");
+    if (!row) return undefined;
     if (row.took_over !== null) {
       return { outcome: "acquired", lease: { scope, key, token }, tookOver: row.took_over };
     }
