@@ -1,3 +1,6 @@
+import { once } from "node:events";
+import { connect } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import express5 from "express";
 import express4 from "express4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -81,6 +84,32 @@ describe.each(versions)("$name adapter", ({ express }) => {
     expect(executions).toBe(before + 1);
   });
 
+  it("reads a body that arrives in pieces or chunked as exactly as one that arrives whole", async () => {
+    const before = executions;
+    const key = newKey();
+    const body = '{"sku":"pieces"}';
+    const sent = [
+      // Whole: with the headers in one write, so the body is buffered before oncely looks.
+      await rawPost(server.url, key, `content-length: ${body.length}`, [body]),
+      // Split: the rest of the body comes after oncely has started waiting for it.
+      await rawPost(server.url, key, `content-length: ${body.length}`, [body.slice(0, 5), body.slice(5)]),
+      await rawPost(server.url, key, "transfer-encoding: chunked", [
+        `5\r\n${body.slice(0, 5)}\r\n`,
+        `${(body.length - 5).toString(16)}\r\n${body.slice(5)}\r\n0\r\n\r\n`,
+      ]),
+    ];
+    expect(sent.map((reply) => reply.split("\r\n")[0])).toEqual(Array(3).fill("HTTP/1.1 201 Created"));
+    expect(sent[0]).toContain(`"echo":{"sku":"pieces"}`);
+    expect(sent[1]).toContain("x-idempotency-replayed: true");
+    expect(sent[2]).toContain("x-idempotency-replayed: true");
+    const other = await rawPost(server.url, key, "transfer-encoding: chunked", [
+      `5\r\n${body.slice(0, 5)}\r\n`,
+      `3\r\nXYZ\r\n0\r\n\r\n`,
+    ]);
+    expect(other.split("\r\n")[0]).toBe("HTTP/1.1 422 Unprocessable Entity");
+    expect(executions).toBe(before + 1);
+  });
+
   it("releases the key when the route fails through the error handler", async () => {
     const before = executions;
     const key = newKey();
@@ -111,3 +140,23 @@ describe.each(versions)("$name adapter", ({ express }) => {
     expect(executions).toBe(before + 1);
   });
 });
+
+/**
+ * POSTs /orders over a raw socket: the head and the first piece of the body in one write,
+ * each further piece 50 ms later. Resolves with the whole raw response.
+ */
+async function rawPost(url: string, key: string, framing: string, pieces: string[]): Promise<string> {
+  const { port } = new URL(url);
+  const socket = connect(Number(port), "127.0.0.1");
+  await once(socket, "connect");
+  const received: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => received.push(chunk));
+  const ended = once(socket, "end");
+  const head = `POST /orders HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-type: application/json\r\nidempotency-key: ${key}\r\n${framing}\r\n\r\n`;
+  for (const [index, piece] of pieces.entries()) {
+    socket.write(index === 0 ? head + piece : piece);
+    if (index < pieces.length - 1) await sleep(50);
+  }
+  await ended;
+  return Buffer.concat(received).toString();
+}

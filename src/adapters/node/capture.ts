@@ -9,31 +9,37 @@ type EndArgs = [chunk?: unknown, encoding?: unknown, callback?: unknown];
 /** A write, end or flushHeaders call held while the engine decides how to deliver the response. */
 type HeldCall = { kind: "write"; args: WriteArgs } | { kind: "end"; args: EndArgs } | { kind: "flush" };
 
-const CAPTURE = Symbol("oncely.capture");
+/**
+ * The state of each hooked response. Kept beside the response rather than on it: every
+ * property added to an Express response (whose prototype Express swaps per request)
+ * costs microseconds, and this runs on every guarded request.
+ */
+const captures = new WeakMap<ServerResponse, ResponseCapture>();
 
-/** A response whose methods are hooked; the hooks find their state under {@link CAPTURE}. */
-type Hooked = ServerResponse & { [CAPTURE]: ResponseCapture };
+function captureOf(res: ServerResponse): ResponseCapture {
+  return captures.get(res) as ResponseCapture;
+}
 
 // The hooks are shared functions, not closures made per request: this runs on every
 // guarded request, and creating and installing a set of closures each time is measurable.
-function hookedWriteHead(this: Hooked, status: number, ...rest: unknown[]): ServerResponse {
-  return this[CAPTURE].writeHead(status, rest);
+function hookedWriteHead(this: ServerResponse, status: number, ...rest: unknown[]): ServerResponse {
+  return captureOf(this).writeHead(status, rest);
 }
-function hookedWrite(this: Hooked, ...args: WriteArgs): boolean {
-  return this[CAPTURE].intercept({ kind: "write", args });
+function hookedWrite(this: ServerResponse, ...args: WriteArgs): boolean {
+  return captureOf(this).intercept({ kind: "write", args });
 }
-function hookedEnd(this: Hooked, ...args: EndArgs): ServerResponse {
-  this[CAPTURE].intercept({ kind: "end", args });
+function hookedEnd(this: ServerResponse, ...args: EndArgs): ServerResponse {
+  captureOf(this).intercept({ kind: "end", args });
   return this;
 }
-function hookedFlushHeaders(this: Hooked): void {
-  this[CAPTURE].intercept({ kind: "flush" });
+function hookedFlushHeaders(this: ServerResponse): void {
+  captureOf(this).intercept({ kind: "flush" });
 }
-function hookedEmit(this: Hooked, event: string | symbol, ...args: unknown[]): boolean {
-  return this[CAPTURE].emit(event, args);
+function hookedEmit(this: ServerResponse, event: string | symbol, ...args: unknown[]): boolean {
+  return captureOf(this).emit(event, args);
 }
-function onHookedClose(this: Hooked): void {
-  this[CAPTURE].closed();
+function onHookedClose(this: ServerResponse): void {
+  captureOf(this).closed();
 }
 
 /**
@@ -46,8 +52,7 @@ function onHookedClose(this: Hooked): void {
  * goes out untouched and the hooks are removed.
  */
 export function captureResponse(res: ServerResponse, execution: Execution): void {
-  const hooked = res as Hooked;
-  hooked[CAPTURE] = new ResponseCapture(res, execution);
+  captures.set(res, new ResponseCapture(res, execution));
   res.writeHead = hookedWriteHead as ServerResponse["writeHead"];
   res.write = hookedWrite as ServerResponse["write"];
   res.end = hookedEnd as ServerResponse["end"];

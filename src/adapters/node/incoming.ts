@@ -28,9 +28,36 @@ export const TOO_LARGE = Symbol("too-large");
  * are taken from `req.rawBody` when a parser kept them, else from the parsed `req.body`
  * serialised as JSON (documented: mount oncely before body parsers for exact bytes).
  */
-export function bufferRequestBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
-  if (req.readableEnded || (req as { _body?: boolean })._body === true)
-    return Promise.resolve(alreadyParsedBody(req));
+export async function bufferRequestBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<Buffer | typeof TOO_LARGE> {
+  if (req.readableEnded || (req as { _body?: boolean })._body === true) return alreadyParsedBody(req);
+  // Node parses a body that came in the same packets as the headers right after emitting
+  // the request, before the next microtask: by then it usually sits whole in the buffer.
+  await undefined;
+  return takeBufferedBody(req, limit) ?? readBody(req, limit);
+}
+
+/**
+ * The body when all of it (as many bytes as Content-Length says) is buffered and unread:
+ * it is read and unshifted back in one go, so the stream never ends, never closes and
+ * needs no new state. Undefined when the fast path does not apply.
+ */
+function takeBufferedBody(req: IncomingMessage, limit: number): Buffer | typeof TOO_LARGE | undefined {
+  const declared = req.headers["content-length"];
+  if (declared === undefined || req.readableFlowing !== null || req.readableLength !== Number(declared)) {
+    return undefined;
+  }
+  if (req.readableLength > limit) return TOO_LARGE;
+  if (req.readableLength === 0) return Buffer.alloc(0);
+  const body = req.read() as Buffer;
+  req.unshift(body);
+  return body;
+}
+
+/** Reads the body as it arrives, then gives the ended request a fresh state holding it. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
   // Plain listeners rather than an async iterator: this runs on every guarded request.
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

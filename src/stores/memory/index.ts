@@ -245,9 +245,9 @@ export function memoryStoreFromUrl(url: string): MemoryStore {
   return new MemoryStore();
 }
 
-/** The map key: JSON keeps `("a:b", "c")` and `("a", "b:c")` apart. */
+/** The map key: the scope's length up front keeps `("a:b", "c")` and `("a", "b:c")` apart. */
 function entryId({ scope, key }: RecordRef): string {
-  return JSON.stringify([scope, key]);
+  return `${scope.length}:${scope}:${key}`;
 }
 
 /** A deep copy, so that neither the caller's arrays nor ours can be changed from outside. */
