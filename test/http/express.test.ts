@@ -110,6 +110,56 @@ describe.each(versions)("$name adapter", ({ express }) => {
     expect(executions).toBe(before + 1);
   });
 
+  it("captures responses sent from a mounted sub-app, on the way back from one, and behind another hook", async () => {
+    let count = 0;
+    const sub = express();
+    sub.post("/orders", (_req, res) => {
+      count++;
+      res.status(201).json({ in: "sub", count });
+    });
+    // Guarded inside a sub-app that does not answer: the parent answers after Express has
+    // swapped the response's prototype back on the way out.
+    const guardedSub = express();
+    guardedSub.use(idempotency({ store }));
+    const app = express();
+    // A middleware before oncely that wraps res.end on the response itself, as compression does.
+    let wrapped = 0;
+    app.use("/wrapped", (_req, res, next) => {
+      const end = res.end;
+      res.end = function (this: typeof res, ...args: unknown[]) {
+        wrapped++;
+        return end.apply(this, args as never);
+      } as typeof res.end;
+      next();
+    });
+    app.use("/guarded-sub", guardedSub);
+    app.post("/guarded-sub/orders", (_req, res) => {
+      count++;
+      res.status(201).json({ in: "parent", count });
+    });
+    app.use(idempotency({ store }));
+    app.use("/sub", sub);
+    app.post("/wrapped/orders", (_req, res) => {
+      count++;
+      res.status(201).json({ in: "wrapped", count });
+    });
+    const mounted = await listen(app);
+    try {
+      for (const path of ["/sub/orders", "/guarded-sub/orders", "/wrapped/orders"]) {
+        const key = newKey();
+        const first = await send(`${mounted.url}${path}`, { headers: { "idempotency-key": key } });
+        const replay = await send(`${mounted.url}${path}`, { headers: { "idempotency-key": key } });
+        expect(first.status).toBe(201);
+        expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+        expect(replay.body.equals(first.body)).toBe(true);
+      }
+      expect(count).toBe(3);
+      expect(wrapped).toBe(2);
+    } finally {
+      await mounted.close();
+    }
+  });
+
   it("releases the key when the route fails through the error handler", async () => {
     const before = executions;
     const key = newKey();

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { type OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Execution, ResponsePlan } from "../../core/execution.js";
 import type { HeaderPair } from "../../store.js";
 
@@ -42,6 +42,20 @@ function onHookedClose(this: ServerResponse): void {
   captureOf(this).closed();
 }
 
+/** The response methods a capture intercepts. */
+type Methods = Pick<ServerResponse, "writeHead" | "write" | "end" | "flushHeaders">;
+
+const HOOKS: Methods = {
+  writeHead: hookedWriteHead as ServerResponse["writeHead"],
+  write: hookedWrite as ServerResponse["write"],
+  end: hookedEnd as ServerResponse["end"],
+  flushHeaders: hookedFlushHeaders,
+};
+const METHOD_NAMES = Object.keys(HOOKS) as Array<keyof Methods>;
+
+/** Framework prototypes that dispatch to captures, with the methods their hooks stand in front of. */
+const hookedPrototypes = new WeakMap<object, Methods>();
+
 /**
  * Hooks a Node response so the execution sees its status, headers and body.
  *
@@ -52,12 +66,66 @@ function onHookedClose(this: ServerResponse): void {
  * goes out untouched and the hooks are removed.
  */
 export function captureResponse(res: ServerResponse, execution: Execution): void {
-  captures.set(res, new ResponseCapture(res, execution));
-  res.writeHead = hookedWriteHead as ServerResponse["writeHead"];
-  res.write = hookedWrite as ServerResponse["write"];
-  res.end = hookedEnd as ServerResponse["end"];
-  res.flushHeaders = hookedFlushHeaders;
+  const shared = sharedPrototype(res);
+  if (shared && !captures.has(res) && !METHOD_NAMES.some((name) => Object.hasOwn(res, name))) {
+    captures.set(res, new ResponseCapture(res, execution, hookPrototype(shared), true));
+  } else {
+    captures.set(res, new ResponseCapture(res, execution, methodsOf(res), false));
+    Object.assign(res, HOOKS);
+  }
   res.once("close", onHookedClose);
+}
+
+/**
+ * The prototype right below `ServerResponse.prototype` in the response's chain: the one
+ * a framework shares between all its responses (`express.response`, which every Express
+ * app's and mounted sub-app's response prototype inherits from), or a subclass's.
+ * Undefined for a plain Node response.
+ *
+ * Express gives each response its own hidden class by swapping its prototype, so every
+ * property added to one costs a copy of its layout; hooking the shared prototype once
+ * instead saves that on every request. The hooks sit above every app-level prototype, so
+ * a sub-app that swaps the prototype again on the way in or out keeps them.
+ */
+function sharedPrototype(res: ServerResponse): object | undefined {
+  let proto: object | null = Object.getPrototypeOf(res);
+  if (proto === ServerResponse.prototype) return undefined;
+  while (proto !== null) {
+    const parent: object | null = Object.getPrototypeOf(proto);
+    if (parent === ServerResponse.prototype) return proto;
+    proto = parent;
+  }
+  return undefined;
+}
+
+/**
+ * Installs, once, hooks on a shared prototype that route calls for a response captured
+ * on the prototype to its capture, and every other call to the method they replaced.
+ */
+function hookPrototype(proto: object): Methods {
+  const known = hookedPrototypes.get(proto);
+  if (known) return known;
+  const replaced = methodsOf(proto as ServerResponse);
+  hookedPrototypes.set(proto, replaced);
+  for (const name of METHOD_NAMES) {
+    const hook = HOOKS[name] as (...args: unknown[]) => unknown;
+    const original = replaced[name] as (...args: unknown[]) => unknown;
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      writable: true,
+      value: function (this: ServerResponse, ...args: unknown[]) {
+        return captures.get(this)?.interceptsOnPrototype
+          ? hook.apply(this, args)
+          : original.apply(this, args);
+      },
+    });
+  }
+  return replaced;
+}
+
+function methodsOf(target: ServerResponse): Methods {
+  const { writeHead, write, end, flushHeaders } = target;
+  return { writeHead, write, end, flushHeaders };
 }
 
 /** The state of one hooked response. */
@@ -70,6 +138,8 @@ class ResponseCapture {
   readonly #end: ServerResponse["end"];
   readonly #flushHeaders: ServerResponse["flushHeaders"];
   readonly #emit: ServerResponse["emit"];
+  /** Hooked through its shared prototype (else through own properties) and not unhooked yet. */
+  #onPrototype: boolean;
   #plan: ResponsePlan | undefined;
   #held: HeldCall[] | undefined;
   #ended = false;
@@ -79,14 +149,20 @@ class ResponseCapture {
   #drainOwed = false;
   #buffered: Buffer[] = [];
 
-  constructor(res: ServerResponse, execution: Execution) {
+  constructor(res: ServerResponse, execution: Execution, original: Methods, onPrototype: boolean) {
     this.#res = res;
     this.#execution = execution;
-    this.#writeHead = res.writeHead;
-    this.#write = res.write;
-    this.#end = res.end;
-    this.#flushHeaders = res.flushHeaders;
+    this.#writeHead = original.writeHead;
+    this.#write = original.write;
+    this.#end = original.end;
+    this.#flushHeaders = original.flushHeaders;
     this.#emit = res.emit;
+    this.#onPrototype = onPrototype;
+  }
+
+  /** Whether the shared prototype's hooks must route this response's calls here. */
+  get interceptsOnPrototype(): boolean {
+    return this.#onPrototype;
   }
 
   writeHead(status: number, rest: unknown[]): ServerResponse {
@@ -148,10 +224,14 @@ class ResponseCapture {
 
   #unhook(): void {
     const res = this.#res;
-    res.writeHead = this.#writeHead;
-    res.write = this.#write;
-    res.end = this.#end;
-    res.flushHeaders = this.#flushHeaders;
+    if (this.#onPrototype) {
+      this.#onPrototype = false;
+    } else {
+      res.writeHead = this.#writeHead;
+      res.write = this.#write;
+      res.end = this.#end;
+      res.flushHeaders = this.#flushHeaders;
+    }
     if (res.emit !== this.#emit) res.emit = this.#emit;
   }
 
