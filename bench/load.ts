@@ -8,24 +8,30 @@ export interface Figures {
   /** Latency percentiles in milliseconds. */
   p50: number;
   p99: number;
+  /** Requests answered, and how long the run took in seconds. */
+  requests: number;
+  seconds: number;
 }
 
 /** One load run. */
 export interface LoadOptions {
   readonly url: string;
   readonly connections: number;
+  /** How long to run; ignored when `amount` is given. */
   readonly seconds: number;
+  /** Send exactly this many requests instead of running for `seconds`. */
+  readonly amount?: number;
   readonly body: string;
   /** The idempotency key of each request, or undefined to send none. */
   readonly key: () => string | undefined;
 }
 
 /** POSTs `body` to `url` for `seconds`; fails when any answer is not 2xx, so a broken target never looks fast. */
-export async function load({ url, connections, seconds, body, key }: LoadOptions): Promise<Figures> {
+export async function load({ url, connections, seconds, amount, body, key }: LoadOptions): Promise<Figures> {
   const result = await autocannon({
     url,
     connections,
-    duration: seconds,
+    ...(amount === undefined ? { duration: seconds } : { amount }),
     requests: [
       {
         method: "POST",
@@ -43,7 +49,13 @@ export async function load({ url, connections, seconds, body, key }: LoadOptions
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
   }
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+    seconds: result.duration,
+  };
 }
 
 /** The median of `values` (the upper one of an even count). */
@@ -89,6 +101,8 @@ export async function measureInterleaved(
       rps: median(runs.map((run) => run.rps)),
       p50: median(runs.map((run) => run.p50)),
       p99: median(runs.map((run) => run.p99)),
+      requests: median(runs.map((run) => run.requests)),
+      seconds: median(runs.map((run) => run.seconds)),
     };
   });
 }

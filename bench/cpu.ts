@@ -1,0 +1,121 @@
+// `npm run bench:cpu`: the server's own CPU time per request, bare Express against the same
+// app behind oncely with the memory store (unique keys and replays). Steadier than
+// requests/s on a small shared machine: with taskset available, the servers run on the last
+// core and the load generator on the others, and the CPU time comes from /proc/<pid>/stat.
+// Each scenario sends AMOUNT requests, ROUNDS times interleaved; medians are reported.
+// BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as a row, to
+// compare a change with what it replaces in the same run.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { type Child, startChild } from "../test/helpers/processes.js";
+import { load, median } from "./load.js";
+import { writeBenchmarkSection } from "./report.js";
+
+const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CONNECTIONS = 50;
+const body = JSON.stringify({ sku: "A-1", quantity: 2 });
+const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+let counter = 0;
+const replayKeys = Array.from({ length: 100 }, (_, i) => `cpu-replay-${process.pid}-${i}`);
+const keys = {
+  none: () => undefined,
+  unique: () => `cpu-${process.pid}-${++counter}`,
+  replay: () => replayKeys[++counter % replayKeys.length],
+};
+
+/** User plus system CPU time of a process so far, in microseconds. */
+function cpuMicroseconds(pid: number): number {
+  const fields = (readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] as string).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
+}
+
+// Read once: pinning this process narrows what availableParallelism() reports afterwards.
+const cores = availableParallelism();
+
+/** Pins a process (all its threads) to CPUs, when taskset exists and there are cores to split. */
+function pin(pid: number, cpus: string): boolean {
+  if (cores < 2) return false;
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const last = cores - 1;
+const servers: Array<{ name: string; script: string; variant: string; key: keyof typeof keys }> = [
+  { name: "bare Express (no key)", script: "bench/server.ts", variant: "bare", key: "none" },
+  { name: "oncely memory, unique keys", script: "bench/server.ts", variant: "memory", key: "unique" },
+  { name: "oncely memory, replays", script: "bench/server.ts", variant: "memory", key: "replay" },
+];
+const baselineDir = process.env.BENCH_BASELINE_DIR;
+if (baselineDir) {
+  const commit = execFileSync("git", ["-C", baselineDir, "log", "-1", "--format=%h"], {
+    encoding: "utf8",
+  }).trim();
+  servers.push({
+    name: `oncely memory, unique keys, baseline build of ${commit}`,
+    script: join(baselineDir, "bench/server.ts"),
+    variant: "memory",
+    key: "unique",
+  });
+}
+
+const children: Child[] = [];
+try {
+  let pinned = pin(process.pid, last > 1 ? `0-${last - 1}` : "0");
+  for (const server of servers) {
+    const child = await startChild(server.script, [server.variant]);
+    children.push(child);
+    pinned = pin(child.pid, String(last)) && pinned;
+    // Warm up, and store the replay keys.
+    for (const key of replayKeys)
+      await fetch(`${child.url}/orders`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", "idempotency-key": key },
+      }).then((r) => r.arrayBuffer());
+  }
+  const samples = servers.map(() => ({ cpu: [] as number[], rps: [] as number[] }));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [index, server] of servers.entries()) {
+      const child = children[index] as Child;
+      const before = cpuMicroseconds(child.pid);
+      const figures = await load({
+        url: `${child.url}/orders`,
+        connections: CONNECTIONS,
+        seconds: 0,
+        amount: AMOUNT,
+        body,
+        key: keys[server.key],
+      });
+      const perRequest = (cpuMicroseconds(child.pid) - before) / figures.requests;
+      samples[index]?.cpu.push(perRequest);
+      samples[index]?.rps.push(figures.requests / figures.seconds);
+      console.log(
+        `round ${round} ${server.name}: ${perRequest.toFixed(0)} µs CPU/request, ${figures.rps.toFixed(0)} req/s`,
+      );
+    }
+  }
+  const bare = median(samples[0]?.cpu ?? []);
+  const lines = [
+    `Express 5 \`POST /orders\` of \`npm run bench\`, the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, median of ${ROUNDS} interleaved runs; ${pinned ? "servers pinned to one core, the load generator to the others" : "not pinned (no taskset or one core): expect more noise"}; CPU time of the server process from /proc; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+    "",
+    "| server | CPU µs per request (median) | vs bare | requests/s (median) |",
+    "| --- | ---: | ---: | ---: |",
+    ...servers.map((server, index) => {
+      const cpu = median(samples[index]?.cpu ?? []);
+      return `| ${server.name} | ${cpu.toFixed(0)} | ${(cpu / bare).toFixed(2)}× | ${median(samples[index]?.rps ?? []).toFixed(0)} |`;
+    }),
+  ];
+  const text = lines.join("\n");
+  console.log(`\n${text}`);
+  writeBenchmarkSection("cpu", text);
+} finally {
+  await Promise.all(children.map((child) => child.stop("SIGKILL")));
+}
