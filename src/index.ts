@@ -7,6 +7,7 @@
 export { createEngine, type Decision, IdempotencyEngine, type PassReason } from "./core/engine.js";
 export {
   CorruptRecordError,
+  IncompatibleDependencyError,
   InvalidOptionError,
   InvalidStoreUrlError,
   isOncelyError,

@@ -51,6 +51,17 @@ export class MissingDependencyError extends OncelyError {
   }
 }
 
+/** An optional peer dependency is installed in a version that cannot run on this Node.js. */
+export class IncompatibleDependencyError extends OncelyError {
+  /** The npm package to install, with the version range that works here (`better-sqlite3@13`). */
+  readonly install: string;
+
+  constructor(install: string, message: string, options?: ErrorOptions) {
+    super("ONCELY_INCOMPATIBLE_DEPENDENCY", `${message}: run \`npm install ${install}\``, options);
+    this.install = install;
+  }
+}
+
 /** The backend could not be reached or failed to execute an operation. */
 export class StoreUnavailableError extends OncelyError {
   constructor(message: string, options?: ErrorOptions) {

@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { MissingDependencyError, StoreUnavailableError } from "../../core/errors.js";
+import { checkDriverVersion } from "./driver-version.js";
 
 /**
  * Opens (creating if needed) the database file and its directory, tuned for a store
@@ -20,6 +21,7 @@ import { MissingDependencyError, StoreUnavailableError } from "../../core/errors
  * consistent. `FULL` would close that gap at the cost of an fsync on every write.
  *
  * @throws {MissingDependencyError} when `better-sqlite3` is not installed
+ * @throws {IncompatibleDependencyError} when its version cannot run on this Node.js
  * @throws {StoreUnavailableError} when the directory or the file cannot be opened
  */
 export async function openDatabase(path: string, busyTimeoutMs: number): Promise<BetterSqlite3.Database> {
@@ -62,8 +64,9 @@ export function unlessSqliteFails<T>(operation: () => T): T {
 
 /** better-sqlite3 is an optional peer dependency, so it is imported only when a store is opened. */
 async function loadBetterSqlite3(): Promise<typeof BetterSqlite3> {
+  let driver: typeof BetterSqlite3;
   try {
-    return (await import("better-sqlite3")).default;
+    driver = (await import("better-sqlite3")).default;
   } catch (error) {
     const { code, message } = error as { code?: unknown; message?: unknown };
     const missing =
@@ -74,4 +77,7 @@ async function loadBetterSqlite3(): Promise<typeof BetterSqlite3> {
       ? new MissingDependencyError("better-sqlite3", "The SQLite store", { cause: error })
       : error;
   }
+  // Before any database is opened: that is when a mismatched native module kills the process.
+  checkDriverVersion();
+  return driver;
 }
