@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
-import { load, median } from "./load.js";
+import { load, median, postOrder } from "./load.js";
 import { writeBenchmarkSection } from "./report.js";
 
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
@@ -74,12 +74,7 @@ try {
     children.push(child);
     pinned = pin(child.pid, String(last)) && pinned;
     // Warm up, and store the replay keys.
-    for (const key of replayKeys)
-      await fetch(`${child.url}/orders`, {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/json", "idempotency-key": key },
-      }).then((r) => r.arrayBuffer());
+    for (const key of replayKeys) await postOrder(child.url, key, body);
   }
   const samples = servers.map(() => ({ cpu: [] as number[], rps: [] as number[] }));
   for (let round = 1; round <= ROUNDS; round++) {

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Child, startChild } from "../test/helpers/processes.js";
-import { measureInterleaved } from "./load.js";
+import { measureInterleaved, postOrder } from "./load.js";
 import { writeBenchmarkSection } from "./report.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -137,13 +137,7 @@ try {
   ];
   // Store the replay keys once, and warm every target up.
   for (const target of [upstream, memory, sqlite, ...(proxy ? [proxy] : [])]) {
-    for (const key of replayKeys) {
-      await fetch(`${target.url}/orders`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": key },
-        body,
-      });
-    }
+    for (const key of replayKeys) await postOrder(target.url, key, body);
   }
   const rows = await measureInterleaved(
     scenarios.map((scenario) => ({ ...scenario, url: `${scenario.url}/orders` })),

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
-import { measureInterleaved, type Scenario } from "./load.js";
+import { measureInterleaved, postOrder, type Scenario } from "./load.js";
 import { writeBenchmarkSection } from "./report.js";
 import { countRoundTrips } from "./round-trips.js";
 
@@ -25,13 +25,6 @@ let counter = 0;
 const uniqueKey = () => `bench-${run}-${++counter}`;
 const replayKeys = Array.from({ length: 100 }, (_, i) => `replay-${run}-${i}`);
 const replayKey = () => replayKeys[++counter % replayKeys.length];
-
-const post = (url: string, key: string) =>
-  fetch(`${url}/orders`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "idempotency-key": key },
-    body,
-  }).then((response) => response.arrayBuffer());
 
 const dir = mkdtempSync(join(tmpdir(), "oncely-bench-"));
 const redisUrl = process.env.ONCELY_TEST_REDIS_URL;
@@ -69,7 +62,7 @@ try {
       children.push(child);
       guarded.set(store.name, child.url);
       // Store the replay keys once, and warm the process up.
-      for (const key of replayKeys) await post(child.url, key);
+      for (const key of replayKeys) await postOrder(child.url, key, body);
       scenarios.push(
         { name: `oncely ${store.name}, unique keys`, url: child.url, key: uniqueKey },
         { name: `oncely ${store.name}, replays`, url: child.url, key: replayKey },
@@ -93,7 +86,7 @@ try {
     postgresUrl,
     guarded,
     send: async (url, key) => {
-      await post(url, key);
+      await postOrder(url, key, body);
     },
     newKey: uniqueKey,
   });

@@ -20,21 +20,6 @@ function captureOf(res: ServerResponse): ResponseCapture {
   return captures.get(res) as ResponseCapture;
 }
 
-// The hooks are shared functions, not closures made per request: this runs on every
-// guarded request, and creating and installing a set of closures each time is measurable.
-function hookedWriteHead(this: ServerResponse, status: number, ...rest: unknown[]): ServerResponse {
-  return captureOf(this).writeHead(status, rest);
-}
-function hookedWrite(this: ServerResponse, ...args: WriteArgs): boolean {
-  return captureOf(this).intercept({ kind: "write", args });
-}
-function hookedEnd(this: ServerResponse, ...args: EndArgs): ServerResponse {
-  captureOf(this).intercept({ kind: "end", args });
-  return this;
-}
-function hookedFlushHeaders(this: ServerResponse): void {
-  captureOf(this).intercept({ kind: "flush" });
-}
 function hookedEmit(this: ServerResponse, event: string | symbol, ...args: unknown[]): boolean {
   return captureOf(this).emit(event, args);
 }
@@ -44,14 +29,38 @@ function onHookedClose(this: ServerResponse): void {
 
 /** The response methods a capture intercepts. */
 type Methods = Pick<ServerResponse, "writeHead" | "write" | "end" | "flushHeaders">;
+type MethodName = keyof Methods;
 
-const HOOKS: Methods = {
-  writeHead: hookedWriteHead as ServerResponse["writeHead"],
-  write: hookedWrite as ServerResponse["write"],
-  end: hookedEnd as ServerResponse["end"],
-  flushHeaders: hookedFlushHeaders,
+/** What each hooked method does once its response's capture is found. */
+const INTERCEPTS: Record<
+  MethodName,
+  (capture: ResponseCapture, res: ServerResponse, args: unknown[]) => unknown
+> = {
+  writeHead: (capture, _res, [status, ...rest]) => capture.writeHead(status as number, rest),
+  write: (capture, _res, args) => capture.intercept({ kind: "write", args: args as WriteArgs }),
+  end: (capture, res, args) => {
+    capture.intercept({ kind: "end", args: args as EndArgs });
+    return res;
+  },
+  flushHeaders: (capture) => {
+    capture.intercept({ kind: "flush" });
+  },
 };
-const METHOD_NAMES = Object.keys(HOOKS) as Array<keyof Methods>;
+const METHOD_NAMES = Object.keys(INTERCEPTS) as MethodName[];
+
+// The own-property hooks are made once, not per request: this runs on every guarded
+// request, and creating a set of closures each time is measurable.
+const OWN_HOOKS = Object.fromEntries(
+  METHOD_NAMES.map((name) => {
+    const intercept = INTERCEPTS[name];
+    return [
+      name,
+      function (this: ServerResponse, ...args: unknown[]) {
+        return intercept(captureOf(this), this, args);
+      },
+    ];
+  }),
+) as unknown as Methods;
 
 /** Framework prototypes that dispatch to captures, with the methods their hooks stand in front of. */
 const hookedPrototypes = new WeakMap<object, Methods>();
@@ -67,11 +76,11 @@ const hookedPrototypes = new WeakMap<object, Methods>();
  */
 export function captureResponse(res: ServerResponse, execution: Execution): void {
   const shared = sharedPrototype(res);
-  if (shared && !captures.has(res) && !METHOD_NAMES.some((name) => Object.hasOwn(res, name))) {
+  if (shared && !METHOD_NAMES.some((name) => Object.hasOwn(res, name))) {
     captures.set(res, new ResponseCapture(res, execution, hookPrototype(shared), true));
   } else {
     captures.set(res, new ResponseCapture(res, execution, methodsOf(res), false));
-    Object.assign(res, HOOKS);
+    Object.assign(res, OWN_HOOKS);
   }
   res.once("close", onHookedClose);
 }
@@ -108,15 +117,14 @@ function hookPrototype(proto: object): Methods {
   const replaced = methodsOf(proto as ServerResponse);
   hookedPrototypes.set(proto, replaced);
   for (const name of METHOD_NAMES) {
-    const hook = HOOKS[name] as (...args: unknown[]) => unknown;
+    const intercept = INTERCEPTS[name];
     const original = replaced[name] as (...args: unknown[]) => unknown;
     Object.defineProperty(proto, name, {
       configurable: true,
       writable: true,
       value: function (this: ServerResponse, ...args: unknown[]) {
-        return captures.get(this)?.interceptsOnPrototype
-          ? hook.apply(this, args)
-          : original.apply(this, args);
+        const capture = captures.get(this);
+        return capture?.interceptsOnPrototype ? intercept(capture, this, args) : original.apply(this, args);
       },
     });
   }
@@ -132,11 +140,8 @@ function methodsOf(target: ServerResponse): Methods {
 class ResponseCapture {
   readonly #res: ServerResponse;
   readonly #execution: Execution;
-  // The methods as they were before hooking (possibly another middleware's own hooks).
-  readonly #writeHead: ServerResponse["writeHead"];
-  readonly #write: ServerResponse["write"];
-  readonly #end: ServerResponse["end"];
-  readonly #flushHeaders: ServerResponse["flushHeaders"];
+  /** The methods as they were before hooking (possibly another middleware's own hooks). */
+  readonly #original: Methods;
   readonly #emit: ServerResponse["emit"];
   /** Hooked through its shared prototype (else through own properties) and not unhooked yet. */
   #onPrototype: boolean;
@@ -152,10 +157,7 @@ class ResponseCapture {
   constructor(res: ServerResponse, execution: Execution, original: Methods, onPrototype: boolean) {
     this.#res = res;
     this.#execution = execution;
-    this.#writeHead = original.writeHead;
-    this.#write = original.write;
-    this.#end = original.end;
-    this.#flushHeaders = original.flushHeaders;
+    this.#original = original;
     this.#emit = res.emit;
     this.#onPrototype = onPrototype;
   }
@@ -168,7 +170,7 @@ class ResponseCapture {
   writeHead(status: number, rest: unknown[]): ServerResponse {
     const res = this.#res;
     if (this.#plan !== undefined)
-      return this.#writeHead.call(res, status, ...(rest as [OutgoingHttpHeaders]));
+      return this.#original.writeHead.call(res, status, ...(rest as [OutgoingHttpHeaders]));
     // Apply now, send later: the status and headers are not final until the plan is known.
     res.statusCode = status;
     const [reasonOrHeaders, maybeHeaders] = rest;
@@ -227,10 +229,7 @@ class ResponseCapture {
     if (this.#onPrototype) {
       this.#onPrototype = false;
     } else {
-      res.writeHead = this.#writeHead;
-      res.write = this.#write;
-      res.end = this.#end;
-      res.flushHeaders = this.#flushHeaders;
+      Object.assign(res, this.#original);
     }
     if (res.emit !== this.#emit) res.emit = this.#emit;
   }
@@ -238,12 +237,12 @@ class ResponseCapture {
   #deliver(call: HeldCall): boolean {
     const res = this.#res;
     if (call.kind === "flush") {
-      this.#flushHeaders.call(res);
+      this.#original.flushHeaders.call(res);
       return true;
     }
     if (this.#plan === "pass") {
-      if (call.kind === "write") return this.#write.apply(res, call.args as never);
-      this.#end.apply(res, call.args as never);
+      if (call.kind === "write") return this.#original.write.apply(res, call.args as never);
+      this.#original.end.apply(res, call.args as never);
       return true;
     }
     const { chunk, encoding, callback } = normalise(call.args);
@@ -263,7 +262,7 @@ class ResponseCapture {
     this.#execution.write(body);
     this.#execution
       .finish()
-      .then(() => this.#end.apply(this.#res, (callback ? [body, callback] : [body]) as never));
+      .then(() => this.#original.end.apply(this.#res, (callback ? [body, callback] : [body]) as never));
     return true;
   }
 
@@ -271,11 +270,11 @@ class ResponseCapture {
     const res = this.#res;
     const accepted = bytes ? this.#execution.write(bytes) : true;
     if (call.kind === "end") {
-      this.#end.apply(res, call.args as never);
+      this.#original.end.apply(res, call.args as never);
       void this.#execution.finish();
       return true;
     }
-    const flowing = this.#write.apply(res, call.args as never);
+    const flowing = this.#original.write.apply(res, call.args as never);
     if (!accepted && !this.#storeBehind) {
       this.#storeBehind = true;
       // Hooked only now: emit is hot, and most responses never outrun the store.
