@@ -83,7 +83,9 @@ export class IdempotencyEngine {
         ? await options.fingerprint(request)
         : requestFingerprint(request, options.fingerprint);
     const event: KeyEvent = { scope, key: parsed.key, method: request.method, path: request.path };
-    return this.#claim(event, fingerprint);
+    // Awaited rather than returned: an async function that returns a promise takes two more
+    // turns of the microtask queue to adopt it.
+    return await this.#claim(event, fingerprint);
   }
 
   async #customKey(request: IncomingRequest) {
@@ -93,7 +95,9 @@ export class IdempotencyEngine {
 
   async #claim(event: KeyEvent, fingerprint: string): Promise<Decision> {
     const { options } = this;
-    const pacer = new WaitPacer(options.wait);
+    const startedAt = Date.now();
+    // Made on the first conflict only: most claims are decided at once.
+    let pacer: WaitPacer | undefined;
     for (;;) {
       let result: ClaimResult;
       try {
@@ -125,6 +129,7 @@ export class IdempotencyEngine {
         emit(options.hooks.onReplayed, { ...event, status: result.record.response.status });
         return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
       }
+      pacer ??= new WaitPacer(options.wait, startedAt);
       if (!(await pacer.pause())) {
         emit(options.hooks.onConflict, event);
         return respond(

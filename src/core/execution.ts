@@ -31,13 +31,14 @@ export class Execution {
   readonly #renewal: LeaseRenewal;
   #phase: Phase = "running";
   #status = 0;
-  #headers: HeaderPair[] = [];
+  #headers: readonly HeaderPair[] = [];
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #totalBytes = 0;
   #chunksWritten = 0;
   #omitted = false;
-  #appends: Promise<void> = Promise.resolve();
+  /** The chain of chunk writes; none for a body that fits in the final one. */
+  #appends: Promise<void> | undefined;
   #backlogBytes = 0;
   #drainListeners: Array<() => void> = [];
   #lost = false;
@@ -63,20 +64,20 @@ export class Execution {
   }
 
   /**
-   * Declares the final status and headers, before the first body byte is sent.
+   * Declares the final status and headers, before the first body byte is sent. The plan
+   * comes back at once, except when the status is not stored: the key is then released
+   * first, and the promise of `pass` settles after that, so that a client retrying on
+   * this answer never finds the key still held.
    * @param contentLength the body length when it is known up front
    */
-  async respond(
+  respond(
     status: number,
     headers: readonly HeaderPair[],
     contentLength: number | undefined,
-  ): Promise<ResponsePlan> {
+  ): ResponsePlan | Promise<"pass"> {
     if (this.#phase !== "running") return "pass";
     this.#status = status;
-    if (!this.#options.shouldStore(status)) {
-      await this.#release("status");
-      return "pass";
-    }
+    if (!this.#options.shouldStore(status)) return this.#release("status").then(() => "pass");
     this.#phase = "capturing";
     this.#headers = storableHeaders(headers, this.#options);
     return contentLength !== undefined && contentLength <= this.#options.storeBeforeSendBytes
@@ -121,7 +122,7 @@ export class Execution {
   async finish(): Promise<void> {
     if (this.#phase !== "capturing") return;
     this.#phase = "done";
-    await this.#appends;
+    if (this.#appends) await this.#appends;
     const finalChunk = this.#omitted ? Buffer.alloc(0) : this.#cutChunk(this.#pendingBytes);
     const chunkCount = this.#omitted ? 0 : this.#chunksWritten + (finalChunk.length > 0 ? 1 : 0);
     let stored = false;
@@ -168,7 +169,7 @@ export class Execution {
 
   async #release(reason: ReleaseReason): Promise<void> {
     this.#phase = "done";
-    await this.#appends;
+    if (this.#appends) await this.#appends;
     this.#renewal.stop();
     await this.#tryRelease(reason);
     this.#emitExecuted(false);
@@ -191,17 +192,21 @@ export class Execution {
 
   #cutChunk(size: number): Buffer {
     const all = this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending);
-    const chunk = all.subarray(0, size);
+    if (size >= all.length) {
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      return all;
+    }
     const rest = all.subarray(size);
-    this.#pending = rest.length > 0 ? [rest] : [];
+    this.#pending = [rest];
     this.#pendingBytes = rest.length;
-    return chunk;
+    return all.subarray(0, size);
   }
 
   #flushChunk(data: Buffer): void {
     const index = this.#chunksWritten++;
     this.#backlogBytes += data.length;
-    this.#appends = this.#appends.then(async () => {
+    this.#appends = (this.#appends ?? Promise.resolve()).then(async () => {
       try {
         if (this.#storeError === undefined && !this.#lost) {
           this.#lost = !(await this.#store.appendChunk(this.#lease, index, data));

@@ -26,20 +26,26 @@ const NEVER_STORED = new Set([
  * the stored body. Names come out lower-cased; order and repeats are kept.
  */
 export function storableHeaders(headers: readonly HeaderPair[], options: ResolvedOptions): HeaderPair[] {
-  const connectionTokens = new Set(
-    headers
-      .filter(([name]) => name.toLowerCase() === "connection")
-      .flatMap(([, value]) => value.split(","))
-      .map((token) => token.trim().toLowerCase()),
-  );
+  const named = connectionTokens(headers);
   const kept: HeaderPair[] = [];
-  for (const [rawName, value] of headers) {
-    const name = rawName.toLowerCase();
-    if (NEVER_STORED.has(name) || connectionTokens.has(name) || options.deniedHeaders.has(name)) continue;
+  for (const pair of headers) {
+    const name = pair[0].toLowerCase();
+    if (NEVER_STORED.has(name) || named?.has(name) || options.deniedHeaders.has(name)) continue;
     if (options.allowedHeaders && !options.allowedHeaders.has(name)) continue;
-    kept.push([name, value]);
+    kept.push(name === pair[0] ? pair : [name, pair[1]]);
   }
   return kept;
+}
+
+/** The header names listed by `Connection` fields, lower-cased; undefined when there are none (the usual case). */
+function connectionTokens(headers: readonly HeaderPair[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (const [name, value] of headers) {
+    if (name.toLowerCase() !== "connection") continue;
+    tokens ??= new Set();
+    for (const token of value.split(",")) tokens.add(token.trim().toLowerCase());
+  }
+  return tokens;
 }
 
 /** Statuses whose responses never have a body, so a replay must not send `Content-Length` for one. */

@@ -15,9 +15,12 @@ export class WaitPacer {
   readonly #deadline: number;
   #pause = WAIT_POLL_MIN_MS;
 
-  /** @param waitMs how long the duplicate may wait in all; 0 gives up at the first look */
-  constructor(waitMs: number) {
-    this.#deadline = Date.now() + waitMs;
+  /**
+   * @param waitMs how long the duplicate may wait in all; 0 gives up at the first look
+   * @param since when the wait began (epoch milliseconds)
+   */
+  constructor(waitMs: number, since = Date.now()) {
+    this.#deadline = since + waitMs;
   }
 
   /** Sleeps until the next look and resolves true, or resolves false at once when the wait is over. */

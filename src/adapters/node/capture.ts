@@ -82,7 +82,8 @@ export function captureResponse(res: ServerResponse, execution: Execution): void
     captures.set(res, new ResponseCapture(res, execution, methodsOf(res), false));
     Object.assign(res, OWN_HOOKS);
   }
-  res.once("close", onHookedClose);
+  // `on`, not `once`: a response closes once, and `once` wraps the listener in a new closure.
+  res.on("close", onHookedClose);
 }
 
 /**
@@ -152,7 +153,8 @@ class ResponseCapture {
   #storeBehind = false;
   /** A write was answered "wait" while the plan was being chosen. */
   #drainOwed = false;
-  #buffered: Buffer[] = [];
+  /** Bytes of `write` calls before a store-first `end`. */
+  #buffered: Buffer[] | undefined;
 
   constructor(res: ServerResponse, execution: Execution, original: Methods, onPrototype: boolean) {
     this.#res = res;
@@ -185,10 +187,10 @@ class ResponseCapture {
       this.#ended = true;
     }
     if (this.#plan !== undefined) return this.#deliver(call);
+    if (!this.#held) return this.#decide(call);
     // Until the plan is known nothing may pile up: a writer that honours backpressure waits.
+    this.#held.push(call);
     this.#drainOwed = call.kind === "write";
-    if (this.#held) this.#held.push(call);
-    else this.#decide(call);
     return !this.#drainOwed;
   }
 
@@ -201,19 +203,30 @@ class ResponseCapture {
     if (!this.#ended) this.#execution.clientGone();
   }
 
-  #decide(first: HeldCall): void {
+  #decide(first: HeldCall): boolean {
     const res = this.#res;
+    const plan = this.#execution.respond(res.statusCode, headerPairs(res), knownLength(res, first));
+    if (typeof plan === "string") {
+      this.#adopt(plan);
+      return this.#deliver(first);
+    }
     this.#held = [first];
-    this.#execution.respond(res.statusCode, headerPairs(res), knownLength(res, first)).then(
-      (plan) => this.#planned(plan),
+    this.#drainOwed = first.kind === "write";
+    plan.then(
+      (pass) => this.#planned(pass),
       (error: unknown) => res.destroy(error instanceof Error ? error : new Error(String(error))),
     );
+    return !this.#drainOwed;
+  }
+
+  #adopt(plan: ResponsePlan): void {
+    this.#plan = plan;
+    if (plan === "pass") this.#unhook();
   }
 
   #planned(plan: ResponsePlan): void {
     const res = this.#res;
-    this.#plan = plan;
-    if (plan === "pass") this.#unhook();
+    this.#adopt(plan);
     const calls = this.#held ?? [];
     this.#held = undefined;
     for (const call of calls) this.#deliver(call);
@@ -247,22 +260,32 @@ class ResponseCapture {
     }
     const { chunk, encoding, callback } = normalise(call.args);
     const bytes = chunk === undefined ? undefined : toBuffer(chunk, encoding);
-    return this.#plan === "store-first"
-      ? this.#storeFirst(call.kind, bytes, callback)
-      : this.#stream(call, bytes);
+    return this.#plan === "store-first" ? this.#storeFirst(call, bytes, callback) : this.#stream(call, bytes);
   }
 
-  #storeFirst(kind: "write" | "end", bytes: Buffer | undefined, callback: Callback | undefined): boolean {
-    if (bytes) this.#buffered.push(bytes);
-    if (kind === "write") {
+  #storeFirst(
+    call: HeldCall & { kind: "write" | "end" },
+    bytes: Buffer | undefined,
+    callback: Callback | undefined,
+  ): boolean {
+    if (bytes) this.#execution.write(bytes);
+    if (call.kind === "write") {
+      // A copy: the callback tells the writer it may reuse its buffer.
+      if (bytes) {
+        this.#buffered ??= [];
+        this.#buffered.push(Buffer.from(bytes));
+      }
       if (callback) process.nextTick(callback);
       return true;
     }
-    const body = this.#buffered.length === 1 ? (this.#buffered[0] as Buffer) : Buffer.concat(this.#buffered);
-    this.#execution.write(body);
-    this.#execution
-      .finish()
-      .then(() => this.#original.end.apply(this.#res, (callback ? [body, callback] : [body]) as never));
+    // A body sent in one end() goes out as given: Node then writes a string body in one
+    // piece with the headers.
+    let args = call.args as unknown[];
+    if (this.#buffered) {
+      const body = Buffer.concat(bytes ? [...this.#buffered, bytes] : this.#buffered);
+      args = callback ? [body, callback] : [body];
+    }
+    this.#execution.finish().then(() => this.#original.end.apply(this.#res, args as never));
     return true;
   }
 
