@@ -2,7 +2,8 @@
 // app behind oncely with the memory store (unique keys and replays). Steadier than
 // requests/s on a small shared machine: with taskset available, the servers run on the last
 // core and the load generator on the others, and the CPU time comes from /proc/<pid>/stat.
-// Each scenario sends AMOUNT requests, ROUNDS times interleaved; medians are reported.
+// Each scenario sends AMOUNT requests, ROUNDS times interleaved; medians are reported, and
+// ratios are medians of per-round ratios.
 // BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as a row, to
 // compare a change with what it replaces in the same run.
 import { execFileSync } from "node:child_process";
@@ -97,17 +98,26 @@ try {
       );
     }
   }
-  const bare = median(samples[0]?.cpu ?? []);
+  // Ratios are taken round by round, each scenario against the bare run just before it, and
+  // then their median: the machine's speed drifts between rounds far more than within one.
+  const pairedRatio = (of: number, to: number) =>
+    median((samples[of]?.cpu ?? []).map((cpu, round) => cpu / (samples[to]?.cpu[round] ?? Number.NaN)));
   const lines = [
-    `Express 5 \`POST /orders\` of \`npm run bench\`, the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, median of ${ROUNDS} interleaved runs; ${pinned ? "servers pinned to one core, the load generator to the others" : "not pinned (no taskset or one core): expect more noise"}; CPU time of the server process from /proc; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+    `Express 5 \`POST /orders\` of \`npm run bench\`, the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds; ${pinned ? "servers pinned to one core, the load generator to the others" : "not pinned (no taskset or one core): expect more noise"}; CPU time of the server process from /proc; "vs bare" is the median of the per-round ratios; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
     "",
     "| server | CPU µs per request (median) | vs bare | requests/s (median) |",
     "| --- | ---: | ---: | ---: |",
     ...servers.map((server, index) => {
       const cpu = median(samples[index]?.cpu ?? []);
-      return `| ${server.name} | ${cpu.toFixed(0)} | ${(cpu / bare).toFixed(2)}× | ${median(samples[index]?.rps ?? []).toFixed(0)} |`;
+      return `| ${server.name} | ${cpu.toFixed(0)} | ${pairedRatio(index, 0).toFixed(2)}× | ${median(samples[index]?.rps ?? []).toFixed(0)} |`;
     }),
   ];
+  if (baselineDir) {
+    lines.push(
+      "",
+      `This build against the baseline build, unique keys, median of the per-round ratios: ${pairedRatio(1, servers.length - 1).toFixed(2)}×.`,
+    );
+  }
   const text = lines.join("\n");
   console.log(`\n${text}`);
   writeBenchmarkSection("cpu", text);
