@@ -133,6 +133,25 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
     }
   });
 
+  it("sends nothing and keeps the handler unharmed when shouldStore throws", async () => {
+    const server = await guardedServer(
+      store,
+      {
+        shouldStore: () => {
+          throw new Error("broken rule");
+        },
+      },
+      (_req, res) => res.end("judged"),
+    );
+    try {
+      // The response cannot be judged: the connection is cut rather than left hanging.
+      await expect(send(server.url, { headers: { "idempotency-key": newKey() } })).rejects.toThrow();
+      expect(server.count()).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("releases the key when the handler throws, so a retry executes", async () => {
     const server = await guardedServer(store, {}, (_req, res, _body, count) => {
       if (count === 1) throw new Error("boom");

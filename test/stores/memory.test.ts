@@ -47,6 +47,25 @@ describe("MemoryStore", () => {
     }
   });
 
+  it("reads only the chunks a completed record counts", async () => {
+    const store = createMemoryStore();
+    try {
+      const ref = { scope: "s", key: "k" };
+      const claim = await store.claim({ ...ref, fingerprint: "f", token: "t", leaseMs: 60_000 });
+      if (claim.outcome !== "acquired") throw new Error(`claim returned ${claim.outcome}`);
+      // Written by a broken caller: outside any index a one-chunk body can have.
+      await store.appendChunk(claim.lease, 2 ** 40, new Uint8Array([7]));
+      await store.appendChunk(claim.lease, -1, new Uint8Array([7]));
+      const response = { status: 200, headers: [], bodyLength: 1, chunkCount: 1, bodyOmitted: false };
+      await store.complete(claim.lease, { response, finalChunk: new Uint8Array([1]), ttlMs: 60_000 });
+      expect([...((await store.readChunk(ref, 0)) ?? [])]).toEqual([1]);
+      expect(await store.readChunk(ref, 2 ** 40)).toBeUndefined();
+      expect(await store.readChunk(ref, -1)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
   it("rejects an invalid purgeIntervalMs", () => {
     expect(() => createMemoryStore({ purgeIntervalMs: -1 })).toThrow(InvalidOptionError);
   });

@@ -205,7 +205,13 @@ class ResponseCapture {
 
   #decide(first: HeldCall): boolean {
     const res = this.#res;
-    const plan = this.#execution.respond(res.statusCode, headerPairs(res), knownLength(res, first));
+    let plan: ReturnType<Execution["respond"]>;
+    try {
+      plan = this.#execution.respond(res.statusCode, headerPairs(res), knownLength(res, first));
+    } catch (error) {
+      // A throwing `shouldStore`: the response cannot be judged, so it is not sent.
+      plan = Promise.reject(error);
+    }
     if (typeof plan === "string") {
       this.#adopt(plan);
       return this.#deliver(first);

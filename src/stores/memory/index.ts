@@ -135,6 +135,8 @@ export class MemoryStore implements InspectableStore {
     this.#assertOpen();
     const entry = this.#entries.get(entryId(ref));
     if (entry?.record.state !== "completed" || !isLive(entry, Date.now())) return undefined;
+    // Only the record's own chunks: an index outside them never reaches the array.
+    if (!Number.isInteger(index) || index < 0 || index >= entry.record.response.chunkCount) return undefined;
     const chunk = entry.chunks[index];
     return chunk && new Uint8Array(chunk);
   }
