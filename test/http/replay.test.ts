@@ -141,7 +141,9 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
           throw new Error("broken rule");
         },
       },
-      (_req, res) => res.end("judged"),
+      (_req, res) => {
+        res.end("judged");
+      },
     );
     try {
       // The response cannot be judged: the connection is cut rather than left hanging.
