@@ -67,7 +67,8 @@ export class Execution {
    * Declares the final status and headers, before the first body byte is sent. The plan
    * comes back at once, except when the status is not stored: the key is then released
    * first, and the promise of `pass` settles after that, so that a client retrying on
-   * this answer never finds the key still held.
+   * this answer never finds the key still held. Never throws: a `shouldStore` that throws
+   * makes the promise reject, and the response must then not be sent.
    * @param contentLength the body length when it is known up front
    */
   respond(
@@ -77,7 +78,13 @@ export class Execution {
   ): ResponsePlan | Promise<"pass"> {
     if (this.#phase !== "running") return "pass";
     this.#status = status;
-    if (!this.#options.shouldStore(status)) return this.#release("status").then(() => "pass");
+    let stored: boolean;
+    try {
+      stored = this.#options.shouldStore(status);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!stored) return this.#release("status").then(() => "pass");
     this.#phase = "capturing";
     this.#headers = storableHeaders(headers, this.#options);
     return contentLength !== undefined && contentLength <= this.#options.storeBeforeSendBytes

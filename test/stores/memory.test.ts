@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidOptionError, InvalidStoreUrlError } from "../../src/core/errors.js";
-import type { HeaderPair } from "../../src/store.js";
-import { createMemoryStore, memoryStoreFromUrl } from "../../src/stores/memory/index.js";
+import type { HeaderPair, Lease, RecordRef } from "../../src/store.js";
+import { createMemoryStore, type MemoryStore, memoryStoreFromUrl } from "../../src/stores/memory/index.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 
 storeConformanceSuite({
@@ -11,20 +11,26 @@ storeConformanceSuite({
   it,
 });
 
+/** Claims `ref`, which must be free, and returns the lease. */
+async function acquire(store: MemoryStore, ref: RecordRef): Promise<Lease> {
+  const claim = await store.claim({ ...ref, fingerprint: "f", token: "t", leaseMs: 60_000 });
+  if (claim.outcome !== "acquired") throw new Error(`claim returned ${claim.outcome}`);
+  return claim.lease;
+}
+
 describe("MemoryStore", () => {
   it("keeps its own copies of body bytes and headers", async () => {
     const store = createMemoryStore();
     try {
       const ref = { scope: "s", key: "k" };
-      const claim = await store.claim({ ...ref, fingerprint: "f", token: "t", leaseMs: 60_000 });
-      if (claim.outcome !== "acquired") throw new Error(`claim returned ${claim.outcome}`);
+      const lease = await acquire(store, ref);
       const first = new Uint8Array([1, 2, 3]);
       const last = new Uint8Array([4, 5]);
       const pair: [string, string] = ["x-a", "1"];
       const headers: HeaderPair[] = [pair];
-      await store.appendChunk(claim.lease, 0, first);
+      await store.appendChunk(lease, 0, first);
       const response = { status: 200, headers, bodyLength: 5, chunkCount: 2, bodyOmitted: false };
-      await store.complete(claim.lease, { response, finalChunk: last, ttlMs: 60_000 });
+      await store.complete(lease, { response, finalChunk: last, ttlMs: 60_000 });
 
       // Change everything the caller handed in, and everything handed out.
       first.fill(0);
@@ -51,13 +57,12 @@ describe("MemoryStore", () => {
     const store = createMemoryStore();
     try {
       const ref = { scope: "s", key: "k" };
-      const claim = await store.claim({ ...ref, fingerprint: "f", token: "t", leaseMs: 60_000 });
-      if (claim.outcome !== "acquired") throw new Error(`claim returned ${claim.outcome}`);
+      const lease = await acquire(store, ref);
       // Written by a broken caller: outside any index a one-chunk body can have.
-      await store.appendChunk(claim.lease, 2 ** 40, new Uint8Array([7]));
-      await store.appendChunk(claim.lease, -1, new Uint8Array([7]));
+      await store.appendChunk(lease, 2 ** 40, new Uint8Array([7]));
+      await store.appendChunk(lease, -1, new Uint8Array([7]));
       const response = { status: 200, headers: [], bodyLength: 1, chunkCount: 1, bodyOmitted: false };
-      await store.complete(claim.lease, { response, finalChunk: new Uint8Array([1]), ttlMs: 60_000 });
+      await store.complete(lease, { response, finalChunk: new Uint8Array([1]), ttlMs: 60_000 });
       expect([...((await store.readChunk(ref, 0)) ?? [])]).toEqual([1]);
       expect(await store.readChunk(ref, 2 ** 40)).toBeUndefined();
       expect(await store.readChunk(ref, -1)).toBeUndefined();

@@ -186,10 +186,10 @@ class ResponseCapture {
       if (this.#ended) return true;
       this.#ended = true;
     }
+    if (this.#plan === undefined && !this.#held) this.#decide(call);
     if (this.#plan !== undefined) return this.#deliver(call);
-    if (!this.#held) return this.#decide(call);
     // Until the plan is known nothing may pile up: a writer that honours backpressure waits.
-    this.#held.push(call);
+    this.#held?.push(call);
     this.#drainOwed = call.kind === "write";
     return !this.#drainOwed;
   }
@@ -203,26 +203,19 @@ class ResponseCapture {
     if (!this.#ended) this.#execution.clientGone();
   }
 
-  #decide(first: HeldCall): boolean {
+  /** Asks the execution for a plan: adopted at once, or calls are held until it comes. */
+  #decide(first: HeldCall): void {
     const res = this.#res;
-    let plan: ReturnType<Execution["respond"]>;
-    try {
-      plan = this.#execution.respond(res.statusCode, headerPairs(res), knownLength(res, first));
-    } catch (error) {
-      // A throwing `shouldStore`: the response cannot be judged, so it is not sent.
-      plan = Promise.reject(error);
-    }
+    const plan = this.#execution.respond(res.statusCode, headerPairs(res), knownLength(res, first));
     if (typeof plan === "string") {
       this.#adopt(plan);
-      return this.#deliver(first);
+      return;
     }
-    this.#held = [first];
-    this.#drainOwed = first.kind === "write";
+    this.#held = [];
     plan.then(
       (pass) => this.#planned(pass),
       (error: unknown) => res.destroy(error instanceof Error ? error : new Error(String(error))),
     );
-    return !this.#drainOwed;
   }
 
   #adopt(plan: ResponsePlan): void {
