@@ -24,7 +24,8 @@ function hookedEmit(this: ServerResponse, event: string | symbol, ...args: unkno
   return captureOf(this).emit(event, args);
 }
 function onHookedClose(this: ServerResponse): void {
-  captureOf(this).closed();
+  // None once the response was handed to Node whole: the capture has let go of it.
+  captures.get(this)?.closed();
 }
 
 /** The response methods a capture intercepts. */
@@ -144,8 +145,8 @@ class ResponseCapture {
   /** The methods as they were before hooking (possibly another middleware's own hooks). */
   readonly #original: Methods;
   readonly #emit: ServerResponse["emit"];
-  /** Hooked through its shared prototype (else through own properties) and not unhooked yet. */
-  #onPrototype: boolean;
+  /** Hooked through its shared prototype, else through own properties. */
+  readonly #onPrototype: boolean;
   #plan: ResponsePlan | undefined;
   #held: HeldCall[] | undefined;
   #ended = false;
@@ -164,7 +165,7 @@ class ResponseCapture {
     this.#onPrototype = onPrototype;
   }
 
-  /** Whether the shared prototype's hooks must route this response's calls here. */
+  /** Whether the shared prototype's hooks must route this response's calls here (not its own hooks). */
   get interceptsOnPrototype(): boolean {
     return this.#onPrototype;
   }
@@ -220,7 +221,7 @@ class ResponseCapture {
 
   #adopt(plan: ResponsePlan): void {
     this.#plan = plan;
-    if (plan === "pass") this.#unhook();
+    if (plan === "pass") this.#detach();
   }
 
   #planned(plan: ResponsePlan): void {
@@ -236,14 +237,22 @@ class ResponseCapture {
     }
   }
 
-  #unhook(): void {
+  /**
+   * Lets go of the response once nothing more is to be captured: its calls go straight
+   * to the methods it had. Done as soon as possible, not left to the garbage collector:
+   * every capture still in the WeakMap makes each collection slower.
+   */
+  #detach(): void {
     const res = this.#res;
-    if (this.#onPrototype) {
-      this.#onPrototype = false;
-    } else {
-      Object.assign(res, this.#original);
-    }
+    captures.delete(res);
+    if (!this.#onPrototype) Object.assign(res, this.#original);
     if (res.emit !== this.#emit) res.emit = this.#emit;
+  }
+
+  /** Hands the held-back end to Node, then lets go of the response. */
+  #end(args: unknown[]): void {
+    this.#original.end.apply(this.#res, args as never);
+    this.#detach();
   }
 
   #deliver(call: HeldCall): boolean {
@@ -284,7 +293,7 @@ class ResponseCapture {
       const body = Buffer.concat(bytes ? [...this.#buffered, bytes] : this.#buffered);
       args = callback ? [body, callback] : [body];
     }
-    this.#execution.finish().then(() => this.#original.end.apply(this.#res, args as never));
+    this.#execution.finish().then(() => this.#end(args));
     return true;
   }
 
@@ -292,7 +301,7 @@ class ResponseCapture {
     const res = this.#res;
     const accepted = bytes ? this.#execution.write(bytes) : true;
     if (call.kind === "end") {
-      this.#original.end.apply(res, call.args as never);
+      this.#end(call.args);
       void this.#execution.finish();
       return true;
     }

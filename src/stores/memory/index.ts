@@ -10,7 +10,6 @@ import { InvalidOptionError, InvalidStoreUrlError, StoreClosedError } from "../.
 import type {
   ClaimInput,
   ClaimResult,
-  CompletedRecord,
   CompletionInput,
   IdempotencyRecord,
   InFlightRecord,
@@ -18,9 +17,15 @@ import type {
   Lease,
   RecordPage,
   RecordRef,
-  StoredResponse,
 } from "../../store.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
+import {
+  type PackedRecord,
+  packedExpiresAt,
+  packedFirstChunk,
+  packRecord,
+  unpackRecord,
+} from "./packed-record.js";
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -33,11 +38,26 @@ export interface MemoryStoreOptions {
   purgeIntervalMs?: number;
 }
 
-/** A record as kept in the map: the body chunks sit beside it, by index (an array: a `Map` per record costs far more memory). */
-interface Entry {
-  record: InFlightRecord | Omit<CompletedRecord, "firstChunk">;
-  chunks: Uint8Array[];
+/** An in-flight record as kept: what its claim said, and the body chunks appended so far, by index. */
+interface InFlightEntry {
+  readonly state: "in_flight";
+  readonly fingerprint: string;
+  readonly token: string;
+  readonly createdAt: number;
+  leaseExpiresAt: number;
+  chunks: Uint8Array[] | undefined;
 }
+
+/** A completed record as kept: packed (see {@link PackedRecord}), plus body chunks 1 … chunkCount-1. */
+interface CompletedEntry {
+  readonly state: "completed";
+  readonly packed: PackedRecord;
+  readonly laterChunks: readonly (Uint8Array | undefined)[];
+}
+
+type Entry = InFlightEntry | CompletedEntry;
+
+const NO_CHUNKS: readonly Uint8Array[] = [];
 
 /**
  * An {@link InspectableStore} kept in process memory. Every method runs synchronously
@@ -45,7 +65,8 @@ interface Entry {
  * copied on the way in and out, so callers can never alter stored bodies.
  */
 export class MemoryStore implements InspectableStore {
-  readonly #entries = new Map<string, Entry>();
+  /** Records by scope, then by key: no map key has to be built from the two on every call. */
+  readonly #scopes = new Map<string, Map<string, Entry>>();
   readonly #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -63,81 +84,81 @@ export class MemoryStore implements InspectableStore {
   async claim(input: ClaimInput): Promise<ClaimResult> {
     this.#assertOpen();
     const now = Date.now();
-    const id = entryId(input);
-    const existing = this.#entries.get(id);
+    const existing = this.#find(input);
     if (existing && isLive(existing, now)) {
-      const record = this.#output(existing);
-      return record.state === "in_flight"
-        ? { outcome: "in_flight", record }
-        : { outcome: "completed", record };
+      return existing.state === "in_flight"
+        ? { outcome: "in_flight", record: inFlightRecord(input, existing) }
+        : { outcome: "completed", record: unpackRecord(input, existing.packed) };
     }
-    const { scope, key, fingerprint, token } = input;
-    const record: InFlightRecord = {
+    const { scope, key, token } = input;
+    this.#put(input, {
       state: "in_flight",
-      scope,
-      key,
-      fingerprint,
+      fingerprint: input.fingerprint,
       token,
       createdAt: now,
       leaseExpiresAt: now + input.leaseMs,
-    };
-    this.#entries.set(id, { record, chunks: [] });
+      chunks: undefined,
+    });
     return { outcome: "acquired", lease: { scope, key, token }, tookOver: existing !== undefined };
   }
 
   async renew(lease: Lease, leaseMs: number): Promise<boolean> {
-    const owned = this.#owned(lease);
-    if (!owned) return false;
-    owned.entry.record = { ...owned.record, leaseExpiresAt: Date.now() + leaseMs };
-    return true;
+    const entry = this.#owned(lease);
+    if (entry) entry.leaseExpiresAt = Date.now() + leaseMs;
+    return entry !== undefined;
   }
 
   async release(lease: Lease): Promise<boolean> {
-    return this.#owned(lease) !== undefined && this.#entries.delete(entryId(lease));
+    return this.#owned(lease) !== undefined && this.#remove(lease);
   }
 
   async appendChunk(lease: Lease, index: number, data: Uint8Array): Promise<boolean> {
-    const owned = this.#owned(lease);
-    if (!owned) return false;
-    owned.entry.chunks[index] = new Uint8Array(data);
+    const entry = this.#owned(lease);
+    if (!entry) return false;
+    entry.chunks ??= [];
+    entry.chunks[index] = new Uint8Array(data);
     return true;
   }
 
   async complete(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): Promise<boolean> {
-    const owned = this.#owned(lease);
-    if (!owned) return false;
-    const { entry, record } = owned;
+    const entry = this.#owned(lease);
+    if (!entry) return false;
     const { chunkCount } = response;
-    if (entry.chunks.length > chunkCount) entry.chunks.length = chunkCount;
-    if (chunkCount > 0) entry.chunks[chunkCount - 1] = new Uint8Array(finalChunk);
+    const appended = entry.chunks ?? NO_CHUNKS;
+    // Chunks at or above chunkCount are dropped; the final chunk takes index chunkCount - 1.
+    const laterChunks: Array<Uint8Array | undefined> = [];
+    for (let index = 1; index < chunkCount - 1; index++) laterChunks.push(appended[index]);
+    if (chunkCount > 1) laterChunks.push(new Uint8Array(finalChunk));
     const now = Date.now();
-    const { scope, key, fingerprint, createdAt } = record;
-    entry.record = {
+    this.#put(lease, {
       state: "completed",
-      scope,
-      key,
-      fingerprint,
-      createdAt,
-      completedAt: now,
-      expiresAt: now + ttlMs,
-      response: copyResponse(response),
-    };
+      packed: packRecord({
+        fingerprint: entry.fingerprint,
+        createdAt: entry.createdAt,
+        completedAt: now,
+        expiresAt: now + ttlMs,
+        response,
+        firstChunk: chunkCount === 1 ? finalChunk : chunkCount > 1 ? appended[0] : undefined,
+      }),
+      laterChunks: laterChunks.length > 0 ? laterChunks : NO_CHUNKS,
+    });
     return true;
   }
 
   async get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
     this.#assertOpen();
-    const entry = this.#entries.get(entryId(ref));
-    return entry && isLive(entry, Date.now()) ? this.#output(entry) : undefined;
+    const entry = this.#find(ref);
+    return entry && isLive(entry, Date.now()) ? output(ref, entry) : undefined;
   }
 
   async readChunk(ref: RecordRef, index: number): Promise<Uint8Array | undefined> {
     this.#assertOpen();
-    const entry = this.#entries.get(entryId(ref));
-    if (entry?.record.state !== "completed" || !isLive(entry, Date.now())) return undefined;
+    const entry = this.#find(ref);
+    if (entry?.state !== "completed" || !isLive(entry, Date.now())) return undefined;
+    if (index === 0) return packedFirstChunk(entry.packed);
     // Only the record's own chunks: an index outside them never reaches the array.
-    if (!Number.isInteger(index) || index < 0 || index >= entry.record.response.chunkCount) return undefined;
-    const chunk = entry.chunks[index];
+    if (!Number.isInteger(index) || index < 1 || index > entry.laterChunks.length) return undefined;
+    const chunk = entry.laterChunks[index - 1];
     return chunk && new Uint8Array(chunk);
   }
 
@@ -147,8 +168,8 @@ export class MemoryStore implements InspectableStore {
   }
 
   /**
-   * Live records a page at a time, ordered by their map key, which is also the cursor:
-   * records added or deleted between pages shift nothing.
+   * Live records a page at a time, ordered by a string made of scope and key, which is
+   * also the cursor: records added or deleted between pages shift nothing.
    * @param [options.limit=100] the most records on one page
    */
   async list({
@@ -161,62 +182,77 @@ export class MemoryStore implements InspectableStore {
     this.#assertOpen();
     checkPageLimit(limit);
     const now = Date.now();
-    const rest = [...this.#entries]
-      .filter(([id, entry]) => (cursor === undefined || id > cursor) && isLive(entry, now))
-      .sort(([a], [b]) => (a < b ? -1 : 1));
+    const rest: Array<{ id: string; ref: RecordRef; entry: Entry }> = [];
+    for (const [scope, keys] of this.#scopes) {
+      for (const [key, entry] of keys) {
+        const id = listingId(scope, key);
+        if ((cursor === undefined || id > cursor) && isLive(entry, now))
+          rest.push({ id, ref: { scope, key }, entry });
+      }
+    }
+    rest.sort((a, b) => (a.id < b.id ? -1 : 1));
     const page = rest.slice(0, limit);
-    const records = page.map(([, entry]) => this.#output(entry));
+    const records = page.map(({ ref, entry }) => output(ref, entry));
     const last = page.at(-1);
-    return rest.length > limit && last ? { records, cursor: last[0] } : { records };
+    return rest.length > limit && last ? { records, cursor: last.id } : { records };
   }
 
   async delete(ref: RecordRef): Promise<boolean> {
     this.#assertOpen();
-    return this.#entries.delete(entryId(ref));
+    return this.#remove(ref);
   }
 
   /** Stops the purge timer and drops every record. Calling it again does nothing. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    this.#entries.clear();
+    this.#scopes.clear();
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
 
+  #find({ scope, key }: RecordRef): Entry | undefined {
+    return this.#scopes.get(scope)?.get(key);
+  }
+
+  #put({ scope, key }: RecordRef, entry: Entry): void {
+    let keys = this.#scopes.get(scope);
+    if (!keys) {
+      keys = new Map();
+      this.#scopes.set(scope, keys);
+    }
+    keys.set(key, entry);
+  }
+
+  #remove({ scope, key }: RecordRef): boolean {
+    const keys = this.#scopes.get(scope);
+    if (!keys?.delete(key)) return false;
+    if (keys.size === 0) this.#scopes.delete(scope);
+    return true;
+  }
+
   /**
    * The in-flight entry that `lease.token` owns. A lapsed lease still counts: only a
    * takeover (or a purge) ends ownership, as the contract requires of `complete`.
    */
-  #owned(lease: Lease): { entry: Entry; record: InFlightRecord } | undefined {
+  #owned(lease: Lease): InFlightEntry | undefined {
     this.#assertOpen();
-    const entry = this.#entries.get(entryId(lease));
-    const record = entry?.record;
-    return entry && record?.state === "in_flight" && record.token === lease.token
-      ? { entry, record }
-      : undefined;
-  }
-
-  /** A copy of the entry's record that the caller may keep and mutate freely. */
-  #output({ record, chunks }: Entry): IdempotencyRecord {
-    if (record.state === "in_flight") return { ...record };
-    const first = record.response.chunkCount > 0 ? chunks[0] : undefined;
-    return {
-      ...record,
-      response: copyResponse(record.response),
-      firstChunk: first ? new Uint8Array(first) : new Uint8Array(0),
-    };
+    const entry = this.#find(lease);
+    return entry?.state === "in_flight" && entry.token === lease.token ? entry : undefined;
   }
 
   #purge(now: number, limit: number): number {
     let deleted = 0;
-    for (const [id, entry] of this.#entries) {
-      if (deleted >= limit) break;
-      if (isLive(entry, now)) continue;
-      this.#entries.delete(id);
-      deleted += 1;
+    for (const [scope, keys] of this.#scopes) {
+      for (const [key, entry] of keys) {
+        if (deleted >= limit) return deleted;
+        if (isLive(entry, now)) continue;
+        keys.delete(key);
+        deleted += 1;
+      }
+      if (keys.size === 0) this.#scopes.delete(scope);
     }
     return deleted;
   }
@@ -245,17 +281,22 @@ export function memoryStoreFromUrl(url: string): MemoryStore {
   return new MemoryStore();
 }
 
-/** The map key: the scope's length up front keeps `("a:b", "c")` and `("a", "b:c")` apart. */
-function entryId({ scope, key }: RecordRef): string {
+/** The listing order and cursor: the scope's length up front keeps `("a:b", "c")` and `("a", "b:c")` apart. */
+function listingId(scope: string, key: string): string {
   return `${scope.length}:${scope}:${key}`;
 }
 
-/** A deep copy, so that neither the caller's arrays nor ours can be changed from outside. */
-function copyResponse(response: StoredResponse): StoredResponse {
-  return { ...response, headers: response.headers.map(([name, value]) => [name, value] as const) };
+/** A record the caller may keep and mutate freely. */
+function output(ref: RecordRef, entry: Entry): IdempotencyRecord {
+  return entry.state === "in_flight" ? inFlightRecord(ref, entry) : unpackRecord(ref, entry.packed);
+}
+
+function inFlightRecord({ scope, key }: RecordRef, entry: InFlightEntry): InFlightRecord {
+  const { fingerprint, token, createdAt, leaseExpiresAt } = entry;
+  return { state: "in_flight", scope, key, fingerprint, token, createdAt, leaseExpiresAt };
 }
 
 /** Live means: an in-flight lease that has not lapsed, or a completed record that has not expired. */
-function isLive({ record }: Entry, now: number): boolean {
-  return (record.state === "in_flight" ? record.leaseExpiresAt : record.expiresAt) > now;
+function isLive(entry: Entry, now: number): boolean {
+  return (entry.state === "in_flight" ? entry.leaseExpiresAt : packedExpiresAt(entry.packed)) > now;
 }
