@@ -22,7 +22,8 @@ export const TOO_LARGE = Symbol("too-large");
 
 /**
  * Reads the whole request body (up to `limit` bytes) so the engine can fingerprint it,
- * then puts it back so that body parsers after oncely read it as if from the socket.
+ * leaving it (or putting it back) for body parsers after oncely to read as if from the
+ * socket.
  *
  * When a body parser already ran before oncely, the stream is spent: the exact bytes
  * are taken from `req.rawBody` when a parser kept them, else from the parsed `req.body`
@@ -40,9 +41,9 @@ export async function bufferRequestBody(
 }
 
 /**
- * The body when all of it (as many bytes as Content-Length says) is buffered and unread:
- * it is read and unshifted back in one go, so the stream never ends, never closes and
- * needs no new state. Undefined when the fast path does not apply.
+ * The body when all of it (as many bytes as Content-Length says) is buffered and unread,
+ * left where it is: the stream never ends, never closes and needs no new state.
+ * Undefined when the fast path does not apply.
  */
 function takeBufferedBody(req: IncomingMessage, limit: number): Buffer | typeof TOO_LARGE | undefined {
   const declared = req.headers["content-length"];
@@ -51,9 +52,24 @@ function takeBufferedBody(req: IncomingMessage, limit: number): Buffer | typeof 
   }
   if (req.readableLength > limit) return TOO_LARGE;
   if (req.readableLength === 0) return Buffer.alloc(0);
-  const body = req.read() as Buffer;
-  req.unshift(body);
-  return body;
+  return peekBuffered(req);
+}
+
+/**
+ * The request's buffered body when it sits in one chunk, read without consuming it. Node
+ * keeps buffered chunks in an array from `bufferIndex` on (since nodejs/node#50341);
+ * looking there spares a `read()` and `unshift()`, which resume the socket and schedule
+ * two ticks on every guarded request. Undefined for any other shape: the body is then
+ * read as it arrives, like one that comes in pieces.
+ */
+function peekBuffered(req: IncomingMessage): Buffer | undefined {
+  const { buffer, bufferIndex } = (
+    req as unknown as { _readableState: { buffer?: unknown; bufferIndex?: unknown } }
+  )._readableState;
+  if (!Array.isArray(buffer) || typeof bufferIndex !== "number" || buffer.length - bufferIndex !== 1)
+    return undefined;
+  const chunk: unknown = buffer[bufferIndex];
+  return Buffer.isBuffer(chunk) ? chunk : undefined;
 }
 
 /** Reads the body as it arrives, then gives the ended request a fresh state holding it. */
