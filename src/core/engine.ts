@@ -1,10 +1,10 @@
-import { randomUUID } from "node:crypto";
 import type { ClaimResult } from "../store.js";
 import { Execution } from "./execution.js";
 import { credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
 import { parseKeyHeader, validateKey } from "./key.js";
 import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
 import { buildReplay, type Replay } from "./replay.js";
 import type { IncomingRequest } from "./request.js";
@@ -105,7 +105,7 @@ export class IdempotencyEngine {
           scope: event.scope,
           key: event.key,
           fingerprint,
-          token: randomUUID(),
+          token: newOwnerToken(),
           leaseMs: options.lease,
         });
       } catch (error) {

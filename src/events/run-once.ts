@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { emit } from "../core/hooks.js";
 import { LeaseRenewal } from "../core/lease-renewal.js";
+import { newOwnerToken } from "../core/owner-token.js";
 import { WaitPacer } from "../core/wait-pacer.js";
 import type { CompletedRecord, InFlightRecord, Lease } from "../store.js";
 import { InvalidEventIdError, LeaseLostError } from "./errors.js";
@@ -55,7 +55,7 @@ export async function runOnce<T>(
       scope,
       key,
       fingerprint: fingerprint.value,
-      token: randomUUID(),
+      token: newOwnerToken(),
       leaseMs: options.lease,
     });
     if (claim.outcome === "acquired") return execute(options, claim.lease, work);
