@@ -77,7 +77,7 @@ const hookedPrototypes = new WeakMap<object, Methods>();
  */
 export function captureResponse(res: ServerResponse, execution: Execution): void {
   const shared = sharedPrototype(res);
-  if (shared && !METHOD_NAMES.some((name) => Object.hasOwn(res, name))) {
+  if (shared && !hasOwnMethods(res)) {
     captures.set(res, new ResponseCapture(res, execution, hookPrototype(shared), true));
   } else {
     captures.set(res, new ResponseCapture(res, execution, methodsOf(res), false));
@@ -85,6 +85,12 @@ export function captureResponse(res: ServerResponse, execution: Execution): void
   }
   // `on`, not `once`: a response closes once, and `once` wraps the listener in a new closure.
   res.on("close", onHookedClose);
+}
+
+/** Whether something before oncely gave the response its own hooks (which the prototype's cannot stand in front of). */
+function hasOwnMethods(res: ServerResponse): boolean {
+  for (const name of METHOD_NAMES) if (Object.hasOwn(res, name)) return true;
+  return false;
 }
 
 /**

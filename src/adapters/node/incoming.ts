@@ -9,7 +9,10 @@ export function toIncomingRequest(req: IncomingMessage, body: Uint8Array | undef
     const raw = req.rawHeaders;
     const values: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
-      if ((raw[i] as string).toLowerCase() === name) values.push(raw[i + 1] as string);
+      const field = raw[i] as string;
+      // Lower-cased only when the length matches: most lines are other headers.
+      if (field.length === name.length && (field === name || field.toLowerCase() === name))
+        values.push(raw[i + 1] as string);
     }
     return values;
   };
