@@ -203,6 +203,34 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
     }
   });
 
+  it("lets the key go about a lease after the client left a handler that never answers", async () => {
+    const server = await guardedServer(store, { lease: 300 }, (_req, res) => {
+      // The first execution hangs for good; a later one answers.
+      if (server.count() > 1) res.writeHead(201).end("second");
+    });
+    try {
+      const key = newKey();
+      const controller = new AbortController();
+      const aborted = send(server.url, { headers: { "idempotency-key": key }, signal: controller.signal });
+      await claimed(store, key);
+      await sleep(500); // more than a lease: renewal holds the key while the client waits
+      expect((await send(server.url, { headers: { "idempotency-key": key } })).status).toBe(409);
+      controller.abort();
+      await expect(aborted).rejects.toThrow();
+      const left = Date.now();
+      let retry = await send(server.url, { headers: { "idempotency-key": key } });
+      while (retry.status === 409 && Date.now() - left < 3000) {
+        await sleep(50);
+        retry = await send(server.url, { headers: { "idempotency-key": key } });
+      }
+      expect(retry.status).toBe(201);
+      expect(Date.now() - left).toBeGreaterThanOrEqual(300);
+      expect(server.count()).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("expires records after the ttl, and the key then executes anew", async () => {
     const server = await guardedServer(store, { ttl: 400 });
     try {
