@@ -125,10 +125,6 @@ export class MemoryStore implements InspectableStore {
     if (!entry) return false;
     const { chunkCount } = response;
     const appended = entry.chunks ?? NO_CHUNKS;
-    // Chunks at or above chunkCount are dropped; the final chunk takes index chunkCount - 1.
-    const laterChunks: Array<Uint8Array | undefined> = [];
-    for (let index = 1; index < chunkCount - 1; index++) laterChunks.push(appended[index]);
-    if (chunkCount > 1) laterChunks.push(new Uint8Array(finalChunk));
     const now = Date.now();
     this.#put(lease, {
       state: "completed",
@@ -140,7 +136,7 @@ export class MemoryStore implements InspectableStore {
         response,
         firstChunk: chunkCount === 1 ? finalChunk : chunkCount > 1 ? appended[0] : undefined,
       }),
-      laterChunks: laterChunks.length > 0 ? laterChunks : NO_CHUNKS,
+      laterChunks: laterChunksOf(appended, chunkCount, finalChunk),
     });
     return true;
   }
@@ -284,6 +280,22 @@ export function memoryStoreFromUrl(url: string): MemoryStore {
 /** The listing order and cursor: the scope's length up front keeps `("a:b", "c")` and `("a", "b:c")` apart. */
 function listingId(scope: string, key: string): string {
   return `${scope.length}:${scope}:${key}`;
+}
+
+/**
+ * Chunks 1 … chunkCount-1 of a completing record: those appended, then a copy of the final
+ * one. Chunks at or above chunkCount are dropped.
+ */
+function laterChunksOf(
+  appended: readonly Uint8Array[],
+  chunkCount: number,
+  finalChunk: Uint8Array,
+): readonly (Uint8Array | undefined)[] {
+  if (chunkCount <= 1) return NO_CHUNKS;
+  const later: Array<Uint8Array | undefined> = [];
+  for (let index = 1; index < chunkCount - 1; index++) later.push(appended[index]);
+  later.push(new Uint8Array(finalChunk));
+  return later;
 }
 
 /** A record the caller may keep and mutate freely. */

@@ -10,9 +10,10 @@ import type { CompletedRecord, HeaderPair, RecordRef } from "../../store.js";
  * buffer, usually carved from Node's shared pool, whose bytes the collector never scans.
  *
  * Layout (little-endian): expiresAt, createdAt, completedAt and bodyLength as float64;
- * chunkCount as uint32; status as uint16; a flags byte; a padding byte; then the
- * fingerprint and each header name and value as a uint32 byte length and its UTF-8
- * bytes, after a uint32 header count; then body chunk 0, to the end of the array.
+ * chunkCount as uint32; status as uint16; a flags byte; a padding byte; where body chunk
+ * 0 starts, as uint32; then the fingerprint and each header name and value as a uint32
+ * byte length and its UTF-8 bytes, after a uint32 header count; then body chunk 0, to
+ * the end of the array.
  */
 export type PackedRecord = Buffer;
 
@@ -29,7 +30,8 @@ const BODY_LENGTH = 24;
 const CHUNK_COUNT = 32;
 const STATUS = 36;
 const FLAGS = 38;
-const STRINGS = 40;
+const BODY = 40;
+const STRINGS = 44;
 
 const BODY_OMITTED = 1;
 const HAS_FIRST_CHUNK = 2;
@@ -53,6 +55,7 @@ export function packRecord(fields: PackedFields): PackedRecord {
   offset = packed.writeUInt32LE(response.headers.length, offset);
   for (const [name, value] of response.headers)
     offset = writeString(packed, writeString(packed, offset, name), value);
+  packed.writeUInt32LE(offset, BODY);
   if (firstChunk) packed.set(firstChunk, offset);
   return packed;
 }
@@ -97,11 +100,7 @@ export function unpackRecord(ref: RecordRef, packed: PackedRecord): CompletedRec
 /** A copy of body chunk 0, or undefined when the record has none. */
 export function packedFirstChunk(packed: PackedRecord): Uint8Array | undefined {
   if (((packed[FLAGS] as number) & HAS_FIRST_CHUNK) === 0) return undefined;
-  let offset = readString(packed, STRINGS).end;
-  const count = packed.readUInt32LE(offset);
-  offset += 4;
-  for (let i = 0; i < 2 * count; i++) offset += 4 + packed.readUInt32LE(offset);
-  return Uint8Array.prototype.slice.call(packed, offset);
+  return Uint8Array.prototype.slice.call(packed, packed.readUInt32LE(BODY));
 }
 
 function writeString(packed: Buffer, offset: number, text: string): number {
