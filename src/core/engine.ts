@@ -2,7 +2,8 @@ import type { ClaimResult } from "../store.js";
 import { Execution } from "./execution.js";
 import { credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
-import { parseKeyHeader, validateKey } from "./key.js";
+import { type KeyParseResult, parseKeyHeader, validateKey } from "./key.js";
+import { isPromiseLike, type MaybePromise } from "./maybe-promise.js";
 import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
@@ -55,24 +56,33 @@ export class IdempotencyEngine {
 
   /**
    * Decides what happens to a request: pass it through, reject it, replay a stored
-   * response, or execute it under a lease. Rejects only when a user callback (`key`,
-   * `scope`, `fingerprint`) throws.
+   * response, or execute it under a lease. Rejects (or throws) only when a user callback
+   * (`key`, `scope`, `fingerprint`) fails.
+   *
+   * Answers at once, without a promise, when no user callback is set and the store
+   * answered its claim synchronously: this runs on every guarded request.
    */
-  async begin(request: IncomingRequest): Promise<Decision> {
+  begin(request: IncomingRequest): Decision | Promise<Decision> {
     const { options } = this;
-    if (!this.guards(request.method)) return { action: "pass", reason: "method" };
+    if (!this.guards(request.method)) return PASS_METHOD;
+    if (options.key || options.scope || typeof options.fingerprint === "function")
+      return this.#beginWithCallbacks(request);
+    const parsed = parseKeyHeader(request.header(options.header), options.maxKeyLength);
+    if (!parsed?.ok) return this.#withoutValidKey(parsed);
+    const scope = credentialScope(request, options.scopeHeader);
+    return this.#claim(
+      keyEvent(request, parsed.key, scope),
+      requestFingerprint(request, options.fingerprint),
+    );
+  }
 
+  /** {@link begin} when user callbacks supply the key, the scope or the fingerprint: they may be async. */
+  async #beginWithCallbacks(request: IncomingRequest): Promise<Decision> {
+    const { options } = this;
     const parsed = options.key
       ? await this.#customKey(request)
       : parseKeyHeader(request.header(options.header), options.maxKeyLength);
-    if (parsed === undefined) {
-      if (!options.required) return { action: "pass", reason: "no-key" };
-      return respond(
-        problem("key-required", `send an ${displayName(options.header)} header with this request`),
-      );
-    }
-    if (!parsed.ok) return respond(problem("invalid-key", parsed.reason));
-
+    if (!parsed?.ok) return this.#withoutValidKey(parsed);
     const scope = options.scope
       ? await options.scope(request)
       : credentialScope(request, options.scopeHeader);
@@ -82,10 +92,9 @@ export class IdempotencyEngine {
       typeof options.fingerprint === "function"
         ? await options.fingerprint(request)
         : requestFingerprint(request, options.fingerprint);
-    const event: KeyEvent = { scope, key: parsed.key, method: request.method, path: request.path };
     // Awaited rather than returned: an async function that returns a promise takes two more
     // turns of the microtask queue to adopt it.
-    return await this.#claim(event, fingerprint);
+    return await this.#claim(keyEvent(request, parsed.key, scope), fingerprint);
   }
 
   async #customKey(request: IncomingRequest) {
@@ -93,54 +102,98 @@ export class IdempotencyEngine {
     return key === undefined ? undefined : validateKey(key, this.options.maxKeyLength);
   }
 
-  async #claim(event: KeyEvent, fingerprint: string): Promise<Decision> {
+  /** A request without a usable key: passed through, or answered with a 400. */
+  #withoutValidKey(parsed: (KeyParseResult & { ok: false }) | undefined): Decision {
+    if (parsed) return respond(problem("invalid-key", parsed.reason));
+    if (!this.options.required) return PASS_NO_KEY;
+    return respond(
+      problem("key-required", `send an ${displayName(this.options.header)} header with this request`),
+    );
+  }
+
+  /**
+   * Claims the key and decides from the answer: synchronously when the store answers
+   * synchronously. `startedAt` is when the first claim of this request was made, for `wait`.
+   */
+  #claim(
+    event: KeyEvent,
+    fingerprint: string,
+    startedAt = Date.now(),
+    pacer?: WaitPacer,
+  ): Decision | Promise<Decision> {
     const { options } = this;
-    const startedAt = Date.now();
-    // Made on the first conflict only: most claims are decided at once.
-    let pacer: WaitPacer | undefined;
-    for (;;) {
-      let result: ClaimResult;
-      try {
-        result = await options.store.claim({
-          scope: event.scope,
-          key: event.key,
-          fingerprint,
-          token: newOwnerToken(),
-          leaseMs: options.lease,
-        });
-      } catch (error) {
-        return this.#storeFailed(event, error);
-      }
-      if (result.outcome === "acquired") {
-        return { action: "execute", execution: new Execution(options, result.lease, event) };
-      }
-      if (result.record.fingerprint !== fingerprint) {
-        emit(options.hooks.onMismatch, event);
-        if (options.mismatch === "reject") {
-          return respond(
-            problem(
-              "key-reused",
-              "this idempotency key was already used with a different request method, path or body",
-            ),
-          );
-        }
-      }
-      if (result.outcome === "completed") {
-        emit(options.hooks.onReplayed, { ...event, status: result.record.response.status });
-        return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
-      }
-      pacer ??= new WaitPacer(options.wait, startedAt);
-      if (!(await pacer.pause())) {
-        emit(options.hooks.onConflict, event);
+    let claimed: MaybePromise<ClaimResult>;
+    try {
+      claimed = options.store.claim({
+        scope: event.scope,
+        key: event.key,
+        fingerprint,
+        token: newOwnerToken(),
+        leaseMs: options.lease,
+      });
+    } catch (error) {
+      return this.#storeFailed(event, error);
+    }
+    if (!isPromiseLike(claimed)) return this.#claimed(event, fingerprint, claimed, startedAt, pacer);
+    return Promise.resolve(claimed).then(
+      (result) => this.#claimed(event, fingerprint, result, startedAt, pacer),
+      (error: unknown) => this.#storeFailed(event, error),
+    );
+  }
+
+  #claimed(
+    event: KeyEvent,
+    fingerprint: string,
+    result: ClaimResult,
+    startedAt: number,
+    pacer: WaitPacer | undefined,
+  ): Decision | Promise<Decision> {
+    const { options } = this;
+    if (result.outcome === "acquired") {
+      return { action: "execute", execution: new Execution(options, result.lease, event) };
+    }
+    if (result.record.fingerprint !== fingerprint) {
+      emit(options.hooks.onMismatch, event);
+      if (options.mismatch === "reject") {
         return respond(
           problem(
-            "request-in-progress",
-            "a request with this idempotency key is still being processed; retry later",
-            options.retryAfter,
+            "key-reused",
+            "this idempotency key was already used with a different request method, path or body",
           ),
         );
       }
     }
+    if (result.outcome === "completed") {
+      emit(options.hooks.onReplayed, { ...event, status: result.record.response.status });
+      return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
+    }
+    // Made on the first conflict only: most claims are decided at once.
+    return this.#claimAfterPause(
+      event,
+      fingerprint,
+      startedAt,
+      pacer ?? new WaitPacer(options.wait, startedAt),
+    );
+  }
+
+  /** The key is in flight: looks again after a pause while `wait` allows, else answers 409. */
+  async #claimAfterPause(
+    event: KeyEvent,
+    fingerprint: string,
+    startedAt: number,
+    pacer: WaitPacer,
+  ): Promise<Decision> {
+    if (!(await pacer.pause())) {
+      emit(this.options.hooks.onConflict, event);
+      return respond(
+        problem(
+          "request-in-progress",
+          "a request with this idempotency key is still being processed; retry later",
+          this.options.retryAfter,
+        ),
+      );
+    }
+    return await this.#claim(event, fingerprint, startedAt, pacer);
   }
 
   #storeFailed(event: KeyEvent, error: unknown): Decision {
@@ -160,6 +213,13 @@ export class IdempotencyEngine {
 /** Creates an engine; see {@link IdempotencyOptions} for every option and its default. */
 export function createEngine(options: IdempotencyOptions): IdempotencyEngine {
   return new IdempotencyEngine(options);
+}
+
+const PASS_METHOD: Decision = { action: "pass", reason: "method" };
+const PASS_NO_KEY: Decision = { action: "pass", reason: "no-key" };
+
+function keyEvent(request: IncomingRequest, key: string, scope: string): KeyEvent {
+  return { scope, key, method: request.method, path: request.path };
 }
 
 function respond(response: ProblemResponse): Decision {

@@ -132,19 +132,24 @@ export function isCorruptRecordError(ref: RecordRef): (error: unknown) => true {
   };
 }
 
-/** How a promise settles, with "hung" when it does neither within `ms`. */
+/**
+ * How a store call settles, with "hung" when it does neither within `ms`. A call that
+ * throws synchronously (allowed of `claim` and `complete`) counts as rejected.
+ */
 export async function settleWithin(
-  promise: Promise<unknown>,
+  call: () => unknown,
   ms: number,
 ): Promise<"resolved" | "rejected" | "hung"> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"hung">((resolve) => {
     timer = setTimeout(() => resolve("hung"), ms);
   });
-  const settled = promise.then(
-    () => "resolved" as const,
-    () => "rejected" as const,
-  );
+  const settled = Promise.resolve()
+    .then(call)
+    .then(
+      () => "resolved" as const,
+      () => "rejected" as const,
+    );
   try {
     return await Promise.race([settled, deadline]);
   } finally {

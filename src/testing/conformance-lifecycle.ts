@@ -96,7 +96,7 @@ export function registerLifecycleTests(
         const ref = freshRef();
         await completeWith(store, await acquire(store, claimInput(ref)), [utf8("fine")]);
         await corrupt(store, ref);
-        await assert.rejects(store.claim(claimInput(ref)), isCorruptRecordError(ref));
+        await assert.rejects(async () => store.claim(claimInput(ref)), isCorruptRecordError(ref));
         await assert.rejects(store.get(ref), isCorruptRecordError(ref));
       });
 
@@ -104,7 +104,7 @@ export function registerLifecycleTests(
         const ref = freshRef();
         await acquire(store, claimInput(ref));
         await corrupt(store, ref);
-        await assert.rejects(store.claim(claimInput(ref)), isCorruptRecordError(ref));
+        await assert.rejects(async () => store.claim(claimInput(ref)), isCorruptRecordError(ref));
         await assert.rejects(store.get(ref), isCorruptRecordError(ref));
       });
     });
@@ -123,7 +123,7 @@ export function registerLifecycleTests(
           await store.close();
         }
         const body = utf8("late");
-        const calls: Record<string, () => Promise<unknown>> = {
+        const calls: Record<string, () => unknown> = {
           claim: () => store.claim(claimInput(freshRef())),
           renew: () => store.renew(lease, LONG_MS),
           release: () => store.release(lease),
@@ -137,7 +137,7 @@ export function registerLifecycleTests(
         const outcomes = await Promise.all(
           Object.entries(calls).map(async ([method, call]) => [
             method,
-            await settleWithin(call(), CLOSED_CALL_DEADLINE_MS),
+            await settleWithin(call, CLOSED_CALL_DEADLINE_MS),
           ]),
         );
         const expected = Object.keys(calls).map((method) => [method, "rejected"]);

@@ -8,8 +8,8 @@ import {
 } from "../../src/events/index.js";
 import { CorruptRecordError, InvalidOptionError } from "../../src/index.js";
 import type { IdempotencyStore } from "../../src/store.js";
-import { storeCases } from "../helpers/stores.js";
-import { failing, freshScope, gate, sleep } from "./support.js";
+import { failing, storeCases } from "../helpers/stores.js";
+import { freshScope, gate, sleep } from "./support.js";
 
 describe.each(storeCases())("dedupe.once over the $name store", ({ create }) => {
   let store: IdempotencyStore;

@@ -1,7 +1,6 @@
 // Helpers shared by the oncely/events tests.
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import type { IdempotencyStore } from "../../src/store.js";
 import { listen, type TestServer } from "../helpers/http.js";
 
 /** A scope no other test uses, so tests can share one store (or one Redis/PostgreSQL server). */
@@ -21,24 +20,6 @@ export function gate(): { promise: Promise<void>; open(): void } {
     open = resolve;
   });
   return { promise, open };
-}
-
-/**
- * The real `store`, except that `method` rejects with `error`: a backend that goes away at
- * one step, for the paths that only a store failure reaches.
- */
-export function failing(
-  store: IdempotencyStore,
-  method: keyof IdempotencyStore,
-  error: Error,
-): IdempotencyStore {
-  return new Proxy(store, {
-    get: (target, name) => {
-      if (name === method) return () => Promise.reject(error);
-      const value: unknown = Reflect.get(target, name, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
 }
 
 /**

@@ -10,7 +10,8 @@ import {
 import { createStore } from "../../src/index.js";
 import type { IdempotencyStore } from "../../src/store.js";
 import { listen, newKey, send, type TestServer } from "../helpers/http.js";
-import { failing, freshScope, serveFetch, sleep } from "./support.js";
+import { failing } from "../helpers/stores.js";
+import { freshScope, serveFetch, sleep } from "./support.js";
 
 /**
  * The webhook route of every test. `x-mode` tells it what to do: `throw`, answer `503`,

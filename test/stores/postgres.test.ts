@@ -532,7 +532,7 @@ function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
-function everyOperation(store: IdempotencyStore, lease: Lease): (() => Promise<unknown>)[] {
+function everyOperation(store: IdempotencyStore, lease: Lease): (() => unknown)[] {
   return [
     () => store.claim(claimInput()),
     () => store.renew(lease, 60_000),
@@ -545,9 +545,9 @@ function everyOperation(store: IdempotencyStore, lease: Lease): (() => Promise<u
   ];
 }
 
-async function expectUnavailableWithin(call: () => Promise<unknown>, ms: number): Promise<void> {
+async function expectUnavailableWithin(call: () => unknown, ms: number): Promise<void> {
   const started = performance.now();
-  const error = await call().then(
+  const error = await Promise.resolve(call()).then(
     () => new Error("the call succeeded during the outage"),
     (caught: unknown) => caught,
   );

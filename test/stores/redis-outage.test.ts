@@ -64,9 +64,9 @@ if (enabled) {
   }
 
   /** How a call settled and how long it took. */
-  async function timed(call: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  async function timed(call: unknown): Promise<{ error: unknown; ms: number }> {
     const started = performance.now();
-    const error = await call.then(
+    const error = await Promise.resolve(call).then(
       () => undefined,
       (reason: unknown) => reason,
     );
@@ -108,7 +108,7 @@ if (enabled) {
         const deadline = Date.now() + 15_000;
         let outcome: string | undefined;
         while (outcome === undefined && Date.now() < deadline) {
-          outcome = await store.claim(claimInput()).then(
+          outcome = await Promise.resolve(store.claim(claimInput())).then(
             (result) => result.outcome,
             () => sleep(100).then(() => undefined),
           );

@@ -102,7 +102,7 @@ if (url) {
     });
 
     /** The commands the store's connection sent while `action` ran, as the server saw them. */
-    async function commandsOf(action: () => Promise<unknown>): Promise<string[]> {
+    async function commandsOf(action: () => unknown): Promise<string[]> {
       const marker = randomUUID();
       const start = seen.length;
       await client.echo(`start ${marker}`);
@@ -123,7 +123,7 @@ if (url) {
       const other = { scope: "s", key: `other-${randomUUID()}` };
       let lease: Lease | undefined;
       let otherLease: Lease | undefined;
-      const operations: [string, () => Promise<unknown>][] = [
+      const operations: [string, () => unknown][] = [
         ["claim (acquire)", async () => (lease = await acquire(store, ref))],
         ["claim (in flight)", () => claim(store, ref)],
         ["renew", () => store.renew(lease as Lease, 60_000)],

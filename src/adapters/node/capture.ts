@@ -299,7 +299,9 @@ class ResponseCapture {
       const body = Buffer.concat(bytes ? [...this.#buffered, bytes] : this.#buffered);
       args = callback ? [body, callback] : [body];
     }
-    this.#execution.finish().then(() => this.#end(args));
+    const stored = this.#execution.finish();
+    if (stored) stored.then(() => this.#end(args));
+    else this.#end(args);
     return true;
   }
 

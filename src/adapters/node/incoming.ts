@@ -36,10 +36,28 @@ export async function bufferRequestBody(
   req: IncomingMessage,
   limit: number,
 ): Promise<Buffer | typeof TOO_LARGE> {
+  await untilBodyParsed();
+  return requestBody(req, limit);
+}
+
+/**
+ * Node parses a body that came in the same packets as the headers right after emitting
+ * the request, before the next microtask: awaited, this lets the body arrive, and it
+ * then usually sits whole in the request's buffer.
+ */
+export function untilBodyParsed(): Promise<void> {
+  return Promise.resolve();
+}
+
+/**
+ * {@link bufferRequestBody} without the wait: the body itself when it is buffered whole
+ * (or was parsed already), else a promise of it. Call it after {@link untilBodyParsed}.
+ */
+export function requestBody(
+  req: IncomingMessage,
+  limit: number,
+): Buffer | typeof TOO_LARGE | Promise<Buffer | typeof TOO_LARGE> {
   if (req.readableEnded || (req as { _body?: boolean })._body === true) return alreadyParsedBody(req);
-  // Node parses a body that came in the same packets as the headers right after emitting
-  // the request, before the next microtask: by then it usually sits whole in the buffer.
-  await undefined;
   return takeBufferedBody(req, limit) ?? readBody(req, limit);
 }
 

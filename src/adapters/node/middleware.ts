@@ -4,7 +4,7 @@ import type { Execution } from "../../core/execution.js";
 import type { IdempotencyOptions } from "../../core/options.js";
 import { problem } from "../../core/problems.js";
 import { captureResponse } from "./capture.js";
-import { bufferRequestBody, TOO_LARGE, toIncomingRequest } from "./incoming.js";
+import { requestBody, TOO_LARGE, toIncomingRequest, untilBodyParsed } from "./incoming.js";
 import { sendProblem, sendReplay } from "./send.js";
 
 /** What the adapter does after the engine has decided. */
@@ -22,7 +22,10 @@ export async function guardRequest(
 ): Promise<Outcome> {
   let body: Buffer | undefined;
   if (engine.needsBody(req.method ?? "GET")) {
-    const buffered = await bufferRequestBody(req, engine.options.maxRequestBodyBytes);
+    await untilBodyParsed();
+    // Awaited only when it is a promise: each await of a plain value costs a microtask turn.
+    let buffered = requestBody(req, engine.options.maxRequestBodyBytes);
+    if (buffered instanceof Promise) buffered = await buffered;
     if (buffered === TOO_LARGE) {
       sendProblem(
         res,
@@ -32,7 +35,8 @@ export async function guardRequest(
     }
     body = buffered;
   }
-  const decision = await engine.begin(toIncomingRequest(req, body));
+  let decision = engine.begin(toIncomingRequest(req, body));
+  if (decision instanceof Promise) decision = await decision;
   switch (decision.action) {
     case "pass":
       return { next: true };

@@ -61,7 +61,8 @@ const NO_CHUNKS: readonly Uint8Array[] = [];
 
 /**
  * An {@link InspectableStore} kept in process memory. Every method runs synchronously
- * to the end before yielding, which is what makes each one atomic here. Byte arrays are
+ * to the end before yielding, which is what makes each one atomic here; `claim` and
+ * `complete` also answer synchronously. Byte arrays are
  * copied on the way in and out, so callers can never alter stored bodies.
  */
 export class MemoryStore implements InspectableStore {
@@ -81,7 +82,8 @@ export class MemoryStore implements InspectableStore {
     }
   }
 
-  async claim(input: ClaimInput): Promise<ClaimResult> {
+  /** Answers synchronously, as the contract allows: it has the answer at hand. */
+  claim(input: ClaimInput): ClaimResult {
     this.#assertOpen();
     const now = Date.now();
     const existing = this.#find(input);
@@ -120,7 +122,8 @@ export class MemoryStore implements InspectableStore {
     return true;
   }
 
-  async complete(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): Promise<boolean> {
+  /** Answers synchronously, as the contract allows. */
+  complete(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): boolean {
     const entry = this.#owned(lease);
     if (!entry) return false;
     const { chunkCount } = response;

@@ -85,8 +85,9 @@ export class SqliteStore implements InspectableStore {
     }
   }
 
-  claim(input: ClaimInput): Promise<ClaimResult> {
-    return this.#run(() => this.#claimLocked(input));
+  /** Answers synchronously, as the contract allows: better-sqlite3 does. */
+  claim(input: ClaimInput): ClaimResult {
+    return this.#runNow(() => this.#claimLocked(input));
   }
 
   renew(lease: Lease, leaseMs: number): Promise<boolean> {
@@ -103,8 +104,9 @@ export class SqliteStore implements InspectableStore {
     return this.#run(() => this.#sql.putOwnedChunk.run({ ...owner(lease), idx: index, data }).changes === 1);
   }
 
-  complete(lease: Lease, input: CompletionInput): Promise<boolean> {
-    return this.#run(() => this.#completeLocked(lease, input));
+  /** Answers synchronously, as the contract allows. */
+  complete(lease: Lease, input: CompletionInput): boolean {
+    return this.#runNow(() => this.#completeLocked(lease, input));
   }
 
   get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
@@ -171,6 +173,11 @@ export class SqliteStore implements InspectableStore {
 
   /** Runs a synchronous operation so that whatever it throws becomes a rejection. */
   async #run<T>(operation: () => T): Promise<T> {
+    return this.#runNow(operation);
+  }
+
+  /** Runs a synchronous operation, with SQLite's failures thrown as store errors. */
+  #runNow<T>(operation: () => T): T {
     if (this.#closed) throw new StoreClosedError();
     return unlessSqliteFails(operation);
   }
