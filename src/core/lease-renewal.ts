@@ -69,6 +69,7 @@ export class LeaseRenewal {
   readonly #handlers: LeaseRenewalHandlers;
   readonly #ticker: RenewalTicker;
   #until = Number.POSITIVE_INFINITY;
+  #requester: { readonly abandoned: boolean } | undefined;
   #lost = false;
   #stopped = false;
 
@@ -89,10 +90,19 @@ export class LeaseRenewal {
 
   /**
    * Stops renewing after `deadline` (epoch milliseconds), so that work which may never
-   * end (a handler whose client went away) cannot pin the key for ever.
+   * end (a handler whose client went away) cannot pin the key for ever. An earlier
+   * deadline already set stays.
    */
   stopAt(deadline: number): void {
-    this.#until = deadline;
+    this.#until = Math.min(this.#until, deadline);
+  }
+
+  /**
+   * Renews for one more lease period at most once `requester.abandoned` turns true:
+   * looked at before each renewal, so noticing costs nothing on the way there.
+   */
+  watch(requester: { readonly abandoned: boolean }): void {
+    this.#requester = requester;
   }
 
   /** Stops renewing; the lease then lapses on its own unless it is completed or released. */
@@ -104,6 +114,7 @@ export class LeaseRenewal {
 
   /** @internal Called by the shared ticker. */
   renewNow(): void {
+    if (this.#requester?.abandoned) this.stopAt(Date.now() + this.#leaseMs);
     if (Date.now() > this.#until) {
       this.stop();
       return;

@@ -23,10 +23,6 @@ function captureOf(res: ServerResponse): ResponseCapture {
 function hookedEmit(this: ServerResponse, event: string | symbol, ...args: unknown[]): boolean {
   return captureOf(this).emit(event, args);
 }
-function onHookedClose(this: ServerResponse): void {
-  // None once the response was handed to Node whole: the capture has let go of it.
-  captures.get(this)?.closed();
-}
 
 /** The response methods a capture intercepts. */
 type Methods = Pick<ServerResponse, "writeHead" | "write" | "end" | "flushHeaders">;
@@ -77,14 +73,11 @@ const hookedPrototypes = new WeakMap<object, Methods>();
  */
 export function captureResponse(res: ServerResponse, execution: Execution): void {
   const shared = sharedPrototype(res);
-  if (shared && !hasOwnMethods(res)) {
-    captures.set(res, new ResponseCapture(res, execution, hookPrototype(shared), true));
-  } else {
-    captures.set(res, new ResponseCapture(res, execution, methodsOf(res), false));
-    Object.assign(res, OWN_HOOKS);
-  }
-  // `on`, not `once`: a response closes once, and `once` wraps the listener in a new closure.
-  res.on("close", onHookedClose);
+  const replaced = shared && !hasOwnMethods(res) ? hookPrototype(shared) : undefined;
+  const capture = new ResponseCapture(res, execution, replaced ?? methodsOf(res), replaced !== undefined);
+  captures.set(res, capture);
+  if (!replaced) Object.assign(res, OWN_HOOKS);
+  execution.watchClient(capture);
 }
 
 /** Whether something before oncely gave the response its own hooks (which the prototype's cannot stand in front of). */
@@ -206,8 +199,9 @@ class ResponseCapture {
     return this.#emit.call(this.#res, event, ...args);
   }
 
-  closed(): void {
-    if (!this.#ended) this.#execution.clientGone();
+  /** The client went away before the handler ended the response. */
+  get abandoned(): boolean {
+    return !this.#ended && this.#res.destroyed;
   }
 
   /** Asks the execution for a plan: adopted at once, or calls are held until it comes. */
