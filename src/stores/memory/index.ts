@@ -48,8 +48,15 @@ interface InFlightEntry {
   chunks: Uint8Array[] | undefined;
 }
 
-/** A completed record as kept: packed (see {@link PackedRecord}), plus body chunks 1 … chunkCount-1. */
-interface CompletedEntry {
+/**
+ * A completed record as kept: packed (see {@link PackedRecord}), and nothing else when its
+ * body is at most one chunk, so that each of the many records kept is one heap object
+ * (besides its key) for every garbage collection to copy and mark; a body of several
+ * chunks keeps chunks 1 … chunkCount-1 beside it.
+ */
+type CompletedEntry = PackedRecord | ChunkedEntry;
+
+interface ChunkedEntry {
   readonly state: "completed";
   readonly packed: PackedRecord;
   readonly laterChunks: readonly (Uint8Array | undefined)[];
@@ -88,9 +95,9 @@ export class MemoryStore implements InspectableStore {
     const now = Date.now();
     const existing = this.#find(input);
     if (existing && isLive(existing, now)) {
-      return existing.state === "in_flight"
+      return isInFlight(existing)
         ? { outcome: "in_flight", record: inFlightRecord(input, existing) }
-        : { outcome: "completed", record: unpackRecord(input, existing.packed) };
+        : { outcome: "completed", record: unpackRecord(input, packedOf(existing)) };
     }
     const { scope, key, token } = input;
     this.#put(input, {
@@ -129,18 +136,20 @@ export class MemoryStore implements InspectableStore {
     const { chunkCount } = response;
     const appended = entry.chunks ?? NO_CHUNKS;
     const now = Date.now();
-    this.#put(lease, {
-      state: "completed",
-      packed: packRecord({
-        fingerprint: entry.fingerprint,
-        createdAt: entry.createdAt,
-        completedAt: now,
-        expiresAt: now + ttlMs,
-        response,
-        firstChunk: chunkCount === 1 ? finalChunk : chunkCount > 1 ? appended[0] : undefined,
-      }),
-      laterChunks: laterChunksOf(appended, chunkCount, finalChunk),
+    const packed = packRecord({
+      fingerprint: entry.fingerprint,
+      createdAt: entry.createdAt,
+      completedAt: now,
+      expiresAt: now + ttlMs,
+      response,
+      firstChunk: chunkCount === 1 ? finalChunk : chunkCount > 1 ? appended[0] : undefined,
     });
+    this.#put(
+      lease,
+      chunkCount > 1
+        ? { state: "completed", packed, laterChunks: laterChunksOf(appended, chunkCount, finalChunk) }
+        : packed,
+    );
     return true;
   }
 
@@ -153,11 +162,12 @@ export class MemoryStore implements InspectableStore {
   async readChunk(ref: RecordRef, index: number): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     const entry = this.#find(ref);
-    if (entry?.state !== "completed" || !isLive(entry, Date.now())) return undefined;
-    if (index === 0) return packedFirstChunk(entry.packed);
+    if (entry === undefined || isInFlight(entry) || !isLive(entry, Date.now())) return undefined;
+    if (index === 0) return packedFirstChunk(packedOf(entry));
+    const later = entry instanceof Uint8Array ? NO_CHUNKS : entry.laterChunks;
     // Only the record's own chunks: an index outside them never reaches the array.
-    if (!Number.isInteger(index) || index < 1 || index > entry.laterChunks.length) return undefined;
-    const chunk = entry.laterChunks[index - 1];
+    if (!Number.isInteger(index) || index < 1 || index > later.length) return undefined;
+    const chunk = later[index - 1];
     return chunk && new Uint8Array(chunk);
   }
 
@@ -239,7 +249,7 @@ export class MemoryStore implements InspectableStore {
   #owned(lease: Lease): InFlightEntry | undefined {
     this.#assertOpen();
     const entry = this.#find(lease);
-    return entry?.state === "in_flight" && entry.token === lease.token ? entry : undefined;
+    return entry !== undefined && isInFlight(entry) && entry.token === lease.token ? entry : undefined;
   }
 
   #purge(now: number, limit: number): number {
@@ -294,7 +304,6 @@ function laterChunksOf(
   chunkCount: number,
   finalChunk: Uint8Array,
 ): readonly (Uint8Array | undefined)[] {
-  if (chunkCount <= 1) return NO_CHUNKS;
   const later: Array<Uint8Array | undefined> = [];
   for (let index = 1; index < chunkCount - 1; index++) later.push(appended[index]);
   later.push(new Uint8Array(finalChunk));
@@ -303,7 +312,15 @@ function laterChunksOf(
 
 /** A record the caller may keep and mutate freely. */
 function output(ref: RecordRef, entry: Entry): IdempotencyRecord {
-  return entry.state === "in_flight" ? inFlightRecord(ref, entry) : unpackRecord(ref, entry.packed);
+  return isInFlight(entry) ? inFlightRecord(ref, entry) : unpackRecord(ref, packedOf(entry));
+}
+
+function isInFlight(entry: Entry): entry is InFlightEntry {
+  return !(entry instanceof Uint8Array) && entry.state === "in_flight";
+}
+
+function packedOf(entry: CompletedEntry): PackedRecord {
+  return entry instanceof Uint8Array ? entry : entry.packed;
 }
 
 function inFlightRecord({ scope, key }: RecordRef, entry: InFlightEntry): InFlightRecord {
@@ -313,5 +330,5 @@ function inFlightRecord({ scope, key }: RecordRef, entry: InFlightEntry): InFlig
 
 /** Live means: an in-flight lease that has not lapsed, or a completed record that has not expired. */
 function isLive(entry: Entry, now: number): boolean {
-  return (entry.state === "in_flight" ? entry.leaseExpiresAt : packedExpiresAt(entry.packed)) > now;
+  return (isInFlight(entry) ? entry.leaseExpiresAt : packedExpiresAt(packedOf(entry))) > now;
 }
