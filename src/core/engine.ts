@@ -55,6 +55,16 @@ export class IdempotencyEngine {
   }
 
   /**
+   * Whether a guarded request passes through for want of a key, as its key header alone
+   * shows: keys come from that header, are optional, and none was sent. The adapter can
+   * then hand it on at once, without reading its body.
+   * @param keyHeaderLines the request's lines of the key header (`options.header`)
+   */
+  passesForLackOfKey(keyHeaderLines: readonly string[]): boolean {
+    return keyHeaderLines.length === 0 && !this.options.required && !this.options.key;
+  }
+
+  /**
    * Decides what happens to a request: pass it through, reject it, replay a stored
    * response, or execute it under a lease. Rejects (or throws) only when a user callback
    * (`key`, `scope`, `fingerprint`) fails.

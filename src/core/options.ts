@@ -76,7 +76,7 @@ export interface IdempotencyOptions {
   storeBeforeSendBytes?: number;
   /** Responses larger than this are delivered but their body is not stored (see docs). @default 104_857_600 (100 MiB) */
   maxBodyBytes?: number;
-  /** Largest request body buffered for the fingerprint; larger ones get 413. @default 10_485_760 (10 MiB) */
+  /** Largest request body buffered for the fingerprint; larger ones get 413 (a request without a key is handed on unread). @default 10_485_760 (10 MiB) */
   maxRequestBodyBytes?: number;
   /** When the store fails: `"closed"` answers 503, `"open"` executes without deduplication. @default "closed" */
   onStoreError?: "closed" | "open";

@@ -145,6 +145,19 @@ describe.each(storeCases())("scopes and fingerprints ($name store)", ({ create }
     }
   });
 
+  it("hands a request without a key on with its body unread, whatever its size", async () => {
+    const server = await guardedServer(store, { maxRequestBodyBytes: 1000 });
+    try {
+      const body = "x".repeat(5000);
+      const reply = await send(server.url, { body });
+      expect(reply.status).toBe(201);
+      expect(reply.json()).toMatchObject({ body });
+      expect(server.count()).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("answers 413 problem+json when the body is larger than maxRequestBodyBytes", async () => {
     const server = await guardedServer(store, { maxRequestBodyBytes: 1000 });
     try {

@@ -4,18 +4,30 @@ import type { Execution } from "../../core/execution.js";
 import type { IdempotencyOptions } from "../../core/options.js";
 import { problem } from "../../core/problems.js";
 import { captureResponse } from "./capture.js";
-import { requestBody, TOO_LARGE, toIncomingRequest, untilBodyParsed } from "./incoming.js";
+import { headerLines, requestBody, TOO_LARGE, toIncomingRequest, untilBodyParsed } from "./incoming.js";
 import { sendProblem, sendReplay } from "./send.js";
 
 /** What the adapter does after the engine has decided. */
 export type Outcome = { readonly next: false } | { readonly next: true; readonly execution?: Execution };
 
+const NEXT: Outcome = { next: true };
+
 /**
- * Runs the engine for one Node request and carries out its decision. Resolves with
- * `next: true` when the handler must run (its response is then captured).
- * @internal shared by the Node and Express adapters
+ * Runs the engine for one Node request and carries out its decision. Gives (or resolves
+ * with) `next: true` when the handler must run (its response is then captured); at once
+ * for a request that passes for want of a key, whose body is then left unread.
+ * @internal shared by the Node and Express adapters and the gateway
  */
-export async function guardRequest(
+export function guardRequest(
+  engine: IdempotencyEngine,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Outcome | Promise<Outcome> {
+  if (engine.passesForLackOfKey(headerLines(req, engine.options.header))) return NEXT;
+  return guardKeyedRequest(engine, req, res);
+}
+
+async function guardKeyedRequest(
   engine: IdempotencyEngine,
   req: IncomingMessage,
   res: ServerResponse,
@@ -39,7 +51,7 @@ export async function guardRequest(
   if (decision instanceof Promise) decision = await decision;
   switch (decision.action) {
     case "pass":
-      return { next: true };
+      return NEXT;
     case "respond":
       sendProblem(res, decision.response);
       return { next: false };
@@ -72,7 +84,9 @@ export function idempotency(options: IdempotencyOptions): NodeMiddleware {
   const engine = createEngine(options);
   return function oncelyIdempotency(req, res, next) {
     if (!engine.guards(req.method ?? "GET")) return next();
-    guardRequest(engine, req, res).then((outcome) => (outcome.next ? next() : undefined), next);
+    const outcome = guardRequest(engine, req, res);
+    if (outcome instanceof Promise) outcome.then((decided) => (decided.next ? next() : undefined), next);
+    else if (outcome.next) next();
   };
 }
 
