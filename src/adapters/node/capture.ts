@@ -249,10 +249,13 @@ class ResponseCapture {
     if (res.emit !== this.#emit) res.emit = this.#emit;
   }
 
-  /** Hands the held-back end to Node, then lets go of the response. */
+  /**
+   * Lets go of the response, then hands the held-back end to Node: the `writeHead` that
+   * Node's `end` makes then goes straight to the original.
+   */
   #end(args: unknown[]): void {
-    this.#original.end.apply(this.#res, args as never);
     this.#detach();
+    this.#original.end.apply(this.#res, args as never);
   }
 
   #deliver(call: HeldCall): boolean {
