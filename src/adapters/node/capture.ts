@@ -249,13 +249,10 @@ class ResponseCapture {
     if (res.emit !== this.#emit) res.emit = this.#emit;
   }
 
-  /**
-   * Lets go of the response, then hands the held-back end to Node: the `writeHead` that
-   * Node's `end` makes then goes straight to the original.
-   */
+  /** Hands the held-back end to Node, then lets go of the response. */
   #end(args: unknown[]): void {
-    this.#detach();
     this.#original.end.apply(this.#res, args as never);
+    this.#detach();
   }
 
   #deliver(call: HeldCall): boolean {
