@@ -125,7 +125,7 @@ export const ENGINE_SETTINGS = {
   }),
   maxRequestBody: setting({
     placeholder: "<size>",
-    description: "largest request body fingerprinted; larger guarded requests get 413",
+    description: "largest request body fingerprinted; a larger request with a key gets 413",
     defaultText: formatSize(DEFAULTS.maxRequestBodyBytes),
     parse: parseSize,
   }),

@@ -66,11 +66,12 @@ export class IdempotencyEngine {
 
   /**
    * Decides what happens to a request: pass it through, reject it, replay a stored
-   * response, or execute it under a lease. Rejects (or throws) only when a user callback
-   * (`key`, `scope`, `fingerprint`) fails.
+   * response, or execute it under a lease. Rejects only when a user callback (`key`,
+   * `scope`, `fingerprint`) fails.
    *
-   * Answers at once, without a promise, when no user callback is set and the store
-   * answered its claim synchronously: this runs on every guarded request.
+   * Answers at once, without a promise, when no user callback is set, the store answered
+   * its claim synchronously and the key is not in flight (a duplicate that must wait or be
+   * refused always gets a promise): this runs on every guarded request.
    */
   begin(request: IncomingRequest): Decision | Promise<Decision> {
     const { options } = this;

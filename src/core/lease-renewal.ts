@@ -89,15 +89,6 @@ export class LeaseRenewal {
   }
 
   /**
-   * Stops renewing after `deadline` (epoch milliseconds), so that work which may never
-   * end (a handler whose client went away) cannot pin the key for ever. An earlier
-   * deadline already set stays.
-   */
-  stopAt(deadline: number): void {
-    this.#until = Math.min(this.#until, deadline);
-  }
-
-  /**
    * Renews for one more lease period at most once `requester.abandoned` turns true:
    * looked at before each renewal, so noticing costs nothing on the way there.
    */
@@ -114,7 +105,9 @@ export class LeaseRenewal {
 
   /** @internal Called by the shared ticker. */
   renewNow(): void {
-    if (this.#requester?.abandoned) this.stopAt(Date.now() + this.#leaseMs);
+    // Work whose requester left may never end: renewing stops one lease later, so that it
+    // cannot pin the key for ever. The first deadline set stays.
+    if (this.#requester?.abandoned) this.#until = Math.min(this.#until, Date.now() + this.#leaseMs);
     if (Date.now() > this.#until) {
       this.stop();
       return;

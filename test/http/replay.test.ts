@@ -203,6 +203,24 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
     }
   });
 
+  it("keeps a writeHead hook that the handler adds after oncely, as on-headers does", async () => {
+    const server = await guardedServer(store, {}, (_req, res) => {
+      const original = res.writeHead;
+      res.writeHead = function (this: typeof res, ...args: Parameters<typeof original>) {
+        this.setHeader("x-late", "set in writeHead");
+        return original.apply(this, args);
+      } as typeof original;
+      res.statusCode = 201;
+      res.end("ok");
+    });
+    try {
+      const reply = await send(server.url, { headers: { "idempotency-key": newKey() } });
+      expect([reply.status, reply.headers.get("x-late")]).toEqual([201, "set in writeHead"]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("lets the key go about a lease after the client left a handler that never answers", async () => {
     const server = await guardedServer(store, { lease: 300 }, (_req, res) => {
       // The first execution hangs for good; a later one answers.

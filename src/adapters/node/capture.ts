@@ -249,7 +249,11 @@ class ResponseCapture {
     if (res.emit !== this.#emit) res.emit = this.#emit;
   }
 
-  /** Hands the held-back end to Node, then lets go of the response. */
+  /**
+   * Hands the held-back end to Node, then lets go of the response. Not the other way
+   * round: letting go puts back the methods from before oncely, and Node's `end` calls
+   * `writeHead`, which must still reach hooks added after oncely (as on-headers adds).
+   */
   #end(args: unknown[]): void {
     this.#original.end.apply(this.#res, args as never);
     this.#detach();
