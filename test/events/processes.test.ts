@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { createStore } from "../../src/index.js";
 import { type Reply, send } from "../helpers/http.js";
 import { type Child, startChild } from "../helpers/processes.js";
 import { temporaryDirectory } from "../helpers/stores.js";
@@ -201,7 +202,14 @@ describe("oncely/events fencing across processes sharing a SQLite file", () => {
     const id = `evt_${randomUUID()}`;
 
     const staleAnswer = deliver(stale, { id, delay: 600 });
-    await sleep(100);
+    // Frozen once it holds the lease, not after a fixed pause: under load the delivery can
+    // take longer than any pause, and a worker frozen before its claim would find a replay.
+    const events = await createStore(`sqlite:${join(dir, "events.db")}`);
+    try {
+      while ((await events.get({ scope: "fencing", key: id }))?.state !== "in_flight") await sleep(5);
+    } finally {
+      await events.close();
+    }
     stale.process.kill("SIGSTOP");
     await sleep(900); // the frozen owner cannot renew; its lease lapses
     const takeover = await deliver(fresh, { id });
