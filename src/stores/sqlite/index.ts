@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type BetterSqlite3 from "better-sqlite3";
 import { InvalidOptionError } from "../../core/errors.js";
 import { openDatabase } from "./connection.js";
@@ -78,13 +79,29 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
   if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new InvalidOptionError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
   }
-  const database = await openDatabase(path, busyTimeoutMs);
-  try {
-    return new SqliteStore(database, { purgeIntervalMs, ownsDatabase: true });
-  } catch (error) {
-    database.close();
-    throw error;
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      const database = await openDatabase(path, busyTimeoutMs);
+      try {
+        return new SqliteStore(database, { purgeIntervalMs, ownsDatabase: true });
+      } catch (error) {
+        database.close();
+        throw error;
+      }
+    } catch (error) {
+      // Some locks SQLite takes while opening (switching a brand-new file to WAL, recovering
+      // a log) answer SQLITE_BUSY at once instead of waiting for the busy timeout, so several
+      // processes opening one new file together could fail. Tried again until the timeout.
+      if (!isBusy(error) || Date.now() + pause > deadline) throw error;
+      await sleep(pause);
+    }
   }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
 }
 
 /**
