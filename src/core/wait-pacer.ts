@@ -9,7 +9,8 @@ const WAIT_POLL_MAX_MS = 250;
  * original is often nearly done) and double up to a ceiling (so a long original is not
  * hammered with claims), and never run past the deadline.
  *
- * Used by the HTTP engine's `wait` and by `oncely/events`' `concurrent: "wait"`.
+ * Used by the HTTP engine's `wait`, by `oncely/events`' `concurrent: "wait"`, and by the
+ * SQLite store while another process holds a lock it must not wait on inside SQLite.
  */
 export class WaitPacer {
   readonly #deadline: number;

@@ -69,8 +69,8 @@ const NO_CHUNKS: readonly Uint8Array[] = [];
 /**
  * An {@link InspectableStore} kept in process memory. Every method runs synchronously
  * to the end before yielding, which is what makes each one atomic here; `claim` and
- * `complete` also answer synchronously. Byte arrays are
- * copied on the way in and out, so callers can never alter stored bodies.
+ * `complete` also answer synchronously. Byte arrays are copied on the way in and out, so
+ * callers can never alter stored bodies.
  */
 export class MemoryStore implements InspectableStore {
   /** Records by scope, then by key: no map key has to be built from the two on every call. */
@@ -164,7 +164,7 @@ export class MemoryStore implements InspectableStore {
     const entry = this.#find(ref);
     if (entry === undefined || isInFlight(entry) || !isLive(entry, Date.now())) return undefined;
     if (index === 0) return packedFirstChunk(packedOf(entry));
-    const later = entry instanceof Uint8Array ? NO_CHUNKS : entry.laterChunks;
+    const later = laterChunksIn(entry);
     // Only the record's own chunks: an index outside them never reaches the array.
     if (!Number.isInteger(index) || index < 1 || index > later.length) return undefined;
     const chunk = later[index - 1];
@@ -321,6 +321,10 @@ function isInFlight(entry: Entry): entry is InFlightEntry {
 
 function packedOf(entry: CompletedEntry): PackedRecord {
   return entry instanceof Uint8Array ? entry : entry.packed;
+}
+
+function laterChunksIn(entry: CompletedEntry): readonly (Uint8Array | undefined)[] {
+  return entry instanceof Uint8Array ? NO_CHUNKS : entry.laterChunks;
 }
 
 function inFlightRecord({ scope, key }: RecordRef, entry: InFlightEntry): InFlightRecord {

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type BetterSqlite3 from "better-sqlite3";
 import { InvalidOptionError } from "../../core/errors.js";
+import { WaitPacer } from "../../core/wait-pacer.js";
 import { openDatabase } from "./connection.js";
 import { SqliteStore } from "./store.js";
 import { sqlitePathFromUrl } from "./url.js";
@@ -79,23 +79,30 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
   if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new InvalidOptionError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
   }
-  const deadline = Date.now() + busyTimeoutMs;
-  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+  // Some locks SQLite takes while opening (switching a brand-new file to WAL, recovering a
+  // log) answer SQLITE_BUSY at once instead of waiting for the busy timeout, so several
+  // processes opening one new file together could fail: tried again until the timeout.
+  const pacer = new WaitPacer(busyTimeoutMs);
+  for (;;) {
     try {
-      const database = await openDatabase(path, busyTimeoutMs);
-      try {
-        return new SqliteStore(database, { purgeIntervalMs, ownsDatabase: true });
-      } catch (error) {
-        database.close();
-        throw error;
-      }
+      return await openStore(path, busyTimeoutMs, purgeIntervalMs);
     } catch (error) {
-      // Some locks SQLite takes while opening (switching a brand-new file to WAL, recovering
-      // a log) answer SQLITE_BUSY at once instead of waiting for the busy timeout, so several
-      // processes opening one new file together could fail. Tried again until the timeout.
-      if (!isBusy(error) || Date.now() + pause > deadline) throw error;
-      await sleep(pause);
+      if (!isBusy(error) || !(await pacer.pause())) throw error;
     }
+  }
+}
+
+async function openStore(
+  path: string,
+  busyTimeoutMs: number,
+  purgeIntervalMs: number | undefined,
+): Promise<SqliteStore> {
+  const database = await openDatabase(path, busyTimeoutMs);
+  try {
+    return new SqliteStore(database, { purgeIntervalMs, ownsDatabase: true });
+  } catch (error) {
+    database.close();
+    throw error;
   }
 }
 
