@@ -71,6 +71,38 @@ describe("MemoryStore", () => {
     }
   });
 
+  it("keeps long-lived records whole when a purge compacts the space short-lived ones left", async () => {
+    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    try {
+      // About 3 MiB of records, so that they span several of the store's 1 MiB slabs; one
+      // in ten outlives the purge, which leaves each slab about a tenth live.
+      const bodyOf = (i: number) => new Uint8Array(240).fill(i % 256);
+      const long = (i: number) => i % 10 === 0;
+      for (let i = 0; i < 12_000; i++) {
+        const lease = await acquire(store, { scope: "s", key: `k${i}` });
+        const response = {
+          status: 201,
+          headers: [["x-n", String(i)]] as HeaderPair[],
+          bodyLength: 240,
+          chunkCount: 1,
+          bodyOmitted: false,
+        };
+        await store.complete(lease, { response, finalChunk: bodyOf(i), ttlMs: long(i) ? 60_000 : 1 });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(await store.purgeExpired()).toBe(10_800);
+      for (let i = 0; i < 12_000; i += 10) {
+        const record = await store.get({ scope: "s", key: `k${i}` });
+        if (record?.state !== "completed") throw new Error(`record k${i} is gone`);
+        expect(record.response.headers).toEqual([["x-n", String(i)]]);
+        expect([...record.firstChunk]).toEqual([...bodyOf(i)]);
+      }
+      expect(await store.get({ scope: "s", key: "k1" })).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
   it("rejects an invalid purgeIntervalMs", () => {
     expect(() => createMemoryStore({ purgeIntervalMs: -1 })).toThrow(InvalidOptionError);
   });

@@ -20,12 +20,15 @@ import type {
 } from "../../store.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
 import {
+  type PackedFields,
   type PackedRecord,
   packedExpiresAt,
   packedFirstChunk,
-  packRecord,
+  packedLength,
+  packInto,
   unpackRecord,
 } from "./packed-record.js";
+import { RecordArena } from "./record-arena.js";
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -49,16 +52,17 @@ interface InFlightEntry {
 }
 
 /**
- * A completed record as kept: packed (see {@link PackedRecord}), and nothing else when its
- * body is at most one chunk, so that each of the many records kept is one heap object
- * (besides its key) for every garbage collection to copy and mark; a body of several
- * chunks keeps chunks 1 … chunkCount-1 beside it.
+ * A completed record as kept: packed (see {@link PackedRecord}) into the store's arena,
+ * and known by its slot there. A body of at most one chunk needs nothing else, so that
+ * the many records kept are no heap objects at all (besides their keys) for a garbage
+ * collection to copy or mark; a body of several chunks keeps chunks 1 … chunkCount-1
+ * beside the slot.
  */
-type CompletedEntry = PackedRecord | ChunkedEntry;
+type CompletedEntry = number | ChunkedEntry;
 
 interface ChunkedEntry {
   readonly state: "completed";
-  readonly packed: PackedRecord;
+  readonly slot: number;
   readonly laterChunks: readonly (Uint8Array | undefined)[];
 }
 
@@ -75,6 +79,7 @@ const NO_CHUNKS: readonly Uint8Array[] = [];
 export class MemoryStore implements InspectableStore {
   /** Records by scope, then by key: no map key has to be built from the two on every call. */
   readonly #scopes = new Map<string, Map<string, Entry>>();
+  readonly #arena = new RecordArena();
   readonly #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -94,10 +99,13 @@ export class MemoryStore implements InspectableStore {
     this.#assertOpen();
     const now = Date.now();
     const existing = this.#find(input);
-    if (existing && isLive(existing, now)) {
-      return isInFlight(existing)
-        ? { outcome: "in_flight", record: inFlightRecord(input, existing) }
-        : { outcome: "completed", record: unpackRecord(input, packedOf(existing)) };
+    if (existing !== undefined) {
+      if (this.#isLive(existing, now)) {
+        return isInFlight(existing)
+          ? { outcome: "in_flight", record: inFlightRecord(input, existing) }
+          : { outcome: "completed", record: unpackRecord(input, this.#packed(existing)) };
+      }
+      this.#forget(existing);
     }
     const { scope, key, token } = input;
     this.#put(input, {
@@ -136,7 +144,7 @@ export class MemoryStore implements InspectableStore {
     const { chunkCount } = response;
     const appended = entry.chunks ?? NO_CHUNKS;
     const now = Date.now();
-    const packed = packRecord({
+    const slot = this.#pack({
       fingerprint: entry.fingerprint,
       createdAt: entry.createdAt,
       completedAt: now,
@@ -147,8 +155,8 @@ export class MemoryStore implements InspectableStore {
     this.#put(
       lease,
       chunkCount > 1
-        ? { state: "completed", packed, laterChunks: laterChunksOf(appended, chunkCount, finalChunk) }
-        : packed,
+        ? { state: "completed", slot, laterChunks: laterChunksOf(appended, chunkCount, finalChunk) }
+        : slot,
     );
     return true;
   }
@@ -156,14 +164,14 @@ export class MemoryStore implements InspectableStore {
   async get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
     this.#assertOpen();
     const entry = this.#find(ref);
-    return entry && isLive(entry, Date.now()) ? output(ref, entry) : undefined;
+    return entry !== undefined && this.#isLive(entry, Date.now()) ? this.#output(ref, entry) : undefined;
   }
 
   async readChunk(ref: RecordRef, index: number): Promise<Uint8Array | undefined> {
     this.#assertOpen();
     const entry = this.#find(ref);
-    if (entry === undefined || isInFlight(entry) || !isLive(entry, Date.now())) return undefined;
-    if (index === 0) return packedFirstChunk(packedOf(entry));
+    if (entry === undefined || isInFlight(entry) || !this.#isLive(entry, Date.now())) return undefined;
+    if (index === 0) return packedFirstChunk(this.#packed(entry));
     const later = laterChunksIn(entry);
     // Only the record's own chunks: an index outside them never reaches the array.
     if (!Number.isInteger(index) || index < 1 || index > later.length) return undefined;
@@ -195,13 +203,13 @@ export class MemoryStore implements InspectableStore {
     for (const [scope, keys] of this.#scopes) {
       for (const [key, entry] of keys) {
         const id = listingId(scope, key);
-        if ((cursor === undefined || id > cursor) && isLive(entry, now))
+        if ((cursor === undefined || id > cursor) && this.#isLive(entry, now))
           rest.push({ id, ref: { scope, key }, entry });
       }
     }
     rest.sort((a, b) => (a.id < b.id ? -1 : 1));
     const page = rest.slice(0, limit);
-    const records = page.map(({ ref, entry }) => output(ref, entry));
+    const records = page.map(({ ref, entry }) => this.#output(ref, entry));
     const last = page.at(-1);
     return rest.length > limit && last ? { records, cursor: last.id } : { records };
   }
@@ -216,6 +224,7 @@ export class MemoryStore implements InspectableStore {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#scopes.clear();
+    this.#arena.clear();
   }
 
   #assertOpen(): void {
@@ -237,9 +246,38 @@ export class MemoryStore implements InspectableStore {
 
   #remove({ scope, key }: RecordRef): boolean {
     const keys = this.#scopes.get(scope);
-    if (!keys?.delete(key)) return false;
+    const entry = keys?.get(key);
+    if (keys === undefined || entry === undefined) return false;
+    keys.delete(key);
+    this.#forget(entry);
     if (keys.size === 0) this.#scopes.delete(scope);
     return true;
+  }
+
+  /** Frees what an entry leaving the map holds in the arena. */
+  #forget(entry: Entry): void {
+    if (!isInFlight(entry)) this.#arena.free(slotOf(entry));
+  }
+
+  #pack(fields: PackedFields): number {
+    const slot = this.#arena.allocate(packedLength(fields));
+    packInto(this.#arena.bytes(slot), fields);
+    return slot;
+  }
+
+  /** A view of a completed entry's packed bytes, valid until the arena changes. */
+  #packed(entry: CompletedEntry): PackedRecord {
+    return this.#arena.bytes(slotOf(entry));
+  }
+
+  /** A record the caller may keep and mutate freely. */
+  #output(ref: RecordRef, entry: Entry): IdempotencyRecord {
+    return isInFlight(entry) ? inFlightRecord(ref, entry) : unpackRecord(ref, this.#packed(entry));
+  }
+
+  /** Live means: an in-flight lease that has not lapsed, or a completed record that has not expired. */
+  #isLive(entry: Entry, now: number): boolean {
+    return (isInFlight(entry) ? entry.leaseExpiresAt : packedExpiresAt(this.#packed(entry))) > now;
   }
 
   /**
@@ -252,13 +290,21 @@ export class MemoryStore implements InspectableStore {
     return entry !== undefined && isInFlight(entry) && entry.token === lease.token ? entry : undefined;
   }
 
+  /** Deletes up to `limit` expired records, then compacts what they leave in the arena. */
   #purge(now: number, limit: number): number {
+    const deleted = this.#deleteExpired(now, limit);
+    this.#arena.compact();
+    return deleted;
+  }
+
+  #deleteExpired(now: number, limit: number): number {
     let deleted = 0;
     for (const [scope, keys] of this.#scopes) {
       for (const [key, entry] of keys) {
         if (deleted >= limit) return deleted;
-        if (isLive(entry, now)) continue;
+        if (this.#isLive(entry, now)) continue;
         keys.delete(key);
+        this.#forget(entry);
         deleted += 1;
       }
       if (keys.size === 0) this.#scopes.delete(scope);
@@ -310,29 +356,19 @@ function laterChunksOf(
   return later;
 }
 
-/** A record the caller may keep and mutate freely. */
-function output(ref: RecordRef, entry: Entry): IdempotencyRecord {
-  return isInFlight(entry) ? inFlightRecord(ref, entry) : unpackRecord(ref, packedOf(entry));
-}
-
 function isInFlight(entry: Entry): entry is InFlightEntry {
-  return !(entry instanceof Uint8Array) && entry.state === "in_flight";
+  return typeof entry !== "number" && entry.state === "in_flight";
 }
 
-function packedOf(entry: CompletedEntry): PackedRecord {
-  return entry instanceof Uint8Array ? entry : entry.packed;
+function slotOf(entry: CompletedEntry): number {
+  return typeof entry === "number" ? entry : entry.slot;
 }
 
 function laterChunksIn(entry: CompletedEntry): readonly (Uint8Array | undefined)[] {
-  return entry instanceof Uint8Array ? NO_CHUNKS : entry.laterChunks;
+  return typeof entry === "number" ? NO_CHUNKS : entry.laterChunks;
 }
 
 function inFlightRecord({ scope, key }: RecordRef, entry: InFlightEntry): InFlightRecord {
   const { fingerprint, token, createdAt, leaseExpiresAt } = entry;
   return { state: "in_flight", scope, key, fingerprint, token, createdAt, leaseExpiresAt };
-}
-
-/** Live means: an in-flight lease that has not lapsed, or a completed record that has not expired. */
-function isLive(entry: Entry, now: number): boolean {
-  return (isInFlight(entry) ? entry.leaseExpiresAt : packedExpiresAt(packedOf(entry))) > now;
 }

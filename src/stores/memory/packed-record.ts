@@ -6,8 +6,8 @@ import type { CompletedRecord, HeaderPair, RecordRef } from "../../store.js";
  * Why: the memory store keeps every completed record for its TTL (24 h by default), so a
  * busy process holds hundreds of thousands of them. Kept as objects, each is some twenty
  * heap objects (the record, the response, an array per header, strings, timestamps, the
- * body) that every garbage collection must walk, copy or mark; packed, it is one small
- * buffer, usually carved from Node's shared pool, whose bytes the collector never scans.
+ * body) that every garbage collection must walk, copy or mark; packed, it is a run of
+ * bytes in a slab (see record-arena.ts), which the collector never scans.
  *
  * Layout (little-endian): expiresAt, createdAt, completedAt and bodyLength as float64;
  * chunkCount as uint32; status as uint16; a flags byte; a padding byte; where body chunk
@@ -36,13 +36,21 @@ const STRINGS = 44;
 const BODY_OMITTED = 1;
 const HAS_FIRST_CHUNK = 2;
 
-/** Packs a completed record; the bytes are copied, so the caller may reuse its arrays. */
-export function packRecord(fields: PackedFields): PackedRecord {
+/** How many bytes {@link packInto} writes for these fields. */
+export function packedLength(fields: PackedFields): number {
   const { response, firstChunk } = fields;
   let size = STRINGS + 8 + Buffer.byteLength(fields.fingerprint) + (firstChunk?.byteLength ?? 0);
   for (const [name, value] of response.headers)
     size += 8 + Buffer.byteLength(name) + Buffer.byteLength(value);
-  const packed = Buffer.allocUnsafe(size);
+  return size;
+}
+
+/**
+ * Packs a completed record into `packed`, which must be exactly {@link packedLength} bytes
+ * long; the bytes are copied, so the caller may reuse its arrays.
+ */
+export function packInto(packed: Buffer, fields: PackedFields): void {
+  const { response, firstChunk } = fields;
   packed.writeDoubleLE(fields.expiresAt, EXPIRES_AT);
   packed.writeDoubleLE(fields.createdAt, CREATED_AT);
   packed.writeDoubleLE(fields.completedAt, COMPLETED_AT);
@@ -57,7 +65,6 @@ export function packRecord(fields: PackedFields): PackedRecord {
     offset = writeString(packed, writeString(packed, offset, name), value);
   packed.writeUInt32LE(offset, BODY);
   if (firstChunk) packed.set(firstChunk, offset);
-  return packed;
 }
 
 /** When a packed record expires, in epoch milliseconds. */
