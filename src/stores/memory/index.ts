@@ -100,10 +100,14 @@ export class MemoryStore implements InspectableStore {
     const now = Date.now();
     const existing = this.#find(input);
     if (existing !== undefined) {
-      if (this.#isLive(existing, now)) {
-        return isInFlight(existing)
-          ? { outcome: "in_flight", record: inFlightRecord(input, existing) }
-          : { outcome: "completed", record: unpackRecord(input, this.#packed(existing)) };
+      // Not #isLive: a replay reads its packed bytes through one view, not two.
+      if (isInFlight(existing)) {
+        if (existing.leaseExpiresAt > now)
+          return { outcome: "in_flight", record: inFlightRecord(input, existing) };
+      } else {
+        const packed = this.#packed(existing);
+        if (packedExpiresAt(packed) > now)
+          return { outcome: "completed", record: unpackRecord(input, packed) };
       }
       this.#forget(existing);
     }

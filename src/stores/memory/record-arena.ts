@@ -177,9 +177,9 @@ export class RecordArena {
       const slot = slab.readUInt32LE(offset);
       const length = slab.readUInt32LE(offset + 4);
       const start = offset + HEADER_BYTES;
-      // A record freed since (its slot maybe reused elsewhere) is skipped; so is the
-      // unwritten tail, which can never match a live slot's place.
-      if (slot < this.#slotCount && this.#slabOf[slot] === slabId && this.#startOf[slot] === start) {
+      // A record freed since (its slot maybe reused elsewhere) is skipped. The walk stops
+      // at the last live record, before the slab's unwritten tail.
+      if (this.#slabOf[slot] === slabId && this.#startOf[slot] === start) {
         this.#liveBytes[slabId] = (this.#liveBytes[slabId] as number) - HEADER_BYTES - length;
         this.#place(slot, length);
         slab.copy(this.bytes(slot), 0, start, start + length);
