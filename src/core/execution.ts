@@ -28,7 +28,8 @@ export class Execution {
   readonly #store: IdempotencyStore;
   readonly #lease: Lease;
   readonly #event: KeyEvent;
-  readonly #startedAt = performance.now();
+  /** For the `onExecuted` hook's duration; read from the clock only when that hook is set. */
+  readonly #startedAt: number;
   readonly #renewal: LeaseRenewal;
   #phase: Phase = "running";
   #status = 0;
@@ -51,6 +52,7 @@ export class Execution {
     this.#store = options.store;
     this.#lease = lease;
     this.#event = event;
+    this.#startedAt = options.hooks.onExecuted ? performance.now() : 0;
     this.#renewal = new LeaseRenewal(this.#store, lease, options.lease, {
       onLost: () => {
         this.#lost = true;

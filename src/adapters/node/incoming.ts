@@ -2,10 +2,24 @@ import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import type { IncomingRequest } from "../../core/request.js";
 
-/** A Node request as the engine sees it. Header lookups read `rawHeaders`, so repeated lines stay apart. */
-export function toIncomingRequest(req: IncomingMessage, body: Uint8Array | undefined): IncomingRequest {
+/** Lines of one header already read from a request, so that they are not read twice. */
+export interface KnownHeader {
+  /** Lower case. */
+  readonly name: string;
+  readonly lines: readonly string[];
+}
+
+/**
+ * A Node request as the engine sees it. Header lookups read `rawHeaders`, so repeated
+ * lines stay apart; the lines of `known` come as given.
+ */
+export function toIncomingRequest(
+  req: IncomingMessage,
+  body: Uint8Array | undefined,
+  known?: KnownHeader,
+): IncomingRequest {
   const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
-  const header = (name: string) => headerLines(req, name);
+  const header = (name: string) => (name === known?.name ? known.lines : headerLines(req, name));
   const method = (req.method ?? "GET").toUpperCase();
   return body === undefined ? { method, path, header } : { method, path, header, body };
 }

@@ -4,7 +4,14 @@ import type { Execution } from "../../core/execution.js";
 import type { IdempotencyOptions } from "../../core/options.js";
 import { problem } from "../../core/problems.js";
 import { captureResponse } from "./capture.js";
-import { headerLines, requestBody, TOO_LARGE, toIncomingRequest, untilBodyParsed } from "./incoming.js";
+import {
+  headerLines,
+  type KnownHeader,
+  requestBody,
+  TOO_LARGE,
+  toIncomingRequest,
+  untilBodyParsed,
+} from "./incoming.js";
 import { sendProblem, sendReplay } from "./send.js";
 
 /** What the adapter does after the engine has decided. */
@@ -23,14 +30,17 @@ export function guardRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ): Outcome | Promise<Outcome> {
-  if (engine.passesForLackOfKey(headerLines(req, engine.options.header))) return NEXT;
-  return guardKeyedRequest(engine, req, res);
+  const name = engine.options.header;
+  const lines = headerLines(req, name);
+  if (engine.passesForLackOfKey(lines)) return NEXT;
+  return guardKeyedRequest(engine, req, res, { name, lines });
 }
 
 async function guardKeyedRequest(
   engine: IdempotencyEngine,
   req: IncomingMessage,
   res: ServerResponse,
+  keyHeader: KnownHeader,
 ): Promise<Outcome> {
   let body: Buffer | undefined;
   if (engine.needsBody(req.method ?? "GET")) {
@@ -47,7 +57,7 @@ async function guardKeyedRequest(
     }
     body = buffered;
   }
-  let decision = engine.begin(toIncomingRequest(req, body));
+  let decision = engine.begin(toIncomingRequest(req, body, keyHeader));
   if (decision instanceof Promise) decision = await decision;
   switch (decision.action) {
     case "pass":
