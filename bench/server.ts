@@ -1,11 +1,13 @@
 // One benchmark target in its own process: an Express app whose POST /orders handler does
 // what a typical write endpoint does (parse JSON, a ~2 ms database call, answer 201 JSON),
-// bare or behind oncely. argv: variant (bare | memory | sqlite:PATH | any store URL).
+// bare or behind oncely. argv: variant (bare | least-layer | memory | sqlite:PATH | any store
+// URL); least-layer is the yardstick of bench/least-layer.ts.
 // Prints "listening <port>".
 
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import express from "express";
+import { installLeastLayer } from "./least-layer.js";
 
 // The compiled package, as users run it: a source transform (tsx) adds per-call helpers
 // that would be measured as oncely's cost. `npm run bench` builds first.
@@ -18,7 +20,9 @@ const { createStore } = (await import(`${dist}index.js`)) as typeof import("../s
 const variant = process.argv[2] ?? "bare";
 const app = express();
 app.disable("x-powered-by");
-if (variant !== "bare") {
+if (variant === "least-layer") {
+  installLeastLayer(app);
+} else if (variant !== "bare") {
   const store = await createStore(variant === "memory" ? "memory:" : variant);
   app.use(idempotency({ store }));
 }
