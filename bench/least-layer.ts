@@ -44,6 +44,11 @@ export function installLeastLayer(app: Express): void {
     const key = req.headers["idempotency-key"];
     if (typeof key !== "string") return next();
     const found = records.get(key);
+    if (found === 0) {
+      res.statusCode = 409; // still in flight
+      res.end();
+      return;
+    }
     if (found !== undefined) {
       res.end(found);
       return;
