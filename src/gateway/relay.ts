@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { drainedOrClosed } from "../adapters/node/send.js";
 import type { Execution } from "../core/execution.js";
 import { copyResponseHead } from "./headers.js";
 
@@ -29,18 +30,9 @@ export async function relayResponse(
  * can be behind, and there is nobody left to wait for otherwise.
  */
 function writable(res: ServerResponse, execution: Execution | undefined): Promise<void> {
+  if (!res.destroyed) return drainedOrClosed(res);
   return new Promise((resolve) => {
-    if (res.destroyed) {
-      if (execution) execution.onDrain(resolve);
-      else resolve();
-      return;
-    }
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
+    if (execution) execution.onDrain(resolve);
+    else resolve();
   });
 }

@@ -331,6 +331,13 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
     const expected = createHash("sha256");
     for (let i = 0; i < pieces; i++) expected.update(Buffer.alloc(pieceSize, i % 251));
     const digest = expected.digest("hex");
+    // Each wait for 'drain' must let go of its listeners: left behind, they pile up on the
+    // response until Node warns of a leak.
+    const leaks: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if (warning.name === "MaxListenersExceededWarning") leaks.push(warning);
+    };
+    process.on("warning", onWarning);
     try {
       const key = newKey();
       const first = await send(server.url, { headers: { "idempotency-key": key } });
@@ -342,7 +349,10 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
       expect(replay.headers.get("content-length")).toBe(String(pieces * pieceSize));
       expect(createHash("sha256").update(replay.body).digest("hex")).toBe(digest);
       expect(server.count()).toBe(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(leaks).toEqual([]);
     } finally {
+      process.off("warning", onWarning);
       await server.close();
     }
   }, 60_000);

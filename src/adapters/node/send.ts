@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { ProblemResponse } from "../../core/problems.js";
 import type { Replay } from "../../core/replay.js";
@@ -21,7 +20,7 @@ export async function sendReplay(res: ServerResponse, replay: Replay): Promise<v
   setHeaders(res, replay.headers);
   try {
     for await (const chunk of replay.body) {
-      if (!res.write(chunk) && !res.destroyed) await Promise.race([once(res, "drain"), once(res, "close")]);
+      if (!res.write(chunk) && !res.destroyed) await drainedOrClosed(res);
       if (res.destroyed) return;
     }
     res.end();
@@ -40,4 +39,21 @@ function setHeaders(res: ServerResponse, headers: readonly HeaderPair[]): void {
   }
   for (const [name, values] of grouped)
     res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+}
+
+/**
+ * Resolves on the response's next 'drain' or 'close', and removes both listeners then: a
+ * long response waits many times, and listeners left behind would pile up on it.
+ * @internal shared with the gateway's relay
+ */
+export function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
