@@ -4,7 +4,7 @@
 // core and the load generator on the others, and the CPU time comes from /proc/<pid>/stat.
 // Each scenario sends AMOUNT requests, ROUNDS times interleaved; medians are reported, and
 // ratios are medians of per-round ratios.
-// BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as a row, to
+// BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as rows (unique keys and replays), to
 // compare a change with what it replaces in the same run.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -72,12 +72,20 @@ if (baselineDir) {
   const commit = execFileSync("git", ["-C", baselineDir, "log", "-1", "--format=%h"], {
     encoding: "utf8",
   }).trim();
-  servers.push({
-    name: `oncely memory, unique keys, baseline build of ${commit}`,
-    script: join(baselineDir, "bench/server.ts"),
-    variant: "memory",
-    key: "unique",
-  });
+  servers.push(
+    {
+      name: `oncely memory, unique keys, baseline build of ${commit}`,
+      script: join(baselineDir, "bench/server.ts"),
+      variant: "memory",
+      key: "unique",
+    },
+    {
+      name: `oncely memory, replays, baseline build of ${commit}`,
+      script: join(baselineDir, "bench/server.ts"),
+      variant: "memory",
+      key: "replay",
+    },
+  );
 }
 
 const children: Child[] = [];
@@ -132,9 +140,10 @@ try {
     `oncely against the hand-written least layer, unique keys, median of the per-round ratios: ${pairedRatio(oncely, leastLayer).toFixed(2)}×.`,
   );
   if (baselineDir) {
+    const replays = servers.findIndex((server) => server.variant === "memory" && server.key === "replay");
     lines.push(
       "",
-      `This build against the baseline build, unique keys, median of the per-round ratios: ${pairedRatio(oncely, servers.length - 1).toFixed(2)}×.`,
+      `This build against the baseline build, median of the per-round ratios: unique keys ${pairedRatio(oncely, servers.length - 2).toFixed(2)}×, replays ${pairedRatio(replays, servers.length - 1).toFixed(2)}×.`,
     );
   }
   const text = lines.join("\n");

@@ -110,11 +110,7 @@ export interface CompletionInput {
  * The storage backend contract. Implementations must make each method atomic with
  * respect to concurrent callers in any process that shares the backend.
  *
- * `claim` and `complete`, the two calls of every guarded request, may return their
- * answer directly instead of a promise, and then report failure by throwing. A backend
- * that has the answer at hand (the memory and SQLite stores) spares each request the
- * promises and microtask turns of awaiting one; callers must accept both forms. Every
- * other method returns a promise.
+ * Every method returns a promise and reports failure by rejecting it, never by throwing.
  *
  * Run `oncely/testing`'s conformance suite against any implementation.
  */
@@ -125,10 +121,8 @@ export interface IdempotencyStore {
    * expired — create an in-flight record owned by `token` and return `acquired`;
    * otherwise return the live record untouched. Exactly one of any number of
    * concurrent claims of one key is `acquired`.
-   *
-   * May answer synchronously (and then fail by throwing): see {@link IdempotencyStore}.
    */
-  claim(input: ClaimInput): ClaimResult | Promise<ClaimResult>;
+  claim(input: ClaimInput): Promise<ClaimResult>;
 
   /**
    * Extend the lease of an in-flight record owned by `lease.token` (also after the lease
@@ -150,10 +144,8 @@ export interface IdempotencyStore {
    * final chunk and discarding any chunk with an index at or above `chunkCount`.
    * Succeeds even after the lease lapsed, provided nobody took the key over.
    * False when not the owner.
-   *
-   * May answer synchronously (and then fail by throwing): see {@link IdempotencyStore}.
    */
-  complete(lease: Lease, input: CompletionInput): boolean | Promise<boolean>;
+  complete(lease: Lease, input: CompletionInput): Promise<boolean>;
 
   /**
    * The live record for `ref`, or undefined: expired completed records and in-flight

@@ -3,7 +3,6 @@ import { Execution } from "./execution.js";
 import { credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
 import { type KeyParseResult, parseKeyHeader, validateKey } from "./key.js";
-import { isPromiseLike, type MaybePromise } from "./maybe-promise.js";
 import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
@@ -68,18 +67,14 @@ export class IdempotencyEngine {
    * Decides what happens to a request: pass it through, reject it, replay a stored
    * response, or execute it under a lease. Rejects only when a user callback (`key`,
    * `scope`, `fingerprint`) fails.
-   *
-   * Answers at once, without a promise, when no user callback is set, the store answered
-   * its claim synchronously and the key is not in flight (a duplicate that must wait or be
-   * refused always gets a promise): this runs on every guarded request.
    */
-  begin(request: IncomingRequest): Decision | Promise<Decision> {
+  begin(request: IncomingRequest): Promise<Decision> {
     const { options } = this;
-    if (!this.guards(request.method)) return PASS_METHOD;
+    if (!this.guards(request.method)) return Promise.resolve(PASS_METHOD);
     if (options.key || options.scope || typeof options.fingerprint === "function")
       return this.#beginWithCallbacks(request);
     const parsed = parseKeyHeader(request.header(options.header), options.maxKeyLength);
-    if (!parsed?.ok) return this.#withoutValidKey(parsed);
+    if (!parsed?.ok) return Promise.resolve(this.#withoutValidKey(parsed));
     const scope = credentialScope(request, options.scopeHeader);
     return this.#claim(
       keyEvent(request, parsed.key, scope),
@@ -123,42 +118,45 @@ export class IdempotencyEngine {
   }
 
   /**
-   * Claims the key and decides from the answer: synchronously when the store answers
-   * synchronously. `startedAt` is when the first claim of this request was made, for `wait`.
+   * Claims the key and decides from the answer. While the key is in flight elsewhere it
+   * claims again after pauses, as long as `wait` allows, then answers 409.
    */
-  #claim(
-    event: KeyEvent,
-    fingerprint: string,
-    startedAt = Date.now(),
-    pacer?: WaitPacer,
-  ): Decision | Promise<Decision> {
+  async #claim(event: KeyEvent, fingerprint: string): Promise<Decision> {
     const { options } = this;
-    let claimed: MaybePromise<ClaimResult>;
-    try {
-      claimed = options.store.claim({
-        scope: event.scope,
-        key: event.key,
-        fingerprint,
-        token: newOwnerToken(),
-        leaseMs: options.lease,
-      });
-    } catch (error) {
-      return this.#storeFailed(event, error);
+    // Made on the first conflict only: most claims are decided at once.
+    let pacer: WaitPacer | undefined;
+    const startedAt = Date.now();
+    for (;;) {
+      let result: ClaimResult;
+      try {
+        result = await options.store.claim({
+          scope: event.scope,
+          key: event.key,
+          fingerprint,
+          token: newOwnerToken(),
+          leaseMs: options.lease,
+        });
+      } catch (error) {
+        return this.#storeFailed(event, error);
+      }
+      const decision = this.#decide(event, fingerprint, result);
+      if (decision) return decision;
+      pacer ??= new WaitPacer(options.wait, startedAt);
+      if (!(await pacer.pause())) {
+        emit(options.hooks.onConflict, event);
+        return respond(
+          problem(
+            "request-in-progress",
+            "a request with this idempotency key is still being processed; retry later",
+            options.retryAfter,
+          ),
+        );
+      }
     }
-    if (!isPromiseLike(claimed)) return this.#claimed(event, fingerprint, claimed, startedAt, pacer);
-    return Promise.resolve(claimed).then(
-      (result) => this.#claimed(event, fingerprint, result, startedAt, pacer),
-      (error: unknown) => this.#storeFailed(event, error),
-    );
   }
 
-  #claimed(
-    event: KeyEvent,
-    fingerprint: string,
-    result: ClaimResult,
-    startedAt: number,
-    pacer: WaitPacer | undefined,
-  ): Decision | Promise<Decision> {
+  /** The decision a claim's answer makes, or undefined when the key is in flight and must be claimed again. */
+  #decide(event: KeyEvent, fingerprint: string, result: ClaimResult): Decision | undefined {
     const { options } = this;
     if (result.outcome === "acquired") {
       return { action: "execute", execution: new Execution(options, result.lease, event) };
@@ -178,33 +176,7 @@ export class IdempotencyEngine {
       emit(options.hooks.onReplayed, { ...event, status: result.record.response.status });
       return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
     }
-    // Made on the first conflict only: most claims are decided at once.
-    return this.#claimAfterPause(
-      event,
-      fingerprint,
-      startedAt,
-      pacer ?? new WaitPacer(options.wait, startedAt),
-    );
-  }
-
-  /** The key is in flight: looks again after a pause while `wait` allows, else answers 409. */
-  async #claimAfterPause(
-    event: KeyEvent,
-    fingerprint: string,
-    startedAt: number,
-    pacer: WaitPacer,
-  ): Promise<Decision> {
-    if (!(await pacer.pause())) {
-      emit(this.options.hooks.onConflict, event);
-      return respond(
-        problem(
-          "request-in-progress",
-          "a request with this idempotency key is still being processed; retry later",
-          this.options.retryAfter,
-        ),
-      );
-    }
-    return await this.#claim(event, fingerprint, startedAt, pacer);
+    return undefined;
   }
 
   #storeFailed(event: KeyEvent, error: unknown): Decision {

@@ -1,7 +1,6 @@
 import type { HeaderPair, IdempotencyStore, Lease } from "../store.js";
 import { emit, type KeyEvent, type ReleaseReason } from "./hooks.js";
 import { LeaseRenewal } from "./lease-renewal.js";
-import { isPromiseLike, type MaybePromise } from "./maybe-promise.js";
 import type { ResolvedOptions } from "./options.js";
 import { storableHeaders } from "./response-headers.js";
 
@@ -127,23 +126,28 @@ export class Execution {
   /**
    * Ends the execution: stores the captured response (or releases the key when storing
    * failed). Never rejects: store failures go to the `onStoreError` hook, because the
-   * handler has already run and its response must still reach the client. Returns no
-   * promise when there was nothing to wait for: no chunk write still under way, and a
-   * store that completed synchronously.
+   * handler has already run and its response must still reach the client.
    */
-  finish(): void | Promise<void> {
+  async finish(): Promise<void> {
     if (this.#phase !== "capturing") return;
     this.#phase = "done";
-    return this.#appends ? this.#appends.then(() => this.#complete()) : this.#complete();
+    if (this.#appends) await this.#appends;
+    const stored = await this.#complete();
+    this.#renewal.stop();
+    if (this.#storeError !== undefined) {
+      this.#reportStoreError("complete", this.#storeError);
+      await this.#tryRelease("store-error");
+    }
+    this.#emitExecuted(stored);
   }
 
-  #complete(): void | Promise<void> {
-    if (this.#storeError !== undefined || this.#lost) return this.#completed(false);
+  /** Stores the captured response; false when it was not stored (the lease was lost, or the store failed). */
+  async #complete(): Promise<boolean> {
+    if (this.#storeError !== undefined || this.#lost) return false;
     const finalChunk = this.#omitted ? Buffer.alloc(0) : this.#cutChunk(this.#pendingBytes);
     const chunkCount = this.#omitted ? 0 : this.#chunksWritten + (finalChunk.length > 0 ? 1 : 0);
-    let stored: MaybePromise<boolean>;
     try {
-      stored = this.#store.complete(this.#lease, {
+      return await this.#store.complete(this.#lease, {
         response: {
           status: this.#status,
           headers: this.#headers,
@@ -156,23 +160,8 @@ export class Execution {
       });
     } catch (error) {
       this.#storeError = error;
-      return this.#completed(false);
+      return false;
     }
-    if (!isPromiseLike(stored)) return this.#completed(stored);
-    return Promise.resolve(stored).then(
-      (done) => this.#completed(done),
-      (error: unknown) => {
-        this.#storeError = error;
-        return this.#completed(false);
-      },
-    );
-  }
-
-  #completed(stored: boolean): void | Promise<void> {
-    this.#renewal.stop();
-    if (this.#storeError === undefined) return this.#emitExecuted(stored);
-    this.#reportStoreError("complete", this.#storeError);
-    return this.#tryRelease("store-error").then(() => this.#emitExecuted(false));
   }
 
   /** The handler failed (threw, or its framework answered with an error): release the key. */

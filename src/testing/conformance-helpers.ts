@@ -133,23 +133,29 @@ export function isCorruptRecordError(ref: RecordRef): (error: unknown) => true {
 }
 
 /**
- * How a store call settles, with "hung" when it does neither within `ms`. A call that
- * throws synchronously (allowed of `claim` and `complete`) counts as rejected.
+ * How a store call settles, with "hung" when it does neither within `ms`. The contract
+ * is async only: a call that throws instead of rejecting, or answers with something
+ * other than a promise, says so.
  */
 export async function settleWithin(
   call: () => unknown,
   ms: number,
-): Promise<"resolved" | "rejected" | "hung"> {
+): Promise<"resolved" | "rejected" | "hung" | "threw" | "not a promise"> {
+  let answer: unknown;
+  try {
+    answer = call();
+  } catch {
+    return "threw";
+  }
+  if (!(answer instanceof Promise)) return "not a promise";
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"hung">((resolve) => {
     timer = setTimeout(() => resolve("hung"), ms);
   });
-  const settled = Promise.resolve()
-    .then(call)
-    .then(
-      () => "resolved" as const,
-      () => "rejected" as const,
-    );
+  const settled = answer.then(
+    () => "resolved" as const,
+    () => "rejected" as const,
+  );
   try {
     return await Promise.race([settled, deadline]);
   } finally {

@@ -96,7 +96,7 @@ export function registerLifecycleTests(
         const ref = freshRef();
         await completeWith(store, await acquire(store, claimInput(ref)), [utf8("fine")]);
         await corrupt(store, ref);
-        await assert.rejects(async () => store.claim(claimInput(ref)), isCorruptRecordError(ref));
+        await assert.rejects(store.claim(claimInput(ref)), isCorruptRecordError(ref));
         await assert.rejects(store.get(ref), isCorruptRecordError(ref));
       });
 
@@ -104,7 +104,7 @@ export function registerLifecycleTests(
         const ref = freshRef();
         await acquire(store, claimInput(ref));
         await corrupt(store, ref);
-        await assert.rejects(async () => store.claim(claimInput(ref)), isCorruptRecordError(ref));
+        await assert.rejects(store.claim(claimInput(ref)), isCorruptRecordError(ref));
         await assert.rejects(store.get(ref), isCorruptRecordError(ref));
       });
     });

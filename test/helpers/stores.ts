@@ -61,25 +61,17 @@ export const completion = (store: IdempotencyStore, key: string) => recordState(
 export const claimed = (store: IdempotencyStore, key: string) => recordState(store, key, "in_flight");
 
 /**
- * The real `store`, except that `method` fails with `error`: a backend that goes away at
- * one step, for the paths that only a store failure reaches. It rejects, or with
- * `how: "throws"` throws synchronously, as `claim` and `complete` may.
+ * The real `store`, except that `method` rejects with `error`: a backend that goes away at
+ * one step, for the paths that only a store failure reaches.
  */
 export function failing(
   store: IdempotencyStore,
   method: keyof IdempotencyStore,
   error: Error,
-  how: "rejects" | "throws" = "rejects",
 ): IdempotencyStore {
-  const fail =
-    how === "rejects"
-      ? () => Promise.reject(error)
-      : () => {
-          throw error;
-        };
   return new Proxy(store, {
     get: (target, name) => {
-      if (name === method) return fail;
+      if (name === method) return () => Promise.reject(error);
       const value: unknown = Reflect.get(target, name, target);
       return typeof value === "function" ? value.bind(target) : value;
     },

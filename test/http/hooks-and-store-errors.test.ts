@@ -109,34 +109,31 @@ describe.each(storeCases())("hooks and store failures ($name store)", ({ create 
     }
   });
 
-  it.each(["throws", "rejects"] as const)(
-    "delivers the response, reports the failure and releases the key when storing it fails (complete %s)",
-    async (how) => {
-      const store = await create();
-      const failure = new Error("the store went away while completing");
-      const errors: StoreErrorEvent[] = [];
-      const released: ReleasedEvent[] = [];
-      const server = await guardedServer(failing(store, "complete", failure, how), {
-        hooks: {
-          onStoreError: (event) => void errors.push(event),
-          onReleased: (event) => void released.push(event),
-        },
-      });
-      try {
-        const key = newKey();
-        const reply = await send(server.url, { headers: { "idempotency-key": key } });
-        expect([reply.status, reply.json()]).toEqual([201, expect.objectContaining({ count: 1 })]);
-        expect(errors).toEqual([expect.objectContaining({ key, operation: "complete", error: failure })]);
-        expect(released).toEqual([expect.objectContaining({ key, reason: "store-error" })]);
-        // Released, not left in flight: the retry executes instead of getting 409.
-        expect((await send(server.url, { headers: { "idempotency-key": key } })).status).toBe(201);
-        expect(server.count()).toBe(2);
-      } finally {
-        await server.close();
-        await store.close();
-      }
-    },
-  );
+  it("delivers the response, reports the failure and releases the key when storing it fails", async () => {
+    const store = await create();
+    const failure = new Error("the store went away while completing");
+    const errors: StoreErrorEvent[] = [];
+    const released: ReleasedEvent[] = [];
+    const server = await guardedServer(failing(store, "complete", failure), {
+      hooks: {
+        onStoreError: (event) => void errors.push(event),
+        onReleased: (event) => void released.push(event),
+      },
+    });
+    try {
+      const key = newKey();
+      const reply = await send(server.url, { headers: { "idempotency-key": key } });
+      expect([reply.status, reply.json()]).toEqual([201, expect.objectContaining({ count: 1 })]);
+      expect(errors).toEqual([expect.objectContaining({ key, operation: "complete", error: failure })]);
+      expect(released).toEqual([expect.objectContaining({ key, reason: "store-error" })]);
+      // Released, not left in flight: the retry executes instead of getting 409.
+      expect((await send(server.url, { headers: { "idempotency-key": key } })).status).toBe(201);
+      expect(server.count()).toBe(2);
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
 
   it('executes without deduplication and reports it with onStoreError: "open"', async () => {
     const store = await create();

@@ -297,9 +297,7 @@ class ResponseCapture {
       const body = Buffer.concat(bytes ? [...this.#buffered, bytes] : this.#buffered);
       args = callback ? [body, callback] : [body];
     }
-    const stored = this.#execution.finish();
-    if (stored) stored.then(() => this.#end(args));
-    else this.#end(args);
+    void this.#execution.finish().then(() => this.#end(args));
     return true;
   }
 

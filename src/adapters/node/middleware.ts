@@ -57,8 +57,7 @@ async function guardKeyedRequest(
     }
     body = buffered;
   }
-  let decision = engine.begin(toIncomingRequest(req, body, keyHeader));
-  if (decision instanceof Promise) decision = await decision;
+  const decision = await engine.begin(toIncomingRequest(req, body, keyHeader));
   switch (decision.action) {
     case "pass":
       return NEXT;

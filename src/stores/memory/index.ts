@@ -72,8 +72,7 @@ const NO_CHUNKS: readonly Uint8Array[] = [];
 
 /**
  * An {@link InspectableStore} kept in process memory. Every method runs synchronously
- * to the end before yielding, which is what makes each one atomic here; `claim` and
- * `complete` also answer synchronously. Byte arrays are copied on the way in and out, so
+ * to the end before yielding, which is what makes each one atomic here. Byte arrays are copied on the way in and out, so
  * callers can never alter stored bodies.
  */
 export class MemoryStore implements InspectableStore {
@@ -94,8 +93,7 @@ export class MemoryStore implements InspectableStore {
     }
   }
 
-  /** Answers synchronously, as the contract allows: it has the answer at hand. */
-  claim(input: ClaimInput): ClaimResult {
+  async claim(input: ClaimInput): Promise<ClaimResult> {
     this.#assertOpen();
     const now = Date.now();
     const existing = this.#find(input);
@@ -141,8 +139,7 @@ export class MemoryStore implements InspectableStore {
     return true;
   }
 
-  /** Answers synchronously, as the contract allows. */
-  complete(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): boolean {
+  async complete(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): Promise<boolean> {
     const entry = this.#owned(lease);
     if (!entry) return false;
     const { chunkCount } = response;

@@ -85,9 +85,8 @@ export class SqliteStore implements InspectableStore {
     }
   }
 
-  /** Answers synchronously, as the contract allows: better-sqlite3 does. */
-  claim(input: ClaimInput): ClaimResult {
-    return this.#runNow(() => this.#claimLocked(input));
+  claim(input: ClaimInput): Promise<ClaimResult> {
+    return this.#run(() => this.#claimLocked(input));
   }
 
   renew(lease: Lease, leaseMs: number): Promise<boolean> {
@@ -104,9 +103,8 @@ export class SqliteStore implements InspectableStore {
     return this.#run(() => this.#sql.putOwnedChunk.run({ ...owner(lease), idx: index, data }).changes === 1);
   }
 
-  /** Answers synchronously, as the contract allows. */
-  complete(lease: Lease, input: CompletionInput): boolean {
-    return this.#runNow(() => this.#completeLocked(lease, input));
+  complete(lease: Lease, input: CompletionInput): Promise<boolean> {
+    return this.#run(() => this.#completeLocked(lease, input));
   }
 
   get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
@@ -171,13 +169,8 @@ export class SqliteStore implements InspectableStore {
     if (this.#ownsDatabase) this.#db.close();
   }
 
-  /** Runs a synchronous operation so that whatever it throws becomes a rejection. */
+  /** Runs a synchronous operation, with SQLite's failures (and whatever else it throws) as rejections. */
   async #run<T>(operation: () => T): Promise<T> {
-    return this.#runNow(operation);
-  }
-
-  /** Runs a synchronous operation, with SQLite's failures thrown as store errors. */
-  #runNow<T>(operation: () => T): T {
     if (this.#closed) throw new StoreClosedError();
     return unlessSqliteFails(operation);
   }
