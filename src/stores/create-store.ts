@@ -7,7 +7,7 @@ import type { IdempotencyStore } from "../store.js";
  *
  * | URL | store |
  * | --- | --- |
- * | `memory:` | in-process memory (one process only) |
+ * | `memory:`, `memory:?maxEntries=N&maxBytes=N` | in-process memory (one process only), bounded |
  * | `sqlite:./path/to.db`, `sqlite:/abs/path.db` | SQLite file (the embedded default; several processes on one machine) |
  * | `redis://…`, `rediss://…` | Redis or Valkey |
  * | `redis-cluster://host:port,host:port` | Redis Cluster |
