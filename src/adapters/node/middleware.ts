@@ -5,12 +5,11 @@ import type { IdempotencyOptions } from "../../core/options.js";
 import { problem } from "../../core/problems.js";
 import { captureResponse } from "./capture.js";
 import {
+  bufferRequestBody,
   headerLines,
   type KnownHeader,
-  requestBody,
   TOO_LARGE,
   toIncomingRequest,
-  untilBodyParsed,
 } from "./incoming.js";
 import { sendProblem, sendReplay } from "./send.js";
 
@@ -44,10 +43,7 @@ async function guardKeyedRequest(
 ): Promise<Outcome> {
   let body: Buffer | undefined;
   if (engine.needsBody(req.method ?? "GET")) {
-    await untilBodyParsed();
-    // Awaited only when it is a promise: each await of a plain value costs a microtask turn.
-    let buffered = requestBody(req, engine.options.maxRequestBodyBytes);
-    if (buffered instanceof Promise) buffered = await buffered;
+    const buffered = await bufferRequestBody(req, engine.options.maxRequestBodyBytes);
     if (buffered === TOO_LARGE) {
       sendProblem(
         res,
