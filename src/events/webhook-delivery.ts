@@ -14,7 +14,7 @@ export interface WebhookDedupeOptions extends DeduperOptions {
 /** An answer a webhook helper gives instead of running the handler. */
 export interface WebhookAnswer {
   readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly body: string;
 }
 
@@ -27,12 +27,18 @@ const TEXT = "text/plain; charset=utf-8";
  */
 const DUPLICATE: WebhookAnswer = {
   status: 200,
-  headers: { "content-type": TEXT, "x-idempotency-replayed": "true" },
+  headers: [
+    ["content-type", TEXT],
+    ["x-idempotency-replayed", "true"],
+  ],
   body: "duplicate delivery: this event was already processed\n",
 };
 const IN_PROGRESS: WebhookAnswer = {
   status: 409,
-  headers: { "content-type": TEXT, "retry-after": "1" },
+  headers: [
+    ["content-type", TEXT],
+    ["retry-after", "1"],
+  ],
   body: "this event is still being processed; retry later\n",
 };
 
@@ -85,5 +91,5 @@ export function webhookDelivery(options: WebhookDedupeOptions): { deliver: Deliv
 
 /** The request carries no usable event id, so it cannot have come from the configured sender. */
 function badId(reason: string): WebhookAnswer {
-  return { status: 400, headers: { "content-type": TEXT }, body: `${reason}\n` };
+  return { status: 400, headers: [["content-type", TEXT]], body: `${reason}\n` };
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
-import type { NodeMiddleware } from "../adapters/node/middleware.js";
-import { type WebhookAnswer, type WebhookDedupeOptions, webhookDelivery } from "./webhook-delivery.js";
+import type { NodeMiddleware } from "../http/node/guard.js";
+import { sendWhole } from "../http/node/send.js";
+import { type WebhookDedupeOptions, webhookDelivery } from "./webhook-delivery.js";
 
 /**
  * Express (or any connect-style) middleware that makes the webhook route after it run
@@ -24,7 +25,7 @@ import { type WebhookAnswer, type WebhookDedupeOptions, webhookDelivery } from "
 export function webhookDedupe(options: WebhookDedupeOptions): NodeMiddleware {
   const { deliver, lease } = webhookDelivery(options);
   return function oncelyWebhookDedupe(req, res, next) {
-    deliver(req, () => passOn(res, next, lease)).then((answer) => answer && send(res, answer), next);
+    deliver(req, () => passOn(res, next, lease)).then((answer) => answer && sendWhole(res, answer), next);
   };
 }
 
@@ -48,8 +49,4 @@ function passOn(res: ServerResponse, next: (error?: unknown) => void, graceMs: n
     });
     next();
   });
-}
-
-function send(res: ServerResponse, answer: WebhookAnswer): void {
-  res.writeHead(answer.status, answer.headers).end(answer.body);
 }

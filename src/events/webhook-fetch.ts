@@ -40,5 +40,5 @@ export function withWebhookDedupe(
 }
 
 function toResponse(answer: WebhookAnswer): Response {
-  return new Response(answer.body, { status: answer.status, headers: answer.headers });
+  return new Response(answer.body, { status: answer.status, headers: answer.headers as [string, string][] });
 }

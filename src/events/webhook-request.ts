@@ -1,6 +1,7 @@
-import { IncomingMessage } from "node:http";
-import { bufferRequestBody, TOO_LARGE } from "../adapters/node/incoming.js";
+import type { IncomingMessage } from "node:http";
 import { DEFAULTS } from "../core/options.js";
+// Loads nothing of Node (it imports Node's types only): this module is part of the entry advertised for Workers and Deno.
+import { bufferRequestBody, TOO_LARGE } from "../http/node/body.js";
 
 /** The part of a fetch `Request` the extractors read. A real `Request` fits. */
 export interface FetchRequestLike {
@@ -44,7 +45,7 @@ export function readHeader(request: WebhookRequest, name: string): string | unde
 export async function readJson(request: WebhookRequest): Promise<unknown> {
   if (isFetchRequest(request)) return parse(await request.clone().text());
   const { body } = request;
-  if (body === undefined && request instanceof IncomingMessage) {
+  if (body === undefined && isNodeStream(request)) {
     const raw = await bufferRequestBody(request, DEFAULTS.maxRequestBodyBytes);
     return raw === TOO_LARGE ? undefined : parse(raw.toString("utf8"));
   }
@@ -55,6 +56,12 @@ export async function readJson(request: WebhookRequest): Promise<unknown> {
 
 function isFetchHeaders(headers: WebhookRequest["headers"]): headers is FetchRequestLike["headers"] {
   return typeof (headers as { get?: unknown }).get === "function";
+}
+
+/** A Node request whose body is still in its stream; told apart without loading `node:http`. */
+function isNodeStream(request: NodeRequestLike): request is IncomingMessage {
+  const candidate = request as Partial<IncomingMessage>;
+  return typeof candidate.read === "function" && typeof candidate.unshift === "function";
 }
 
 function isFetchRequest(request: WebhookRequest): request is FetchRequestLike {

@@ -1,11 +1,11 @@
 import { once } from "node:events";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { guardRequest } from "../adapters/node/middleware.js";
-import { sendProblem } from "../adapters/node/send.js";
 import { createEngine, type IdempotencyEngine } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
 import { problem } from "../core/problems.js";
+import { guardRequest } from "../http/node/guard.js";
+import { sendWhole } from "../http/node/send.js";
 import { adminEndpoints } from "./admin.js";
 import { UpstreamError } from "./errors.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -19,7 +19,7 @@ import { Upstream } from "./upstream.js";
 
 /**
  * A reverse proxy that gives any HTTP API idempotency keys. Guarded requests go through
- * the engine exactly as in the Node adapter (the same `guardRequest`): a replay or a
+ * the engine exactly as in the Node adapter (the shared Node HTTP layer's `guardRequest`): a replay or a
  * problem is answered here, an execution is forwarded and the upstream's response is
  * captured on its way back. Every other request is proxied untouched.
  *
@@ -106,7 +106,7 @@ export class Gateway {
       await execution?.fail();
       if (error instanceof UpstreamError && !res.destroyed) {
         const detail = `${error.message}; the idempotency key was released, so retrying with it is safe`;
-        sendProblem(res, problem(error.problem, detail, this.engine.options.retryAfter));
+        sendWhole(res, problem(error.problem, detail, this.engine.options.retryAfter));
       } else {
         res.destroy();
       }

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { drainedOrClosed } from "../adapters/node/send.js";
 import type { Execution } from "../core/execution.js";
+import { drainedOrClosed } from "../http/node/send.js";
 import { copyResponseHead } from "./headers.js";
 
 /**
  * Writes the upstream's response into the client's response as it arrives. When the
- * request is guarded, the Node adapter's capture sits on `res` and stores what passes.
+ * request is guarded, the Node HTTP layer's capture sits on `res` and stores what passes.
  *
  * The upstream body is read to the end even when the client has gone away: the capture
  * still stores it, so the client's retry is a replay and not a second execution. Memory

@@ -1,13 +1,21 @@
+/**
+ * Sending what oncely answers itself on a Node response: a problem, a webhook helper's
+ * answer, or a stored response replayed.
+ * @module
+ */
 import type { ServerResponse } from "node:http";
 import type { ProblemResponse } from "../../core/problems.js";
 import type { Replay } from "../../core/replay.js";
 import type { HeaderPair } from "../../store.js";
 
-/** Writes an engine problem+json answer. */
-export function sendProblem(res: ServerResponse, problem: ProblemResponse): void {
-  res.statusCode = problem.status;
-  setHeaders(res, problem.headers);
-  res.end(problem.body);
+/** A small response sent whole: an engine problem+json answer is one. */
+export type WholeResponse = ProblemResponse;
+
+/** Writes a small response in one piece. */
+export function sendWhole(res: ServerResponse, response: WholeResponse): void {
+  res.statusCode = response.status;
+  setHeaders(res, response.headers);
+  res.end(response.body);
 }
 
 /**
@@ -44,7 +52,6 @@ function setHeaders(res: ServerResponse, headers: readonly HeaderPair[]): void {
 /**
  * Resolves on the response's next 'drain' or 'close', and removes both listeners then: a
  * long response waits many times, and listeners left behind would pile up on it.
- * @internal shared with the gateway's relay
  */
 export function drainedOrClosed(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
