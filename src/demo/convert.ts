@@ -4,7 +4,8 @@
  * in this repository as dev dependencies), loaded on first use.
  * @module
  */
-import { MissingDependencyError, OncelyError } from "../core/errors.js";
+import { OncelyError } from "../core/errors.js";
+import { importOptional } from "../core/optional-dependency.js";
 
 /** What a request can ask for with `?target=`. */
 export const TARGETS = ["json", "csv", "html"] as const;
@@ -120,13 +121,6 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
-async function load<T>(packageName: string, importer: () => Promise<T>): Promise<T> {
-  try {
-    return await importer();
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND") {
-      throw new MissingDependencyError(packageName, "The demo's conversions", { cause: error });
-    }
-    throw error;
-  }
+function load<T>(packageName: string, importer: () => Promise<T>): Promise<T> {
+  return importOptional(packageName, "The demo's conversions", importer);
 }

@@ -176,7 +176,11 @@ describe("createSqliteStore", () => {
   });
 
   it("reports a missing better-sqlite3 as MissingDependencyError", async () => {
-    const report = await startWorker("sqlite-without-driver.ts", [freshPath()]).nextLine();
+    const report = await startWorker("without-package.ts", [
+      "better-sqlite3",
+      "sqlite",
+      freshPath(),
+    ]).nextLine();
     expect(JSON.parse(report)).toMatchObject({
       name: "MissingDependencyError",
       code: "ONCELY_MISSING_DEPENDENCY",

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { MissingDependencyError, StoreUnavailableError } from "../../core/errors.js";
+import { StoreUnavailableError } from "../../core/errors.js";
+import { importOptional } from "../../core/optional-dependency.js";
 
 /** What the store reads of a query result. */
 export interface PostgresQueryResult {
@@ -84,12 +85,5 @@ export async function runQuery(
 type Pg = typeof import("pg")["default"];
 
 async function loadPg(): Promise<Pg> {
-  try {
-    return (await import("pg")).default;
-  } catch (error) {
-    const { code, message } = error as { code?: unknown; message?: unknown };
-    const missing =
-      code === "ERR_MODULE_NOT_FOUND" && typeof message === "string" && message.includes("'pg'");
-    throw missing ? new MissingDependencyError("pg", "The PostgreSQL store", { cause: error }) : error;
-  }
+  return (await importOptional("pg", "The PostgreSQL store", () => import("pg"))).default;
 }

@@ -1,5 +1,6 @@
 import type { Cluster, Redis, RedisOptions } from "ioredis";
-import { MissingDependencyError, StoreUnavailableError } from "../../core/errors.js";
+import { StoreUnavailableError } from "../../core/errors.js";
+import { importOptional } from "../../core/optional-dependency.js";
 import type { RedisTarget } from "./url.js";
 
 /** An ioredis client that the store created and therefore closes. */
@@ -74,13 +75,6 @@ async function connectMasters(cluster: Cluster): Promise<void> {
   );
 }
 
-async function loadIoredis(): Promise<{ Redis: typeof Redis; Cluster: typeof Cluster }> {
-  try {
-    return await import("ioredis");
-  } catch (error) {
-    if ((error as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND") {
-      throw new MissingDependencyError("ioredis", "The Redis store", { cause: error });
-    }
-    throw error;
-  }
+function loadIoredis(): Promise<{ Redis: typeof Redis; Cluster: typeof Cluster }> {
+  return importOptional("ioredis", "The Redis store", () => import("ioredis"));
 }

@@ -7,7 +7,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
-import { MissingDependencyError, StoreUnavailableError } from "../../core/errors.js";
+import { StoreUnavailableError } from "../../core/errors.js";
+import { importOptional } from "../../core/optional-dependency.js";
 import { checkDriverVersion } from "./driver-version.js";
 
 /**
@@ -64,19 +65,11 @@ export function unlessSqliteFails<T>(operation: () => T): T {
 
 /** better-sqlite3 is an optional peer dependency, so it is imported only when a store is opened. */
 async function loadBetterSqlite3(): Promise<typeof BetterSqlite3> {
-  let driver: typeof BetterSqlite3;
-  try {
-    driver = (await import("better-sqlite3")).default;
-  } catch (error) {
-    const { code, message } = error as { code?: unknown; message?: unknown };
-    const missing =
-      (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") &&
-      typeof message === "string" &&
-      message.includes("better-sqlite3");
-    throw missing
-      ? new MissingDependencyError("better-sqlite3", "The SQLite store", { cause: error })
-      : error;
-  }
+  const { default: driver } = await importOptional(
+    "better-sqlite3",
+    "The SQLite store",
+    () => import("better-sqlite3"),
+  );
   // Before any database is opened: that is when a mismatched native module kills the process.
   checkDriverVersion();
   return driver;
