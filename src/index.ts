@@ -1,9 +1,10 @@
 /**
- * `oncely`: the engine, the store contract, `createStore(url)`, types and errors.
- * Framework adapters live in `oncely/node`, `oncely/express`; the store conformance
- * suite in `oncely/testing`.
+ * `oncely`: the store contract, `createStore(url)`, options, types and errors.
+ * Framework adapters live in `oncely/node`, `oncely/express`; the engine, for writing
+ * adapters, in `oncely/engine`; the store conformance suite in `oncely/testing`.
  * @module
  */
+/** @deprecated import the engine from `oncely/engine`; the root entry will stop re-exporting it. */
 export { createEngine, type Decision, IdempotencyEngine, type PassReason } from "./core/engine.js";
 export {
   CorruptRecordError,
@@ -16,6 +17,7 @@ export {
   StoreClosedError,
   StoreUnavailableError,
 } from "./core/errors.js";
+/** @deprecated import from `oncely/engine`. */
 export { Execution, type ResponsePlan } from "./core/execution.js";
 export { ANONYMOUS_SCOPE } from "./core/hashing.js";
 export type {
