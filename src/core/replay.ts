@@ -1,4 +1,5 @@
 import type { CompletedRecord, HeaderPair, IdempotencyStore } from "../store.js";
+import { OncelyError } from "./errors.js";
 import { statusHasNoBody } from "./response-headers.js";
 
 /** Header that marks a replay whose body exceeded `maxBodyBytes` and was not stored. */
@@ -14,10 +15,9 @@ export interface Replay {
 }
 
 /** Thrown while streaming a replay whose later chunks disappeared (expired or purged meanwhile). */
-export class ReplayInterruptedError extends Error {
+export class ReplayInterruptedError extends OncelyError {
   constructor(index: number) {
-    super(`stored body chunk ${index} vanished during the replay`);
-    this.name = "ReplayInterruptedError";
+    super("ONCELY_REPLAY_INTERRUPTED", `stored body chunk ${index} vanished during the replay`);
   }
 }
 
