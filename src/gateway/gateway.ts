@@ -113,7 +113,7 @@ export class Gateway {
       return;
     }
     try {
-      await relayResponse(upstream, res, execution);
+      await relayResponse(upstream, res, execution, this.engine.options.storeHeader);
     } catch {
       // The response broke off half-way: it must not be stored, and the client must see it cut.
       record.outcome = "upstream-broken";
