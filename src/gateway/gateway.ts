@@ -96,7 +96,7 @@ export class Gateway {
     } finally {
       record.decided(execution);
     }
-    const exchange = this.#upstream.send(req);
+    const exchange = this.#upstream.send(req, execution !== undefined);
     record.abortUpstream = exchange.abort;
     let upstream: IncomingMessage;
     try {
