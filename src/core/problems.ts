@@ -17,6 +17,9 @@ export const PROBLEMS = {
   "request-too-large": { status: 413, title: "Request body too large to fingerprint" },
   "key-reused": { status: 422, title: "Idempotency key reused with a different request" },
   "store-unavailable": { status: 503, title: "Idempotency store unavailable" },
+  // Answered by the dashboard's JSON API (`oncely/dashboard`, `oncely serve --dashboard-token`).
+  "dashboard-unauthorized": { status: 401, title: "Dashboard token missing or wrong" },
+  "dashboard-read-only": { status: 403, title: "The dashboard is read-only" },
   // Answered by the gateway (`oncely serve`) only.
   "upstream-unreachable": { status: 502, title: "Upstream unreachable" },
   "upstream-timeout": { status: 504, title: "Upstream timed out" },

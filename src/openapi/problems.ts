@@ -53,6 +53,9 @@ const DESCRIPTIONS: Record<ProblemSlug, ProblemDescription> = {
     answered: ({ onStoreError }) => onStoreError === "closed",
     text: () => "The idempotency store failed. Retry with the same key after Retry-After seconds.",
   },
+  // The dashboard's own API is for operators, not for the API's consumers.
+  "dashboard-unauthorized": { retryAfter: false, answered: () => false, text: () => "" },
+  "dashboard-read-only": { retryAfter: false, answered: () => false, text: () => "" },
   "upstream-unreachable": {
     retryAfter: true,
     answered: ({ gateway }) => gateway,
