@@ -70,10 +70,9 @@ function drawActivity(data) {
   for (const [kind] of KINDS) {
     const chart = document.querySelector('.chart[data-kind="' + kind + '"]');
     const series = data.series[kind];
-    const peak = Math.max(1, ...series);
+    const peak = Math.max(...series);
     chart.querySelector(".total").textContent = data.totals[kind] + " total · peak " + peak + "/s";
-    chart.querySelector(".total").dataset.total = String(data.totals[kind]);
-    svgLine(chart.querySelector("svg"), series, peak, 60);
+    svgLine(chart.querySelector("svg"), series, Math.max(1, peak), 60);
   }
   const rates = data.series.replayed.map((r, i) => { const all = r + data.series.executed[i]; return all ? r / all : 0; });
   svgLine($("rate-chart"), rates, 1, 80);
@@ -89,10 +88,10 @@ function drawActivity(data) {
   $("rate-warning").textContent = warn ? "Replay rate " + (rate * 100).toFixed(1) + "% is above " +
     (data.replayWarningRate * 100) + "%: clients retry too much, or a key generator repeats keys." : "";
   fillTable("recent", data.recent, (e) => [new Date(e.at).toLocaleTimeString(), e.kind, e.status ?? "", e.key ?? "",
-    e.method + " " + e.path]);
+    e.method + " " + e.path], ["", "", "", "key", ""]);
 }
 
-function fillTable(id, rows, cells, keyColumn) {
+function fillTable(id, rows, cells, classes) {
   const body = $(id).querySelector("tbody");
   body.replaceChildren();
   if (rows.length === 0) {
@@ -106,7 +105,7 @@ function fillTable(id, rows, cells, keyColumn) {
   for (const row of rows) {
     const tr = el("tr");
     tr.dataset.key = row.key ?? "";
-    cells(row).forEach((value, i) => tr.append(el("td", value, i === (keyColumn ?? 3) ? "key" : undefined)));
+    cells(row).forEach((value, i) => tr.append(el("td", value, classes[i] || undefined)));
     body.append(tr);
   }
 }
@@ -118,9 +117,9 @@ function drawRecords(data) {
   if (!data.listable) { $("records-note").textContent = "This store cannot list its records."; return; }
   $("records-note").textContent = data.truncated ? "Showing the first " + data.scanned + " records scanned." : "";
   fillTable("in-flight", data.inFlight, (r) => [r.key, r.scope, seconds(r.leaseAgeMs),
-    seconds(Math.max(0, r.leaseExpiresAt - Date.now()))], 0);
+    seconds(Math.max(0, r.leaseExpiresAt - Date.now()))], ["key", "scope", "", ""]);
   fillTable("latest", data.latest, (r) => [r.key, r.state === "completed" ? "completed" : "in flight",
-    r.status ?? "", size(r.bodyBytes), new Date(r.createdAt).toLocaleTimeString()], 0);
+    r.status ?? "", size(r.bodyBytes), new Date(r.createdAt).toLocaleTimeString()], ["key", "", "", "", ""]);
 }
 
 async function lookUp(event) {
@@ -135,8 +134,10 @@ async function lookUp(event) {
     if (data.records.length === 0) { out.append(el("p", "No live record for this key.", "empty")); return; }
     for (const record of data.records) {
       const body = record.body;
-      const shown = Object.assign({}, record);
-      delete shown.body;
+      const shown = {};
+      for (const [name, value] of Object.entries(record)) {
+        if (name !== "body") shown[name] = /At$/.test(name) ? new Date(value).toISOString() : value;
+      }
       out.append(el("pre", JSON.stringify(shown, null, 2)));
       if (body) out.append(el("h3", "Stored body (" + body.encoding + (body.truncated ? ", cut" : "") + ")"), el("pre", body.text, "body"));
       if (canWrite) {

@@ -30,7 +30,8 @@ section h2 { font-size: 14px; margin: 0 0 8px; text-transform: uppercase; letter
 .warn .rate .value { color: var(--warn); }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-td.key, td.scope { font-family: ui-monospace, Menlo, Consolas, monospace; max-width: 28ch; overflow: hidden; text-overflow: ellipsis; }
+td.key, td.scope { font-family: ui-monospace, Menlo, Consolas, monospace; max-width: 24ch; overflow: hidden; text-overflow: ellipsis; }
+td.scope { max-width: 16ch; }
 th { color: var(--muted); font-weight: 600; }
 .empty { color: var(--muted); padding: 6px 8px; }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
