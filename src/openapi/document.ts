@@ -99,11 +99,7 @@ export function idempotencyOperation(options: OpenApiOptions = {}): {
 }
 
 function keyParameter(settings: DescribedSettings): OpenApiObject {
-  const scope =
-    settings.scope.kind === "custom"
-      ? "Keys are scoped per client as the service decides: two clients never share a key."
-      : `Keys are scoped by a SHA-256 hash of the ${settings.scope.name} header: the same key sent with ` +
-        `another ${settings.scope.name} is another record, and requests without it share one anonymous scope.`;
+  const scope = scopeDescription(settings.scope);
   const presence = settings.required
     ? "Required: a request without it is answered 400 (key-required)."
     : "Optional: a request without it executes without protection against duplicates.";
@@ -135,6 +131,19 @@ function keyParameter(settings: DescribedSettings): OpenApiObject {
     schema: { type: "string", minLength: 1 },
     example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
   };
+}
+
+function scopeDescription(scope: DescribedSettings["scope"]): string {
+  if (scope.kind === "custom")
+    return "Keys are scoped per client as the service decides: two clients never share a key.";
+  const header =
+    `a SHA-256 hash of the ${scope.name} header: the same key sent with another ${scope.name} is another ` +
+    "record, and requests without it share one anonymous scope.";
+  if (scope.cookie === undefined) return `Keys are scoped by ${header}`;
+  return (
+    `Keys are scoped by a SHA-256 hash of the session cookie ${scope.cookie} when the request carries it: ` +
+    `the same key sent in another session is another record. Requests without the cookie are scoped by ${header}`
+  );
 }
 
 function problemResponse(problems: readonly DescribedProblem[], retryAfterRef: string): OpenApiObject {

@@ -24,7 +24,9 @@ export interface DescribedSettings {
   readonly customKey: boolean;
   readonly customShouldStore: boolean;
   readonly methods: readonly string[];
-  readonly scope: { readonly kind: "custom" } | { readonly kind: "header"; readonly name: string };
+  readonly scope:
+    | { readonly kind: "custom" }
+    | { readonly kind: "header"; readonly name: string; readonly cookie: string | undefined };
   readonly mismatch: "reject" | "ignore";
   readonly ttl: number;
   readonly wait: number;
@@ -46,7 +48,7 @@ export function describedSettings(options: OpenApiOptions = {}): DescribedSettin
     methods: (options.methods ?? DEFAULTS.methods).map((method) => method.toUpperCase()),
     scope: options.scope
       ? { kind: "custom" }
-      : { kind: "header", name: options.scopeHeader ?? DEFAULTS.scopeHeader },
+      : { kind: "header", name: options.scopeHeader ?? DEFAULTS.scopeHeader, cookie: options.scopeCookie },
     mismatch: options.mismatch ?? DEFAULTS.mismatch,
     ttl: positiveInteger("ttl", options.ttl, DEFAULTS.ttl),
     wait: options.wait ?? DEFAULTS.wait,

@@ -1,4 +1,6 @@
-import { existsSync, mkdtempSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
@@ -34,4 +36,59 @@ export function launchChromium(): Promise<BrowserContext> {
       "--disable-sync",
     ],
   });
+}
+
+/** A headless Firefox showing one page. */
+export interface FirefoxProcess {
+  /** Ends Firefox and its content processes (its own process group). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens `url` in headless Firefox ESR with a fresh profile and `prefs`. Every request to
+ * anywhere but loopback goes to a dead proxy on 127.0.0.1:9, and updates, telemetry and
+ * the like are off, so the browser sends nothing off this machine.
+ */
+export function launchFirefox(url: string, prefs: Record<string, boolean | number | string>): FirefoxProcess {
+  const profile = mkdtempSync(join(tmpdir(), "oncely-firefox-"));
+  const all = {
+    "network.proxy.type": 1,
+    "network.proxy.http": "127.0.0.1",
+    "network.proxy.http_port": 9,
+    "network.proxy.ssl": "127.0.0.1",
+    "network.proxy.ssl_port": 9,
+    "network.proxy.allow_hijacking_localhost": false,
+    "network.trr.mode": 5,
+    "network.captive-portal-service.enabled": false,
+    "network.connectivity-service.enabled": false,
+    "app.update.enabled": false,
+    "app.normandy.enabled": false,
+    "browser.shell.checkDefaultBrowser": false,
+    "browser.safebrowsing.malware.enabled": false,
+    "browser.safebrowsing.phishing.enabled": false,
+    "datareporting.policy.dataSubmissionEnabled": false,
+    "toolkit.telemetry.enabled": false,
+    "extensions.update.enabled": false,
+    ...prefs,
+  };
+  writeFileSync(
+    join(profile, "user.js"),
+    Object.entries(all)
+      .map(([name, value]) => `user_pref(${JSON.stringify(name)}, ${JSON.stringify(value)});\n`)
+      .join(""),
+  );
+  // Its own process group, so that stopping it ends the content processes it started too.
+  const child = spawn(FIREFOX, ["--headless", "--no-remote", "--profile", profile, url], {
+    detached: true,
+    stdio: "ignore",
+    env: { ...process.env, MOZ_HEADLESS: "1" },
+  });
+  return {
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, "exit");
+      process.kill(-(child.pid as number), "SIGKILL");
+      await exited;
+    },
+  };
 }

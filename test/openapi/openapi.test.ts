@@ -145,6 +145,9 @@ describe("the OpenAPI fragment", () => {
       components: { parameters: { [COMPONENT_NAMES.keyParameter]: { name: "X-Request-Key" } } },
     });
     expect(keyDescription(idempotencyOpenApi({ scope: () => "tenant" }))).toContain("as the service decides");
+    expect(keyDescription(idempotencyOpenApi({ scopeCookie: "sid" }))).toContain(
+      "SHA-256 hash of the session cookie sid when the request carries it",
+    );
   });
 
   it("rejects an option out of range", () => {
