@@ -58,6 +58,7 @@ export class Activity {
     EVENT_KINDS.map((kind) => [kind, new Int32Array(WINDOW_SECONDS)]),
   );
   readonly #totals = Object.fromEntries(EVENT_KINDS.map((kind) => [kind, 0])) as Record<EventKind, number>;
+  /** Newest last; kept raw so that an event costs no hashing (scopes are labelled when read). */
   readonly #recent: RecentEvent[] = [];
   /** The second (epoch seconds) the newest bucket counts. */
   #second = 0;
@@ -109,16 +110,16 @@ export class Activity {
     const buckets = this.#buckets.get(kind) as Int32Array;
     buckets[WINDOW_SECONDS - 1] = (buckets[WINDOW_SECONDS - 1] ?? 0) + 1;
     this.#totals[kind]++;
-    this.#recent.unshift({
+    this.#recent.push({
       at,
       kind,
       key: event.key,
-      scope: event.scope === undefined ? undefined : scopeLabel(event.scope),
+      scope: event.scope,
       method: event.method,
-      path: event.path.split("?", 1)[0] ?? "",
+      path: event.path,
       status,
     });
-    if (this.#recent.length > RECENT) this.#recent.pop();
+    if (this.#recent.length > RECENT) this.#recent.shift();
   }
 
   /** The counts up to now. */
@@ -137,7 +138,14 @@ export class Activity {
       series,
       totals: { ...this.#totals },
       replayRate: guarded === 0 ? null : replayed / guarded,
-      recent: [...this.#recent],
+      // Newest first; scopes as labels, paths without their query (it may carry a secret).
+      recent: this.#recent
+        .map((event) => ({
+          ...event,
+          scope: event.scope === undefined ? undefined : scopeLabel(event.scope),
+          path: event.path.split("?", 1)[0] ?? "",
+        }))
+        .reverse(),
     };
   }
 

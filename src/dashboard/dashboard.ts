@@ -68,7 +68,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const api = `${basePath}/api`;
 
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = new URL(req.url ?? "/", "http://dashboard.invalid");
+    // Every request of the app or the gateway passes here: the rest must cost no URL parsing.
+    if (!req.url?.startsWith(basePath)) return false;
+    const url = new URL(req.url, "http://dashboard.invalid");
     const path = url.pathname;
     if (path === basePath || path === `${basePath}/`) {
       if (req.method !== "GET" && req.method !== "HEAD") return false;

@@ -3,12 +3,11 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startUpstream } from "../gateway/helpers.js";
-import { newKey, send } from "../helpers/http.js";
+import { freePort, newKey, send } from "../helpers/http.js";
 import { temporaryDirectory } from "../helpers/stores.js";
 
 const docs = readFileSync(new URL("../../docs/dashboard.md", import.meta.url), "utf8");
@@ -17,14 +16,6 @@ const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const TOKEN = "docs-test-dashboard-token";
 /** tsx's loader by path: the examples run in a temporary directory, away from node_modules. */
 const TSX = import.meta.resolve("tsx");
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Resolves once `url` answers at all. */
 async function answering(url: string, child: ChildProcess, output: () => string): Promise<void> {
