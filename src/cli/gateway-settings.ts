@@ -56,7 +56,8 @@ export const PROXY_SETTINGS = {
   }),
   adminPrefix: setting({
     placeholder: "<path>",
-    description: "path prefix of the gateway's own /health and /metrics endpoints, never proxied",
+    description:
+      "path prefix of the gateway's own endpoints (/health, /metrics, the dashboard), never proxied",
     defaultText: GATEWAY_DEFAULTS.adminPrefix,
     parse: parsePathPrefix,
   }),

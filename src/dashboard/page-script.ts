@@ -2,7 +2,8 @@
  * The dashboard page's script: polls the JSON API, draws the charts as SVG and fills the
  * tables. Text from the store (keys, paths) is only ever set through `textContent`: a key is
  * whatever a client sent. The token comes from the URL fragment (never sent to the server,
- * so never in a log) or the form, and is kept in sessionStorage.
+ * so never in a log) or the form, and is kept in memory only: the gateway serves the proxied
+ * API's pages on the same origin, and those could read any storage of the page.
  */
 export const PAGE_SCRIPT = `
 "use strict";
@@ -10,14 +11,9 @@ const base = location.pathname.replace(/\\/+$/, "");
 const KINDS = [["executed", "Executions"], ["replayed", "Replays"], ["conflicts", "Conflicts (409)"],
   ["mismatches", "Mismatches"], ["released", "Releases"], ["storeErrors", "Store errors"]];
 const $ = (id) => document.getElementById(id);
-let token = sessionStorage.getItem("oncely-dashboard-token") || "";
+let token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 let canWrite = false;
-const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
-if (fromHash) {
-  token = fromHash;
-  sessionStorage.setItem("oncely-dashboard-token", token);
-  history.replaceState(null, "", location.pathname);
-}
+if (token) history.replaceState(null, "", location.pathname);
 
 async function api(path, init) {
   const response = await fetch(base + "/api" + path, Object.assign({}, init, {
@@ -178,7 +174,6 @@ $("purge").addEventListener("click", purge);
 $("login").addEventListener("submit", (event) => {
   event.preventDefault();
   token = $("token").value;
-  sessionStorage.setItem("oncely-dashboard-token", token);
   $("login").classList.add("hidden");
   refresh();
 });

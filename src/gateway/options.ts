@@ -24,7 +24,7 @@ export interface GatewayOptions extends IdempotencyOptions {
    * key is released. @default 30_000 (30 s)
    */
   upstreamTimeout?: number;
-  /** Path prefix of the gateway's own endpoints (`/health`, `/metrics`); never proxied. @default "/_oncely" */
+  /** Path prefix of the gateway's own endpoints (`/health`, `/metrics`, the dashboard); never proxied. @default "/_oncely" */
   adminPrefix?: string;
   /** One line per request and the gateway's warnings go here. @default no logging */
   logger?: GatewayLogger;

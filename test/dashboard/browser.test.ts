@@ -82,6 +82,25 @@ else
       expect(await page.locator("#recent tbody tr").count()).toBe(9);
     });
 
+    it("asks for the token when the address has none, and shows no data before it is given", async () => {
+      const other = await browser.newPage();
+      try {
+        await other.goto(`${gateway.url}/_oncely/`);
+        await other.locator("#login").waitFor({ state: "visible" });
+        expect(await other.locator('[data-testid="total-executed"]').textContent()).toBe("0");
+        expect(await other.locator("#status").textContent()).toContain("token is missing or wrong");
+        await other.fill("#token", TOKEN);
+        await other.click("#login button");
+        await other
+          .locator('[data-testid="total-executed"]')
+          .filter({ hasText: /^8 total/ })
+          .waitFor();
+        expect(await other.locator("#login").isVisible()).toBe(false);
+      } finally {
+        await other.close();
+      }
+    });
+
     it("shows a stuck key in flight, with its lease age growing", async () => {
       const key = newKey();
       void post(key, { "x-delay": "60000" }, stuck.signal).catch(() => {});
