@@ -10,6 +10,8 @@ export const PAGE_SCRIPT = `
 const base = location.pathname.replace(/\\/+$/, "");
 const KINDS = [["executed", "Executions"], ["replayed", "Replays"], ["conflicts", "Conflicts (409)"],
   ["mismatches", "Mismatches"], ["released", "Releases"], ["storeErrors", "Store errors"]];
+const EVENT_NAMES = { executed: "executed", replayed: "replayed", conflicts: "conflict", mismatches: "mismatch",
+  released: "released", storeErrors: "store error" };
 const $ = (id) => document.getElementById(id);
 let token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 let canWrite = false;
@@ -83,7 +85,7 @@ function drawActivity(data) {
   document.body.classList.toggle("warn", warn);
   $("rate-warning").textContent = warn ? "Replay rate " + (rate * 100).toFixed(1) + "% is above " +
     (data.replayWarningRate * 100) + "%: clients retry too much, or a key generator repeats keys." : "";
-  fillTable("recent", data.recent, (e) => [new Date(e.at).toLocaleTimeString(), e.kind, e.status ?? "", e.key ?? "",
+  fillTable("recent", data.recent, (e) => [new Date(e.at).toLocaleTimeString(), EVENT_NAMES[e.kind], e.status ?? "", e.key ?? "",
     e.method + " " + e.path], ["", "", "", "key", ""]);
 }
 

@@ -111,6 +111,9 @@ else
       expect(await page.locator(`${row} td`).nth(1).textContent()).toMatch(/^cred:[\w-]{43}$/);
       const latest = await shown(`#latest tbody tr[data-key="${key}"]`, (text) => text.includes("in flight"));
       expect(latest).toContain("in flight");
+      // Its duplicate is refused while it runs, and the page counts the conflict.
+      expect((await post(key)).status).toBe(409);
+      await shown('[data-testid="total-conflicts"]', (text) => text.startsWith("1 total"));
     });
 
     it("looks a key up: its status, its scope as a hash, and the stored body only when asked", async () => {
@@ -138,5 +141,35 @@ else
       expect(await page.locator("#rate-warning").textContent()).toContain("above 20%");
       await page.screenshot({ path: docs("dashboard-warning.png") });
       expect(problems).toEqual([]);
+    });
+
+    it("with --dashboard-write, deletes a looked-up record so that its key executes again", async () => {
+      const writable = await startGateway(
+        ["--upstream", upstream.url, "--store", "memory:", "--log-level", "warn", "--dashboard-write"],
+        { ONCELY_DASHBOARD_TOKEN: TOKEN },
+      );
+      const other = await browser.newPage();
+      try {
+        const key = newKey();
+        const order = () =>
+          send(`${writable.url}/v1/orders`, { headers: { "idempotency-key": key }, body: "{}" });
+        await order();
+        await other.goto(`${writable.url}/_oncely/#token=${TOKEN}`);
+        await other.locator("#purge").waitFor({ state: "visible" });
+        await other.fill("#lookup-key", key);
+        await other.click("#lookup button");
+        other.on("dialog", (dialog) => void dialog.accept());
+        await other.click("#lookup-result button.danger");
+        await other.locator("#lookup-result").filter({ hasText: "Deleted." }).waitFor();
+        expect((await order()).headers.get("x-idempotency-replayed")).toBeNull();
+        await other.click("#purge");
+        await other
+          .locator("#purge-result")
+          .filter({ hasText: /^Purged \d+ expired records\.$/ })
+          .waitFor();
+      } finally {
+        await other.close();
+        await writable.stop("SIGKILL");
+      }
     });
   });
