@@ -49,16 +49,13 @@ const WINDOW_SECONDS = 120;
 /** Recent events kept. */
 const RECENT = 50;
 
-/**
- * Counts engine events per second. Install {@link hooks} (or {@link observe} to keep your
- * own hooks) in the engine options; read with {@link snapshot}.
- */
+/** Counts engine events per second: pass {@link observe}'s hooks to the engine; read with {@link snapshot}. */
 export class Activity {
   readonly #buckets = new Map<EventKind, Int32Array>(
     EVENT_KINDS.map((kind) => [kind, new Int32Array(WINDOW_SECONDS)]),
   );
   readonly #totals = Object.fromEntries(EVENT_KINDS.map((kind) => [kind, 0])) as Record<EventKind, number>;
-  /** Newest last; kept raw so that an event costs no hashing (scopes are labelled when read). */
+  /** Newest last, with the raw scope and path: an event costs no hashing; {@link snapshot} labels them. */
   readonly #recent: RecentEvent[] = [];
   /** The second (epoch seconds) the newest bucket counts. */
   #second = 0;
