@@ -14,7 +14,7 @@ import {
 import { createGateway, type Gateway } from "../../src/gateway/gateway.js";
 import type { GatewayOptions } from "../../src/gateway/options.js";
 import { createStore } from "../../src/stores/create-store.js";
-import { startUpstream, type Upstream } from "../gateway/helpers.js";
+import { runCli, startUpstream, type Upstream } from "../gateway/helpers.js";
 import { listen, newKey, type Reply, send, type TestServer } from "../helpers/http.js";
 import { failing } from "../helpers/stores.js";
 
@@ -92,8 +92,13 @@ describe("access", () => {
     expect((await api(url, "/activity")).status).toBe(200);
   });
 
-  it("refuses a token shorter than 16 characters", async () => {
+  it("refuses a token shorter than 16 characters, in the library and with one line from oncely serve", async () => {
     await expect(gatewayWith({ dashboardToken: "short" })).rejects.toThrow(/at least 16 characters/);
+    const run = await runCli(["serve", "--upstream", upstream.url, "--store", "memory:"], {
+      ONCELY_DASHBOARD_TOKEN: "short",
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe("error: the dashboard token must be a string of at least 16 characters");
   });
 
   it("is read-only by default: delete and purge answer 403 and delete nothing", async () => {
