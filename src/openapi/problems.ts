@@ -38,7 +38,7 @@ const DESCRIPTIONS: Record<ProblemSlug, ProblemDescription> = {
   },
   "request-too-large": {
     retryAfter: false,
-    answered: () => true,
+    answered: ({ readsBody }) => readsBody,
     text: ({ maxRequestBodyBytes }) =>
       `The request body is larger than ${maxRequestBodyBytes} bytes, so it cannot be fingerprinted. Do not retry.`,
   },

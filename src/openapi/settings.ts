@@ -32,6 +32,8 @@ export interface DescribedSettings {
   readonly wait: number;
   readonly replayHeader: string;
   readonly maxRequestBodyBytes: number;
+  /** Whether the engine buffers guarded bodies (for the fingerprint or a custom key), and so can answer 413. */
+  readonly readsBody: boolean;
   readonly onStoreError: "closed" | "open";
   readonly retryAfter: number;
   readonly gateway: boolean;
@@ -54,6 +56,10 @@ export function describedSettings(options: OpenApiOptions = {}): DescribedSettin
     wait: options.wait ?? DEFAULTS.wait,
     replayHeader: options.replayHeader ?? DEFAULTS.replayHeader,
     maxRequestBodyBytes: options.maxRequestBodyBytes ?? DEFAULTS.maxRequestBodyBytes,
+    readsBody:
+      options.key !== undefined ||
+      typeof options.fingerprint === "function" ||
+      options.fingerprint?.body !== false,
     onStoreError: options.onStoreError ?? DEFAULTS.onStoreError,
     retryAfter: positiveInteger("retryAfter", options.retryAfter, DEFAULTS.retryAfter),
     gateway: options.gateway ?? false,

@@ -117,6 +117,8 @@ describe("the OpenAPI fragment", () => {
     expect(Object.keys(idempotencyOperation({ mismatch: "ignore", onStoreError: "open" }).responses)).toEqual(
       ["400", "409", "413"],
     );
+    const bodyless = idempotencyOperation({ fingerprint: { body: false } });
+    expect(Object.keys(bodyless.responses)).not.toContain("413");
   });
 
   it("states the configured TTL, key rules and scope in its descriptions", () => {
