@@ -18,7 +18,7 @@ import {
 import { createStore } from "../../src/stores/create-store.js";
 import { runCli, startUpstream, type Upstream } from "../gateway/helpers.js";
 import { newKey, send } from "../helpers/http.js";
-import { temporaryDirectory } from "../helpers/stores.js";
+import { claimed, temporaryDirectory } from "../helpers/stores.js";
 
 interface ProblemResponse {
   description: string;
@@ -177,8 +177,8 @@ describe("the fragment describes what a real gateway answers", () => {
   it("every problem answered is one the fragment lists under its status, with Retry-After where declared", async () => {
     const described = responses(idempotencyOpenApi({ required: true, gateway: true }));
     const slow = newKey();
-    const inFlight = send(`${url}/orders`, { headers: { "idempotency-key": slow, "x-delay": "500" } });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const inFlight = send(`${url}/orders`, { headers: { "idempotency-key": slow, "x-delay": "1000" } });
+    await claimed(gateway.engine.options.store, slow);
     const reused = newKey();
     await send(`${url}/orders`, { headers: { "idempotency-key": reused }, body: "a" });
     const answers = await Promise.all([
