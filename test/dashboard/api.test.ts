@@ -139,7 +139,7 @@ describe("activity", () => {
     await post(url, keys[1] as string); // replay
     await post(url, keys[2] as string, {}, '{"other":1}'); // mismatch (422)
     const slow = newKey();
-    const first = post(url, slow, { "x-delay": "1000" });
+    const first = post(url, slow, { "x-delay": "3000" });
     await until(async () => (await recordsOf(url)).inFlight.length === 1);
     expect((await post(url, slow)).status).toBe(409); // conflict
     await first; // a 4th execution
