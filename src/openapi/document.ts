@@ -4,6 +4,7 @@
  * into a service's own document.
  * @module
  */
+import { defaultShouldStore } from "../core/options.js";
 import { PROBLEM_TYPE_BASE } from "../core/problems.js";
 import { BODY_OMITTED_HEADER } from "../core/replay.js";
 import { type DescribedProblem, problemsByStatus } from "./problems.js";
@@ -118,7 +119,7 @@ function keyParameter(settings: DescribedSettings): OpenApiObject {
         `gets the stored response back with \`${settings.replayHeader}: true\` instead of running again. ` +
         (settings.customShouldStore
           ? "Some statuses are not stored, so their retry runs again."
-          : "Responses with status 5xx, 408, 409, 425 or 429 are not stored, so their retry runs again."),
+          : `Responses with status ${notStoredStatuses()} are not stored, so their retry runs again.`),
       "A retry while the first request still runs is answered 409 (request-in-progress) with Retry-After.",
       mismatch,
       scope,
@@ -131,6 +132,15 @@ function keyParameter(settings: DescribedSettings): OpenApiObject {
     schema: { type: "string", minLength: 1 },
     example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
   };
+}
+
+/** The statuses `defaultShouldStore` refuses, as text: `401, 403, …, 429 or 5xx`. */
+function notStoredStatuses(): string {
+  const clientErrors = Array.from({ length: 100 }, (_, i) => 400 + i).filter((s) => !defaultShouldStore(s));
+  const serverErrors = Array.from({ length: 100 }, (_, i) => 500 + i).every((s) => !defaultShouldStore(s));
+  const listed = clientErrors.map(String);
+  if (serverErrors) listed.push("5xx");
+  return `${listed.slice(0, -1).join(", ")} or ${listed.at(-1)}`;
 }
 
 function scopeDescription(scope: DescribedSettings["scope"]): string {

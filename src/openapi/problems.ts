@@ -16,6 +16,9 @@ interface ProblemDescription {
   readonly retryAfter: boolean;
 }
 
+/** A problem type the guarded API never answers with. */
+const NOT_THE_API: ProblemDescription = { retryAfter: false, answered: () => false, text: () => "" };
+
 const DESCRIPTIONS: Record<ProblemSlug, ProblemDescription> = {
   "invalid-key": {
     retryAfter: false,
@@ -53,9 +56,35 @@ const DESCRIPTIONS: Record<ProblemSlug, ProblemDescription> = {
     answered: ({ onStoreError }) => onStoreError === "closed",
     text: () => "The idempotency store failed. Retry with the same key after Retry-After seconds.",
   },
-  // The dashboard's own API is for operators, not for the API's consumers.
-  "dashboard-unauthorized": { retryAfter: false, answered: () => false, text: () => "" },
-  "dashboard-read-only": { retryAfter: false, answered: () => false, text: () => "" },
+  "malformed-request": {
+    retryAfter: false,
+    answered: ({ gateway }) => gateway,
+    text: () =>
+      "The request could not be parsed as HTTP/1.1 (a control character in a header value such as the key, " +
+      "a malformed request line or header); the connection is closed. Do not retry as is.",
+  },
+  "request-timeout": {
+    retryAfter: false,
+    answered: ({ gateway }) => gateway,
+    text: () => "The request did not arrive in time; the connection is closed. Retry.",
+  },
+  "request-header-too-large": {
+    retryAfter: false,
+    answered: ({ gateway }) => gateway,
+    text: () => "The request's header fields are too large; the connection is closed. Send smaller headers.",
+  },
+  "internal-error": {
+    retryAfter: false,
+    answered: ({ gateway }) => gateway,
+    text: () => "The gateway failed unexpectedly; the key was released. Retry with the same key.",
+  },
+  // Not answers of the API: the webhook helpers', the admin endpoints' and the dashboard's.
+  "invalid-event-id": NOT_THE_API,
+  "event-in-progress": NOT_THE_API,
+  "not-found": NOT_THE_API,
+  "method-not-allowed": NOT_THE_API,
+  "dashboard-unauthorized": NOT_THE_API,
+  "dashboard-read-only": NOT_THE_API,
   "upstream-unreachable": {
     retryAfter: true,
     answered: ({ gateway }) => gateway,

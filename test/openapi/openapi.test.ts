@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultShouldStore } from "../../src/core/options.js";
 import { PROBLEM_TYPE_BASE, PROBLEMS } from "../../src/core/problems.js";
 import { createGateway, type Gateway } from "../../src/gateway/gateway.js";
 import {
@@ -90,15 +91,24 @@ describe("the OpenAPI fragment", () => {
     for (const response of Object.values(post.responses)) expect(response.description).toBeTruthy();
   });
 
-  it("lists every problem type of the code under its status, taken from PROBLEMS (but the dashboard's, which is no part of the API)", () => {
+  it("lists every problem type of the code under its status, taken from PROBLEMS (but those of other endpoints)", () => {
     const listed = Object.values(responses(idempotencyOpenApi({ required: true, gateway: true }))).flatMap(
       (response) => {
         const { type, status } = response.content["application/problem+json"].schema.properties;
         return type.enum.map((uri) => [uri, status.const]);
       },
     );
+    // Answered by the webhook helpers, the admin endpoints and the dashboard, never by the guarded API.
+    const elsewhere = [
+      "invalid-event-id",
+      "event-in-progress",
+      "not-found",
+      "method-not-allowed",
+      "dashboard-unauthorized",
+      "dashboard-read-only",
+    ];
     const implemented = Object.entries(PROBLEMS)
-      .filter(([slug]) => !slug.startsWith("dashboard-"))
+      .filter(([slug]) => !elsewhere.includes(slug))
       .map(([slug, { status }]) => [`${PROBLEM_TYPE_BASE}${slug}`, status]);
     expect(listed.sort()).toEqual(implemented.sort());
   });
@@ -128,6 +138,11 @@ describe("the OpenAPI fragment", () => {
     expect(defaults).toContain("SHA-256 hash of the Authorization header");
     expect(defaults).toContain("X-Idempotency-Replayed: true");
     expect(defaults).toContain("Optional");
+    const notStored = /Responses with status ([^.]*) are not stored/.exec(defaults)?.[1] ?? "";
+    for (let status = 400; status < 600; status++) {
+      const listed = notStored.includes(String(status)) || (status >= 500 && notStored.includes("5xx"));
+      expect(listed, String(status)).toBe(!defaultShouldStore(status));
+    }
     const configured = keyDescription(
       idempotencyOpenApi({
         ttl: 3_600_000,
