@@ -27,12 +27,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   stores: ["core", "store", "stores"],
   http: ["core", "store", "http"],
   adapters: ["core", "store", "http", "adapters"],
-  gateway: ["core", "store", "stores", "http", "gateway"],
+  dashboard: ["core", "store", "records", "http", "dashboard"],
+  gateway: ["core", "store", "stores", "records", "http", "dashboard", "gateway"],
   events: ["core", "store", "stores", "http", "events"],
 };
 
 describe("layers", () => {
-  it("point inward: core ← stores, http ← adapters, gateway, events", async () => {
+  it("point inward: core ← stores, http ← adapters, dashboard, gateway, events", async () => {
     const files = await glob("src/**/*.ts");
     const outward: string[] = [];
     for (const file of files) {
