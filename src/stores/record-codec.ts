@@ -52,7 +52,12 @@ export function decodeRecordRow(
       leaseExpiresAt: integer(row.lease_expires_at) ?? fail("lease_expires_at is not an integer"),
     };
   }
-  if (row.state !== "completed") return fail(`unknown state ${JSON.stringify(row.state)}`);
+  if (row.state !== "completed") {
+    // Not JSON.stringify: it throws on a bigint, and a damaged row must still give a CorruptRecordError.
+    return fail(
+      `unknown state ${typeof row.state === "string" ? JSON.stringify(row.state) : String(row.state)}`,
+    );
+  }
   const response: StoredResponse = {
     status: statusCode(row.status) ?? fail("status is not an HTTP status"),
     headers: decodeHeaders(row.headers) ?? fail("headers are not a list of name/value pairs"),
