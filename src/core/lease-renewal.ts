@@ -42,18 +42,13 @@ class RenewalTicker {
   }
 }
 
-/** How often a lease of `leaseMs` is renewed: every third of it. */
-function renewalPeriodMs(leaseMs: number): number {
-  return Math.max(10, Math.floor(leaseMs / 3));
-}
-
 /**
  * How long after sending its claim an owner may still start work under a lease of
- * `leaseMs`: the first renewal comes at most one renewal period after the start and must
- * land before the lease lapses.
+ * `leaseMs`: two thirds of it, so that the first renewal, due at most a third of a lease
+ * after the start, lands before the lease lapses.
  */
 export function startDeadlineMs(leaseMs: number): number {
-  return leaseMs - renewalPeriodMs(leaseMs);
+  return leaseMs - Math.floor(leaseMs / 3);
 }
 
 const tickers = new Map<number, RenewalTicker>();
@@ -93,7 +88,7 @@ export class LeaseRenewal {
     this.#lease = lease;
     this.#leaseMs = leaseMs;
     this.#handlers = handlers;
-    this.#ticker = tickerFor(renewalPeriodMs(leaseMs));
+    this.#ticker = tickerFor(Math.max(10, Math.floor(leaseMs / 3)));
     this.#ticker.add(this);
   }
 

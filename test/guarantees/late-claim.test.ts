@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDeduper } from "../../src/events/index.js";
-import { createStore, StoreUnavailableError } from "../../src/index.js";
+import { createEngine, createStore, StoreUnavailableError } from "../../src/index.js";
 import { type GatewayProcess, startGateway, startUpstream, type Upstream } from "../gateway/helpers.js";
 import { newKey, send } from "../helpers/http.js";
 import { type Child, executions, startChild } from "../helpers/processes.js";
@@ -37,6 +37,31 @@ async function proxyTo(url: string): Promise<TcpProxy> {
   proxies.push(proxy);
   return proxy;
 }
+
+describe("a claim the store answers at once", () => {
+  it("executes under a lease as short as 10 ms", async () => {
+    const store = await createStore("memory:");
+    try {
+      const engine = createEngine({ store, lease: 10 });
+      // Two thirds of 10 ms is a short time on a loaded machine: one execution out of five
+      // attempts shows the deadline is not zero (a renewal period of 10 ms made it so).
+      const actions: string[] = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const decision = await engine.begin({
+          method: "POST",
+          path: "/orders",
+          header: (name) => (name === "idempotency-key" ? [newKey()] : []),
+          body: new Uint8Array(0),
+        });
+        actions.push(decision.action);
+        if (decision.action === "execute") await decision.execution.fail();
+      }
+      expect(actions).toContain("execute");
+    } finally {
+      await store.close();
+    }
+  });
+});
 
 const redisUrl = serviceUrl("ONCELY_TEST_REDIS_URL", "late claims through the gateway on Redis");
 if (redisUrl) {
