@@ -14,9 +14,31 @@ import { temporaryDirectory } from "../helpers/stores.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { uniquePrefix } from "../stores/redis-support.js";
 
-const LEASE_MS = 1000;
-/** Longer than the lease: the late owner's lease has lapsed when its answer arrives. */
-const LATE_MS = 1600;
+const LEASE_MS = 600;
+/** After the store answered the late owner's claim: its lease has surely lapsed then. */
+const LAPSED_MS = LEASE_MS + 200;
+/**
+ * How late the store's answers arrive: well past the lease, and below the Redis store's
+ * 2 s command timeout (a claim that times out is a plain store failure, not a late claim).
+ */
+const LATE_MS = 1500;
+
+/** The problem a late claim gets. */
+const TOO_LATE = {
+  type: "https://oncely.dev/problems/store-unavailable",
+  status: 503,
+  detail: "the idempotency store answered too late to start safely; retry later",
+};
+
+/** Resolves once the store has answered a request about `text` through `proxy` (and runs `action` then). */
+function answered(proxy: TcpProxy, text: string, action: () => void = () => {}): Promise<void> {
+  return new Promise((resolve) =>
+    proxy.onReplyTo(text, () => {
+      action();
+      resolve();
+    }),
+  );
+}
 
 const children: Child[] = [];
 const proxies: TcpProxy[] = [];
@@ -88,16 +110,19 @@ if (redisUrl) {
       const before = upstream.count();
 
       proxy.delayReplies(LATE_MS);
+      const claimed = answered(proxy, key);
       const lateReply = send(late.url, { headers: { "idempotency-key": key }, body: "order" });
-      // The late gateway's claim reached Redis at once; its lease lapses while the answer travels.
-      await sleep(LEASE_MS + 150);
+      // Redis did the late gateway's claim; its lease lapses while the answer travels.
+      await claimed;
+      await sleep(LAPSED_MS);
       const takeover = await send(fresh.url, { headers: { "idempotency-key": key }, body: "order" });
       proxy.delayReplies(0);
       expect(takeover.status).toBe(201);
 
       const answer = await lateReply;
       expect(answer.status).toBe(503);
-      expect(answer.json()).toMatchObject({ type: "https://oncely.dev/problems/store-unavailable" });
+      // Refused as a late claim, not as a store that failed (the proxy stays below its timeout).
+      expect(answer.json()).toMatchObject(TOO_LATE);
       expect(answer.headers.get("retry-after")).not.toBeNull();
       expect(upstream.count()).toBe(before + 1);
       // Every retry, through either gateway, replays what the one execution answered.
@@ -107,7 +132,7 @@ if (redisUrl) {
         expect(replay.text).toBe(takeover.text);
       }
       expect(upstream.count()).toBe(before + 1);
-    }, 30_000);
+    }, 90_000);
 
     it("gives the key back when nobody took it over, so the retry executes", async () => {
       const store = `${redisUrl}?prefix=${encodeURIComponent(uniquePrefix())}`;
@@ -120,13 +145,13 @@ if (redisUrl) {
       const answer = send(late.url, { headers: { "idempotency-key": key } });
       await sleep(LATE_MS / 2);
       proxy.delayReplies(0);
-      expect((await answer).status).toBe(503);
+      expect((await answer).json()).toMatchObject(TOO_LATE);
       // Released, not left to lapse: the retry right away executes.
       const retry = await send(late.url, { headers: { "idempotency-key": key } });
       expect(retry.status).toBe(201);
       expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
       expect(upstream.count()).toBe(before + 1);
-    }, 30_000);
+    }, 90_000);
   });
 
   describe("an event deduper whose claim Redis answers after the lease", () => {
@@ -145,18 +170,21 @@ if (redisUrl) {
         const work = () => ++runs;
 
         proxy.delayReplies(LATE_MS);
+        const claimed = answered(proxy, "evt_late");
         const lateRun = late.once("evt_late", work);
-        await sleep(LEASE_MS + 150);
+        await claimed;
+        await sleep(LAPSED_MS);
         expect(await fresh.once("evt_late", work)).toMatchObject({ outcome: "executed", value: 1 });
         proxy.delayReplies(0);
         await expect(lateRun).rejects.toThrow(StoreUnavailableError);
+        await expect(lateRun).rejects.toThrow(/too late to start/);
         expect(runs).toBe(1);
         expect(await late.once("evt_late", work)).toMatchObject({ outcome: "duplicate", value: 1 });
         expect(runs).toBe(1);
       } finally {
         await Promise.all([lateStore.close(), freshStore.close()]);
       }
-    }, 30_000);
+    }, 90_000);
   });
 }
 
@@ -178,19 +206,20 @@ if (postgresUrl) {
       const key = newKey();
 
       // The claim is done in PostgreSQL; the app stops before it reads the answer.
-      proxy.onReplyTo(key, () => frozen.process.kill("SIGSTOP"));
+      const frozenNow = answered(proxy, key, () => frozen.process.kill("SIGSTOP"));
       const frozenReply = send(frozen.url, { headers: { "idempotency-key": key } });
-      await sleep(LEASE_MS + 150);
+      await frozenNow;
+      await sleep(LAPSED_MS);
       const takeover = await send(other.url, { headers: { "idempotency-key": key } });
       expect(takeover.status).toBe(201);
       frozen.process.kill("SIGCONT");
 
-      expect((await frozenReply).status).toBe(503);
+      expect((await frozenReply).json()).toMatchObject(TOO_LATE);
       expect(executions(counter)).toBe(1);
       const replay = await send(frozen.url, { headers: { "idempotency-key": key } });
       expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
       expect(replay.text).toBe(takeover.text);
       expect(executions(counter)).toBe(1);
-    }, 30_000);
+    }, 90_000);
   });
 }
