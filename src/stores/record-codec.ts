@@ -53,10 +53,10 @@ export function decodeRecordRow(
     };
   }
   if (row.state !== "completed") {
-    // Not JSON.stringify: it throws on a bigint, and a damaged row must still give a CorruptRecordError.
-    return fail(
-      `unknown state ${typeof row.state === "string" ? JSON.stringify(row.state) : String(row.state)}`,
-    );
+    // Only a string is quoted: JSON.stringify and String() throw on some values (a bigint, an
+    // object without a prototype), and a damaged row must still give a CorruptRecordError.
+    const shown = typeof row.state === "string" ? JSON.stringify(row.state) : `of type ${typeof row.state}`;
+    return fail(`unknown state ${shown}`);
   }
   const response: StoredResponse = {
     status: statusCode(row.status) ?? fail("status is not an HTTP status"),
