@@ -1,0 +1,55 @@
+/**
+ * Fetch `Response`s for the engine's answers: a problem+json refusal, or a stored response
+ * replayed byte for byte.
+ * @module
+ */
+import type { ProblemResponse } from "../../core/problems.js";
+import type { Replay } from "../../core/replay.js";
+import { statusHasNoBody } from "../../core/response-headers.js";
+import type { HeaderPair } from "../../store.js";
+
+/** The engine's problem+json answer as a `Response`. */
+export function problemResponse(problem: ProblemResponse): Response {
+  return new Response(problem.body, { status: problem.status, headers: toHeaders(problem.headers) });
+}
+
+/**
+ * A stored response as a `Response` whose body streams chunk by chunk from the store, read
+ * only as fast as the client takes it. If the stored body vanishes mid-way the stream
+ * fails, so the client sees a truncated response rather than a wrong one.
+ */
+export function replayResponse(replay: Replay): Response {
+  const body = statusHasNoBody(replay.status) ? null : streamOf(replay.body);
+  return new Response(body, { status: replay.status, headers: toHeaders(replay.headers) });
+}
+
+/** Header pairs as `Headers`, repeated names kept as repeated lines. */
+export function toHeaders(pairs: readonly (readonly [string, string])[]): Headers {
+  const headers = new Headers();
+  for (const [name, value] of pairs) headers.append(name, value);
+  return headers;
+}
+
+/** Every header line of a `Headers`: names lower-cased, each `Set-Cookie` apart (fetch joins the others). */
+export function headerPairs(headers: Headers): HeaderPair[] {
+  const pairs: HeaderPair[] = [];
+  for (const pair of headers) pairs.push(pair);
+  return pairs;
+}
+
+function streamOf(chunks: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await iterator.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
