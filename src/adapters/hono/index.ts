@@ -1,0 +1,55 @@
+/**
+ * `oncely/hono`: idempotency middleware for Hono, on every runtime Hono runs on. Built on
+ * the fetch-standard layer; loads no `node:` module, and nothing of Hono but its types.
+ *
+ * @example
+ * import { Hono } from "hono";
+ * import { createStore } from "oncely";
+ * import { idempotency } from "oncely/hono";
+ *
+ * const app = new Hono();
+ * app.use("/orders/*", idempotency({ store: await createStore("memory:") }));
+ * app.post("/orders", async (c) => c.json({ id: 1, item: await c.req.json() }, 201));
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { createEngine } from "../../core/engine.js";
+import type { IdempotencyOptions } from "../../core/options.js";
+import { captureResponse } from "../../http/fetch/capture.js";
+import { guardFetchRequest } from "../../http/fetch/guard.js";
+
+export type { IdempotencyOptions } from "../../core/options.js";
+
+/**
+ * Idempotency as Hono middleware, for an app (`app.use(...)`), a path or one route. A
+ * guarded request runs its handler once per key; retries get the stored response back
+ * with `X-Idempotency-Replayed: true`; refusals (409, 422, 400) are problem+json. A
+ * handler that throws releases the key, and Hono's `onError` answers as usual. The body is
+ * read from a copy, so handlers still call `c.req.json()`.
+ *
+ * @param options engine options; see {@link IdempotencyOptions} for every default
+ */
+export function idempotency(options: IdempotencyOptions): MiddlewareHandler {
+  const engine = createEngine(options);
+  return async function oncelyIdempotency(c, next) {
+    const guard = await guardFetchRequest(engine, c.req.raw);
+    if (guard.action === "answer") {
+      c.res = guard.response;
+      return;
+    }
+    await next();
+    const { execution } = guard;
+    if (!execution) return;
+    // Hono turned a thrown error into `onError`'s answer; the error itself is the signal.
+    if (c.error) {
+      await execution.fail();
+      return;
+    }
+    try {
+      c.res = await captureResponse(execution, c.res, c.req.raw.signal);
+    } catch (error) {
+      await execution.fail();
+      throw error;
+    }
+  };
+}
