@@ -3,6 +3,7 @@
  * @module
  */
 import type { Execution } from "../../core/execution.js";
+import { BodyTap } from "../body-tap.js";
 import { headerPairs } from "./respond.js";
 
 /**
@@ -45,42 +46,20 @@ function tee(
   client: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
   const reader = source.getReader();
-  const state = { ended: false, cancelled: false };
-  execution.watchClient({
-    get abandoned() {
-      return !state.ended && (state.cancelled || client?.aborted === true);
-    },
-  });
-  const next = async (): Promise<Uint8Array | undefined> => {
-    let result: Awaited<ReturnType<typeof reader.read>>;
-    try {
-      result = await reader.read();
-    } catch (error) {
-      state.ended = true;
-      await execution.fail();
-      throw error;
-    }
-    if (result.done) {
-      state.ended = true;
-      await execution.finish();
-      return undefined;
-    }
-    if (!execution.write(result.value)) await new Promise<void>((resolve) => execution.onDrain(resolve));
-    return result.value;
-  };
+  const tap = new BodyTap(
+    { next: () => reader.read() as Promise<IteratorResult<Uint8Array>> },
+    execution,
+    () => client?.aborted === true,
+  );
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const chunk = await next();
+        const chunk = await tap.next();
         if (chunk) controller.enqueue(chunk);
         else controller.close();
       },
       cancel() {
-        // The client left: the handler's response is still stored, as if it had been sent.
-        state.cancelled = true;
-        void (async () => {
-          while (await next());
-        })().catch(() => {});
+        tap.abandon();
       },
     },
     { highWaterMark: 0 },
