@@ -121,7 +121,7 @@ async function guard(
     const limit = engine.options.maxRequestBodyBytes;
     const buffered = await readPayload(payload, limit);
     if (buffered === TOO_LARGE) {
-      sendAnswer(reply, problem("request-too-large", `the request body exceeds ${limit} bytes`));
+      await sendAnswer(reply, problem("request-too-large", `the request body exceeds ${limit} bytes`));
       return undefined;
     }
     body = buffered;
@@ -132,10 +132,10 @@ async function guard(
     case "pass":
       return rest;
     case "respond":
-      sendAnswer(reply, decision.response);
+      await sendAnswer(reply, decision.response);
       return undefined;
     case "replay":
-      sendAnswer(reply, decision.replay);
+      await sendAnswer(reply, decision.replay, engine.options.storeBeforeSendBytes);
       return undefined;
     case "execute":
       executions.set(request, decision.execution);

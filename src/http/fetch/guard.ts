@@ -47,7 +47,7 @@ export async function guardFetchRequest(engine: IdempotencyEngine, request: Requ
     case "respond":
       return answer(problemResponse(decision.response));
     case "replay":
-      return answer(replayResponse(decision.replay));
+      return answer(await replayResponse(decision.replay, engine.options.storeBeforeSendBytes));
     case "execute":
       return { action: "run", execution: decision.execution };
   }

@@ -3,6 +3,7 @@
  * replayed byte for byte.
  * @module
  */
+import { concatBytes } from "../../core/bytes.js";
 import type { ProblemResponse } from "../../core/problems.js";
 import type { Replay } from "../../core/replay.js";
 import { statusHasNoBody } from "../../core/response-headers.js";
@@ -14,13 +15,20 @@ export function problemResponse(problem: ProblemResponse): Response {
 }
 
 /**
- * A stored response as a `Response` whose body streams chunk by chunk from the store, read
- * only as fast as the client takes it. If the stored body vanishes mid-way the stream
- * fails, so the client sees a truncated response rather than a wrong one.
+ * A stored response as a `Response`. A body of at most `wholeBytes` is read from the store
+ * first and sent in one piece (a stream costs more than small bodies are worth); a larger
+ * one streams chunk by chunk, read only as fast as the client takes it. If the stored body
+ * vanishes mid-way the stream fails, so the client sees a truncated response rather than
+ * a wrong one.
  */
-export function replayResponse(replay: Replay): Response {
-  const body = statusHasNoBody(replay.status) ? null : streamOf(replay.body);
-  return new Response(body, { status: replay.status, headers: toHeaders(replay.headers) });
+export async function replayResponse(replay: Replay, wholeBytes: number): Promise<Response> {
+  const init = { status: replay.status, headers: toHeaders(replay.headers) };
+  if (statusHasNoBody(replay.status)) return new Response(null, init);
+  if (Number(init.headers.get("content-length")) > wholeBytes)
+    return new Response(streamOf(replay.body), init);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of replay.body) chunks.push(chunk);
+  return new Response(chunks.length === 1 ? chunks[0] : concatBytes(chunks), init);
 }
 
 /** Header pairs as `Headers`, repeated names kept as repeated lines. */
