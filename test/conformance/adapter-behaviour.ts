@@ -128,17 +128,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       "stores the response of a handler whose client left, so the retry is a replay",
       async () => {
         const key = newKey();
-        const controller = new AbortController();
-        const response = await fetch(`${server.url}/abandoned`, {
-          method: "POST",
-          headers: { "idempotency-key": key },
-          body: "{}",
-          signal: controller.signal,
-        });
-        expect(response.status).toBe(201);
-        const reader = response.body?.getReader();
-        expect(new TextDecoder().decode((await reader?.read())?.value)).toBe("first piece of execution 1\n");
-        controller.abort();
+        expect(await leaveAfterFirstPiece(server, key)).toBe("first piece of execution 1\n");
         await claimed(store, key);
         await new Promise((resolve) => setTimeout(resolve, 100));
         app.abandoned.open();
@@ -155,15 +145,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       "never stores the truncated body of a stream the framework destroyed when its client left",
       async () => {
         const key = newKey();
-        const controller = new AbortController();
-        const response = await fetch(`${server.url}/abandoned`, {
-          method: "POST",
-          headers: { "idempotency-key": key },
-          body: "{}",
-          signal: controller.signal,
-        });
-        await response.body?.getReader().read();
-        controller.abort();
+        await leaveAfterFirstPiece(server, key);
         await new Promise((resolve) => setTimeout(resolve, 100));
         app.abandoned.open();
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -208,6 +190,21 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       expect(app.count("/orders")).toBe(before + 2);
     });
   });
+}
+
+/** POSTs `/abandoned`, reads the first piece of the streamed answer, and leaves. */
+async function leaveAfterFirstPiece(server: TestServer, key: string): Promise<string> {
+  const controller = new AbortController();
+  const response = await fetch(`${server.url}/abandoned`, {
+    method: "POST",
+    headers: { "idempotency-key": key },
+    body: "{}",
+    signal: controller.signal,
+  });
+  expect(response.status).toBe(201);
+  const first = await response.body?.getReader().read();
+  controller.abort();
+  return new TextDecoder().decode(first?.value);
 }
 
 function requestIdOf(body: Uint8Array | undefined): string | undefined {

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
+import { drainedOrClosed } from "../../src/adapters/node/send.js";
 import { listen, readBody, type TestServer } from "../helpers/http.js";
 import type { AppRequest, AppResponse, BehaviourApp } from "./behaviour-app.js";
 
@@ -19,7 +20,7 @@ export async function writeAnswer(res: ServerResponse, answer: AppResponse): Pro
   }
   // Written on after the client left, as a handler that does not watch for it would.
   for await (const chunk of answer.body) {
-    if (!res.write(chunk) && !res.destroyed) await drained(res);
+    if (!res.write(chunk) && !res.destroyed) await drainedOrClosed(res);
   }
   res.end();
 }
@@ -58,17 +59,5 @@ function streamOf(chunks: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array>
       if (done) controller.close();
       else controller.enqueue(value);
     },
-  });
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
   });
 }

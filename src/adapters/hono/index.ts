@@ -34,6 +34,7 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler {
   return async function oncelyIdempotency(c, next) {
     const guard = await guardFetchRequest(engine, c.req.raw);
     if (guard.action === "answer") {
+      c.res = undefined;
       c.res = guard.response;
       return;
     }
@@ -46,7 +47,11 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler {
       return;
     }
     try {
-      c.res = await captureResponse(execution, c.res, c.req.raw.signal);
+      const captured = await captureResponse(execution, c.res, c.req.raw.signal);
+      // Cleared first: Hono's setter otherwise wraps the new response around the old one's
+      // headers, turning a body at hand into a stream. The captured one has them all.
+      c.res = undefined;
+      c.res = captured;
     } catch (error) {
       await execution.fail();
       throw error;

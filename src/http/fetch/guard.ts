@@ -9,7 +9,7 @@ import type { Execution } from "../../core/execution.js";
 import { problem } from "../../core/problems.js";
 import { captureResponse } from "./capture.js";
 import { bufferBody, headerLines, TOO_LARGE, toIncomingRequest } from "./request.js";
-import { problemResponse, replayResponse } from "./respond.js";
+import { answerResponse, replayResponse } from "./respond.js";
 
 /** What the adapter does after the engine has decided. */
 export type FetchGuard =
@@ -36,7 +36,7 @@ export async function guardFetchRequest(engine: IdempotencyEngine, request: Requ
     const limit = engine.options.maxRequestBodyBytes;
     const buffered = await bufferBody(request, limit);
     if (buffered === TOO_LARGE) {
-      return answer(problemResponse(problem("request-too-large", `the request body exceeds ${limit} bytes`)));
+      return answer(answerResponse(problem("request-too-large", `the request body exceeds ${limit} bytes`)));
     }
     body = buffered;
   }
@@ -45,7 +45,7 @@ export async function guardFetchRequest(engine: IdempotencyEngine, request: Requ
     case "pass":
       return RUN;
     case "respond":
-      return answer(problemResponse(decision.response));
+      return answer(answerResponse(decision.response));
     case "replay":
       return answer(await replayResponse(decision.replay, engine.options.storeBeforeSendBytes));
     case "execute":

@@ -4,14 +4,20 @@
  * @module
  */
 import { concatBytes } from "../../core/bytes.js";
-import type { ProblemResponse } from "../../core/problems.js";
 import type { Replay } from "../../core/replay.js";
 import { statusHasNoBody } from "../../core/response-headers.js";
 import type { HeaderPair } from "../../store.js";
 
-/** The engine's problem+json answer as a `Response`. */
-export function problemResponse(problem: ProblemResponse): Response {
-  return new Response(problem.body, { status: problem.status, headers: toHeaders(problem.headers) });
+/** A fixed answer written whole: the engine's problem+json, or an `oncely/events` helper's. */
+export interface FixedAnswer {
+  readonly status: number;
+  readonly headers: ReadonlyArray<readonly [string, string]> | Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** A fixed answer as a `Response`. */
+export function answerResponse(answer: FixedAnswer): Response {
+  return new Response(answer.body, { status: answer.status, headers: toHeaders(answer.headers) });
 }
 
 /**
@@ -31,11 +37,15 @@ export async function replayResponse(replay: Replay, wholeBytes: number): Promis
   return new Response(chunks.length === 1 ? chunks[0] : concatBytes(chunks), init);
 }
 
-/** Header pairs as `Headers`, repeated names kept as repeated lines. */
-export function toHeaders(pairs: readonly (readonly [string, string])[]): Headers {
+/** Header pairs (or a record) as `Headers`, repeated names kept as repeated lines. */
+export function toHeaders(pairs: FixedAnswer["headers"]): Headers {
   const headers = new Headers();
-  for (const [name, value] of pairs) headers.append(name, value);
+  for (const [name, value] of isPairs(pairs) ? pairs : Object.entries(pairs)) headers.append(name, value);
   return headers;
+}
+
+function isPairs(headers: FixedAnswer["headers"]): headers is ReadonlyArray<readonly [string, string]> {
+  return Array.isArray(headers);
 }
 
 /** Every header line of a `Headers`: names lower-cased, each `Set-Cookie` apart (fetch joins the others). */
