@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
 
-describe("oncely/fetch without Node built-ins", () => {
-  it("guards, replays and refuses in a process where no node: module can load", async () => {
+describe("oncely/fetch and oncely/hono without Node built-ins", () => {
+  it("guard, replay and refuse in a process where no node: module can load", async () => {
     const { stdout } = await run(process.execPath, [
       "--import",
       "./test/fixtures/no-node-builtins.mjs",
@@ -25,7 +25,9 @@ describe("oncely/fetch without Node built-ins", () => {
     expect(seen.mismatch.status).toBe(422);
     expect(seen.mismatch.type).toBe("application/problem+json");
     expect(seen.badKey.status).toBe(400);
-    expect(seen.executions).toBe(1);
+    expect(seen.honoFirst).toMatchObject({ status: 201, replayed: null, body: '{"executions":2,"got":"x"}' });
+    expect(seen.honoReplay).toEqual({ ...seen.honoFirst, replayed: "true" });
+    expect(seen.executions).toBe(2);
     // The portable SHA-256 gives the digests Node's own crypto gives, so records stay
     // valid whichever runtime wrote them.
     const input = Buffer.concat([Buffer.from(`m:4:POSTp:3:/äb:6:`), Buffer.from("héllo")]);

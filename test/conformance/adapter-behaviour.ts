@@ -35,7 +35,10 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       app = new BehaviourApp();
       server = await serve({ store }, app);
       waiting = await serve({ store, wait: 5_000 }, app);
-      jsonKey = await serve({ store, key: (request) => requestIdOf(request.body) }, app);
+      jsonKey = await serve(
+        { store, key: (request) => requestIdOf(request.body), maxRequestBodyBytes: 64 * 1024 },
+        app,
+      );
     });
     afterAll(async () => {
       await Promise.all([server.close(), waiting.close(), jsonKey.close()]);
@@ -180,6 +183,13 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       expectProblem(reused, 422, "key-reused");
       const unkeyed = await post(jsonKey, "/orders", undefined, JSON.stringify({ item: 3 }));
       expect(unkeyed.status).toBe(201);
+    });
+
+    it("answers 413 to a body too large to fingerprint, without running the handler", async () => {
+      const before = app.count("/orders");
+      const body = JSON.stringify({ requestId: `r-${randomUUID()}`, padding: "x".repeat(100 * 1024) });
+      expectProblem(await post(jsonKey, "/orders", undefined, body), 413, "request-too-large");
+      expect(app.count("/orders")).toBe(before);
     });
 
     it("passes requests without a key and unguarded methods through untouched", async () => {

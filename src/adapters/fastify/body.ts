@@ -14,11 +14,13 @@ export const TOO_LARGE = Symbol("too-large");
 export async function readPayload(payload: Readable, limit: number): Promise<Buffer | typeof TOO_LARGE> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of payload) {
+  // Left undestroyed when the limit is hit: destroying the request would close the
+  // connection under the client before it read the 413.
+  for await (const chunk of payload.iterator({ destroyOnReturn: false })) {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
     size += bytes.length;
     if (size > limit) {
-      payload.destroy();
+      payload.pause();
       return TOO_LARGE;
     }
     chunks.push(bytes);
