@@ -3,13 +3,17 @@ import { describe, expect, it } from "vitest";
 import { idempotency } from "../../src/adapters/hono/index.js";
 import { createStore } from "../../src/index.js";
 import { describeAdapter } from "../conformance/adapter-behaviour.js";
-import { appRequest, serveFetch, toResponse } from "../conformance/translate.js";
+import { serveFetch, toResponse } from "../conformance/translate.js";
 import { newKey, send } from "../helpers/http.js";
 
 describeAdapter("Hono", (options, app) => {
   const hono = new Hono();
   hono.use(idempotency(options));
-  hono.all("*", async (c) => toResponse(await app.handle(await appRequest(c.req.raw))));
+  hono.all("*", async (c) => {
+    const path = new URL(c.req.url).pathname;
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    return toResponse(await app.handle({ method: c.req.method, path, body }));
+  });
   hono.onError((_error, c) => c.text("failed", 500));
   return serveFetch(hono.fetch);
 });
