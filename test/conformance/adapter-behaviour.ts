@@ -126,6 +126,17 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       }
     });
 
+    it("keeps no answer the handler marks X-Idempotency-Store: no, and never shows it to the client", async () => {
+      const key = newKey();
+      const before = app.count("/declined");
+      const first = await post(server, "/declined", key);
+      const retry = await post(server, "/declined", key);
+      expect([first.status, retry.status]).toEqual([201, 201]);
+      expect(first.headers.get("x-idempotency-store")).toBeNull();
+      expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(app.count("/declined")).toBe(before + 2);
+    });
+
     const itUnless = (skip: boolean) => (skip ? () => {} : it);
     itUnless(traits.destroysStreamsOnAbort === true)(
       "stores the response of a handler whose client left, so the retry is a replay",

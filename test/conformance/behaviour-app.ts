@@ -63,6 +63,7 @@ const encoder = new TextEncoder();
  * - `/stream`: 201 text in three streamed pieces;
  * - `/slow`: like `/orders`, after waiting at {@link BehaviourApp.slow};
  * - `/fail`: the handler throws; `/unavailable`: it answers 503;
+ * - `/declined`: like `/orders`, marked `X-Idempotency-Store: no` so that it is not kept;
  * - `/big`: 201 with {@link BIG_BYTES} streamed bytes, different for every execution;
  * - `/abandoned`: a first piece, then waits at {@link BehaviourApp.abandoned}, then the rest.
  */
@@ -105,6 +106,10 @@ export class BehaviourApp {
         throw new Error("handler failed");
       case "/unavailable":
         return json(503);
+      case "/declined": {
+        const answer = json(201);
+        return { ...answer, headers: [...answer.headers, ["x-idempotency-store", "no"]] };
+      }
       case "/big":
         return { status: 201, headers: [["content-type", "application/octet-stream"]], body: big(count) };
       case "/abandoned":

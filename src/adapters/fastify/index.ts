@@ -81,6 +81,8 @@ const plugin: FastifyPluginCallback<FastifyIdempotencyOptions> = (fastify, optio
       headers,
       payloadLength(payload, reply.getHeader("content-length")),
     );
+    // Meant for oncely, never for the client.
+    reply.removeHeader(execution.storeHeader);
     if (plan === "pass") return payload;
     return capturePayload(execution, payload, () => reply.raw.destroyed && !reply.raw.writableEnded);
   });

@@ -28,8 +28,11 @@ export async function captureResponse(
   const declared = response.headers.get("content-length");
   const length = response.body === null ? 0 : declared === null ? undefined : Number(declared);
   const plan = await execution.respond(response.status, headerPairs(response.headers), length);
-  if (plan === "pass") return response;
-  const init = { status: response.status, statusText: response.statusText, headers: response.headers };
+  // The store header is meant for oncely, never for the client.
+  const marked = response.headers.has(execution.storeHeader);
+  const headers = marked ? withoutHeader(response.headers, execution.storeHeader) : response.headers;
+  const init = { status: response.status, statusText: response.statusText, headers };
+  if (plan === "pass") return marked ? new Response(response.body, init) : response;
   if (plan === "store-first" || response.body === null) {
     const body = response.body === null ? null : new Uint8Array(await response.arrayBuffer());
     if (body) execution.write(body);
@@ -64,4 +67,10 @@ function tee(
     },
     { highWaterMark: 0 },
   );
+}
+
+function withoutHeader(headers: Headers, name: string): Headers {
+  const copy = new Headers(headers);
+  copy.delete(name);
+  return copy;
 }
