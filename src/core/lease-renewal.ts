@@ -17,7 +17,7 @@ class RenewalTicker {
   readonly #renewals = new Set<LeaseRenewal>();
   readonly #periodMs: number;
   readonly #onEmpty: () => void;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(periodMs: number, onEmpty: () => void) {
     this.#periodMs = periodMs;
@@ -30,8 +30,9 @@ class RenewalTicker {
     this.#timer = setInterval(() => {
       for (const due of this.#renewals) due.renewNow();
     }, this.#periodMs);
-    // A pending renewal must not keep a process alive that has nothing else to do.
-    this.#timer.unref();
+    // A pending renewal must not keep a process alive that has nothing else to do. Timers
+    // are plain numbers where there is no process to keep alive (Workers, browsers).
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   delete(renewal: LeaseRenewal): void {
