@@ -1,8 +1,10 @@
-import type { ClaimResult } from "../store.js";
+import type { ClaimResult, Lease } from "../store.js";
+import { StoreUnavailableError } from "./errors.js";
 import { Execution } from "./execution.js";
 import { credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
 import { type KeyParseResult, parseKeyHeader, validateKey } from "./key.js";
+import { startDeadlineMs } from "./lease-renewal.js";
 import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
@@ -127,6 +129,8 @@ export class IdempotencyEngine {
     let pacer: WaitPacer | undefined;
     const startedAt = Date.now();
     for (;;) {
+      // Monotonic, and read before the claim leaves: the store starts the lease no earlier.
+      const sentAt = performance.now();
       let result: ClaimResult;
       try {
         result = await options.store.claim({
@@ -139,7 +143,7 @@ export class IdempotencyEngine {
       } catch (error) {
         return this.#storeFailed(event, error);
       }
-      const decision = this.#decide(event, fingerprint, result);
+      const decision = this.#decide(event, fingerprint, result, performance.now() - sentAt);
       if (decision) return decision;
       pacer ??= new WaitPacer(options.wait, startedAt);
       if (!(await pacer.pause())) {
@@ -155,10 +159,20 @@ export class IdempotencyEngine {
     }
   }
 
-  /** The decision a claim's answer makes, or undefined when the key is in flight and must be claimed again. */
-  #decide(event: KeyEvent, fingerprint: string, result: ClaimResult): Decision | undefined {
+  /**
+   * The decision a claim's answer makes, or undefined when the key is in flight and must be
+   * claimed again. `elapsedMs` is how long the claim took.
+   */
+  #decide(
+    event: KeyEvent,
+    fingerprint: string,
+    result: ClaimResult,
+    elapsedMs: number,
+  ): Decision | Promise<Decision> | undefined {
     const { options } = this;
     if (result.outcome === "acquired") {
+      if (elapsedMs >= startDeadlineMs(options.lease))
+        return this.#claimedTooLate(event, result.lease, elapsedMs);
       return { action: "execute", execution: new Execution(options, result.lease, event) };
     }
     if (result.record.fingerprint !== fingerprint) {
@@ -177,6 +191,37 @@ export class IdempotencyEngine {
       return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
     }
     return undefined;
+  }
+
+  /**
+   * The claim came back when the lease may have lapsed, or would before its first renewal
+   * (a slow store, a long pause of this process): another instance may own the key by now,
+   * so executing could run the side effect twice. Whatever `onStoreError` says, nothing runs;
+   * the lease is given back (a no-op if it was taken over) before the 503 is sent.
+   */
+  async #claimedTooLate(event: KeyEvent, lease: Lease, elapsedMs: number): Promise<Decision> {
+    const { options } = this;
+    const error = new StoreUnavailableError(
+      `the claim took ${Math.round(elapsedMs)} ms, too late to start within a ${options.lease} ms lease`,
+    );
+    emit(options.hooks.onStoreError, { ...event, operation: "claim", error, failedOpen: false });
+    try {
+      await options.store.release(lease);
+    } catch (releaseError) {
+      emit(options.hooks.onStoreError, {
+        ...event,
+        operation: "release",
+        error: releaseError,
+        failedOpen: false,
+      });
+    }
+    return respond(
+      problem(
+        "store-unavailable",
+        "the idempotency store answered too late to start safely; retry later",
+        options.retryAfter,
+      ),
+    );
   }
 
   #storeFailed(event: KeyEvent, error: unknown): Decision {
