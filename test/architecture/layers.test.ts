@@ -65,6 +65,7 @@ describe("layers", () => {
       }
     }
     // Both exist in Deno, Bun and Workers (nodejs_compat); node:http, node:stream and node:net do not.
-    expect([...builtins].sort()).toEqual(["node:crypto", "node:timers/promises"]);
+    const runtimeNeutral = ["node:crypto", "node:timers/promises"];
+    expect([...builtins].filter((name) => !runtimeNeutral.includes(name))).toEqual([]);
   });
 });
