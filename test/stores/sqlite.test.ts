@@ -9,8 +9,9 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { InvalidStoreUrlError, StoreUnavailableError } from "../../src/core/errors.js";
+import { InvalidOptionError, InvalidStoreUrlError, StoreUnavailableError } from "../../src/core/errors.js";
 import type { IdempotencyStore, Lease } from "../../src/store.js";
+import { openDatabase } from "../../src/stores/sqlite/connection.js";
 import { createSqliteStore, sqliteStoreFromUrl } from "../../src/stores/sqlite/index.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 
@@ -210,6 +211,20 @@ describe("SqliteStore writes", () => {
 });
 
 describe("createSqliteStore", () => {
+  it("opens the file with the synchronous setting asked for, NORMAL unless told", async () => {
+    const levels = { off: 0, normal: 1, full: 2 } as const;
+    for (const [synchronous, level] of Object.entries(levels) as [keyof typeof levels, number][]) {
+      const database = await openDatabase(freshPath(), { busyTimeoutMs: 100, synchronous });
+      expect(database.pragma("synchronous", { simple: true })).toBe(level);
+      database.close();
+    }
+    const store = await createSqliteStore({ path: freshPath(), synchronous: "off" });
+    await store.close();
+    await expect(
+      createSqliteStore({ path: freshPath(), synchronous: "sometimes" as "off" }),
+    ).rejects.toBeInstanceOf(InvalidOptionError);
+  });
+
   it("creates the missing directories of the file", async () => {
     const path = join(dir, randomUUID(), "a", "b", "oncely.db");
     const store = await createSqliteStore({ path });
