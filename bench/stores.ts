@@ -7,6 +7,9 @@
 // Each scenario sends AMOUNT requests at 50 connections, ROUNDS times interleaved; medians
 // are reported, and ratios are medians of per-round ratios. Writes docs/benchmarks.md's
 // "stores" section.
+// BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as rows, to compare
+// a change with what it replaces in the same run. BENCH_STORES=SQLite,Redis picks stores.
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +40,8 @@ interface Target {
   readonly meter?: (connectionName: string) => Promise<CpuMeter>;
 }
 
+const baselineDir = process.env.BENCH_BASELINE_DIR;
+const baselineCommit = baselineDir ? `baseline build ${commitOf(baselineDir)}` : "";
 const dir = mkdtempSync(join(tmpdir(), "oncely-bench-stores-"));
 const cleanups: Array<() => Promise<void>> = [];
 const targets: Target[] = [{ name: "SQLite", url: (name) => `sqlite:${join(dir, `${name}.db`)}` }];
@@ -81,8 +86,8 @@ const lines: string[] = [];
 try {
   for (const target of targets.filter((t) => !ONLY || ONLY.includes(t.name))) {
     const scenarios: Scenario[] = [];
-    const server = async (name: string, variant: string) => {
-      const child = await startChild("bench/server.ts", [variant]);
+    const server = async (name: string, variant: string, script = "bench/server.ts") => {
+      const child = await startChild(script, [variant]);
       children.push(child);
       const meter = await target.meter?.(name);
       if (meter && target.name === "PostgreSQL") cleanups.push(() => meter.close());
@@ -97,6 +102,13 @@ try {
     const oncely = await server("oncely", target.url("oncely"));
     scenarios.push({ name: "oncely, unique keys", ...oncely, key: "unique" });
     scenarios.push({ name: "oncely, replays", ...oncely, key: "replay" });
+    const started = [bare, least, oncely];
+    if (baselineDir) {
+      const baseline = await server("baseline", target.url("baseline"), join(baselineDir, "bench/server.ts"));
+      started.push(baseline);
+      scenarios.push({ name: `oncely ${baselineCommit}, unique keys`, ...baseline, key: "unique" });
+      scenarios.push({ name: `oncely ${baselineCommit}, replays`, ...baseline, key: "replay" });
+    }
 
     const samples = scenarios.map(() => [] as Sample[]);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -152,7 +164,7 @@ try {
       }),
       "",
     );
-    await Promise.all([bare, least, oncely].map(({ child }) => child.stop("SIGKILL")));
+    await Promise.all(started.map(({ child }) => child.stop("SIGKILL")));
   }
   const text = [
     `Express 5 \`POST /orders\` of \`npm run bench\` (2 ms simulated database call), the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds, medians; "vs bare" and "CPU vs least layer" are medians of per-round ratios, CPU being Node's plus the store server's. Node CPU from /proc of the server process; Redis CPU from /proc of a redis-server started for the benchmark (no persistence), and the time inside its commands from \`INFO commandstats\` (without network I/O); PostgreSQL CPU from /proc of the backends serving the server's connections (WAL writer and checkpointer not counted). The least layer is bench/least-stores.ts: the fewest statements any layer needs on that store. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; nothing pinned, the load generator, the servers and the databases share the machine's 2 cores.`,
@@ -165,4 +177,16 @@ try {
   await Promise.all(children.map((child) => child.stop("SIGKILL")));
   for (const cleanup of cleanups) await cleanup().catch(() => {});
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The commit a checkout is at, or its directory when it is no git checkout. */
+function commitOf(checkout: string): string {
+  try {
+    return execFileSync("git", ["-C", checkout, "log", "-1", "--format=%h"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return checkout;
+  }
 }
