@@ -251,9 +251,7 @@ describe("createSqliteStore", () => {
     const blocker = new Database(path);
     try {
       blocker.exec("BEGIN IMMEDIATE");
-      // Thrown synchronously (SQLite answers claims at once); caught here as a rejection.
-      const claim = (async () =>
-        store.claim({ scope: "s", key: "k", fingerprint: "f", token: "t", leaseMs: 1_000 }))();
+      const claim = store.claim({ scope: "s", key: "k", fingerprint: "f", token: "t", leaseMs: 1_000 });
       await expect(claim).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(claim).rejects.toHaveProperty("cause.code", "SQLITE_BUSY");
     } finally {
