@@ -29,23 +29,31 @@ const RECORD_COLUMNS = `r.state, r.fingerprint, r.token, r.created_at, r.lease_e
        r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted`;
 
 /**
- * Claims a free key, or reads the record that holds it, in one statement that locks
- * nothing: a burst of duplicates of one key runs in parallel instead of queueing on its
- * row, and a replay writes nothing (the insert meets the key in the index and stops).
+ * Claims a key in one statement, without locking a live record, so that a burst of
+ * duplicates of one key runs in parallel instead of queueing on its row. A replay is
+ * the same statement: the insert meets the key in the index and writes nothing, and the
+ * record comes back from one read of its row and chunk 0.
  *
  * `inserted` adds a fresh in-flight record unless the key has one; `ON CONFLICT DO
- * NOTHING` takes no lock on the existing row. Otherwise the record and its chunk 0 are
- * read from the statement's snapshot, with `dead` telling whether its lease lapsed or its
- * lifetime ended; the caller then replaces it with {@link TAKE_OVER}. The statement
- * returns no row when the snapshot cannot show the record the insert met: a concurrent
- * claim committed it after the statement began, or it was deleted meanwhile. The caller
- * then sends the statement again, with a fresh snapshot; each retry follows a concurrent
- * change of the key, so they are rare and few.
+ * NOTHING` takes no lock on the existing row. Otherwise `taken_over` replaces the
+ * existing record when its lease lapsed or its lifetime ended. Only that case locks the
+ * row, and under READ COMMITTED the `UPDATE` re-checks its condition on the row's newest
+ * version once the lock is granted, so of two claims that both saw a dead record, the
+ * second finds it live and changes nothing. A takeover also deletes the chunks of the
+ * replaced record.
+ *
+ * Otherwise the live record is read from the statement's snapshot. The statement returns
+ * no row at all when that snapshot cannot answer: the record the insert met was committed
+ * after the statement began (a concurrent claim), or was released before it was read, or
+ * the snapshot shows a dead record that another claim took over in the meantime. The
+ * caller then sends the statement again, with a fresh snapshot; each retry follows a
+ * concurrent change of the key, so they are rare and few.
  *
  * Parameters: $1 scope, $2 key, $3 fingerprint, $4 token, $5 lease length in ms
- * Result: one row, or none (see above). `acquired` is true when the caller acquired the
- * key (every other column NULL); otherwise NULL, with `dead` and the record's columns
- * (see `RecordRow`) and `first_chunk`, chunk 0 of a completed record.
+ * Result: one row, or none (see above). When the caller acquired the key: `took_over` is
+ * true or false and every record column is NULL. Otherwise `took_over` is NULL and the
+ * row holds the live record's columns (see `RecordRow`) and `first_chunk`, chunk 0 of a
+ * completed record.
  */
 export const CLAIM = `
 WITH inserted AS (
@@ -53,46 +61,37 @@ WITH inserted AS (
   SELECT $1::text, $2::text, 'in_flight', $3::text, $4::text, clock.ms, clock.ms + $5::bigint
     FROM (SELECT ${NOW_MS} AS ms) AS clock
   ON CONFLICT (scope, key) DO NOTHING
-  RETURNING true AS acquired
-)
-SELECT acquired, NULL::boolean AS dead, NULL::text AS state, NULL::text AS fingerprint,
-       NULL::text AS token, NULL::bigint AS created_at, NULL::bigint AS lease_expires_at,
-       NULL::bigint AS completed_at, NULL::bigint AS expires_at, NULL::integer AS status,
-       NULL::text AS headers, NULL::bigint AS body_length, NULL::integer AS chunk_count,
-       NULL::boolean AS body_omitted, NULL::bytea AS first_chunk
-  FROM inserted
-UNION ALL
-SELECT NULL, (${IS_DEAD}) IS TRUE, ${RECORD_COLUMNS}, c.data
-  FROM {records} r
-  LEFT JOIN {chunks} c ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
- WHERE r.scope = $1::text AND r.key = $2::text AND NOT EXISTS (SELECT FROM inserted)`;
-
-/**
- * Replaces a record whose lease lapsed or whose lifetime ended with a fresh in-flight
- * record, and deletes the old record's chunks: the second statement of a claim that
- * found a dead record. Only this locks the row, and under READ COMMITTED the `UPDATE`
- * re-checks its condition on the row's newest version once the lock is granted, so of
- * two claims that both saw the record dead, the second finds it live and changes nothing.
- *
- * Parameters: $1 scope, $2 key, $3 fingerprint, $4 token, $5 lease length in ms
- * Result: one row, `taken` = 1 when the caller took the key over, else 0 (the caller
- * then claims again).
- */
-export const TAKE_OVER = `
-WITH taken_over AS (
+  RETURNING false AS took_over
+),
+taken_over AS (
   UPDATE {records} AS r
      SET state = 'in_flight', fingerprint = $3::text, token = $4::text,
          created_at = ${NOW_MS}, lease_expires_at = ${NOW_MS} + $5::bigint,
          completed_at = NULL, expires_at = NULL, status = NULL, headers = NULL,
          body_length = NULL, chunk_count = NULL, body_omitted = NULL
-   WHERE r.scope = $1::text AND r.key = $2::text AND (${IS_DEAD})
-  RETURNING r.scope
+   WHERE r.scope = $1::text AND r.key = $2::text AND NOT EXISTS (SELECT FROM inserted)
+     AND (${IS_DEAD})
+  RETURNING true AS took_over
+),
+claimed AS (
+  SELECT took_over FROM inserted UNION ALL SELECT took_over FROM taken_over
 ),
 discarded AS (
   DELETE FROM {chunks}
    WHERE scope = $1::text AND key = $2::text AND EXISTS (SELECT FROM taken_over)
 )
-SELECT count(*)::integer AS taken FROM taken_over`;
+SELECT took_over, NULL::text AS state, NULL::text AS fingerprint, NULL::text AS token,
+       NULL::bigint AS created_at, NULL::bigint AS lease_expires_at, NULL::bigint AS completed_at,
+       NULL::bigint AS expires_at, NULL::integer AS status, NULL::text AS headers,
+       NULL::bigint AS body_length, NULL::integer AS chunk_count, NULL::boolean AS body_omitted,
+       NULL::bytea AS first_chunk
+  FROM claimed
+UNION ALL
+SELECT NULL, ${RECORD_COLUMNS}, c.data
+  FROM {records} r
+  LEFT JOIN {chunks} c ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
+ WHERE r.scope = $1::text AND r.key = $2::text AND NOT EXISTS (SELECT FROM claimed)
+   AND (${IS_DEAD}) IS NOT TRUE`;
 
 /**
  * Moves the lease end of an owned in-flight record, lapsed or not. Fenced by $3.

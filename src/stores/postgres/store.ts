@@ -33,7 +33,6 @@ import {
   READ_CHUNK,
   RELEASE,
   RENEW,
-  TAKE_OVER,
 } from "./sql.js";
 
 /** Options of {@link PostgresStore} and of `createPostgresStore`, however the database is reached. */
@@ -95,7 +94,6 @@ export type PostgresStoreSettings = {
 /** The statements of a store, before its object names are filled in. */
 const STATEMENTS = {
   claim: CLAIM,
-  takeOver: TAKE_OVER,
   renew: RENEW,
   release: RELEASE,
   appendChunk: APPEND_CHUNK,
@@ -194,17 +192,24 @@ export class PostgresStore implements InspectableStore {
     }
   }
 
-  async #claimOnce(input: ClaimInput): Promise<ClaimResult | undefined> {
-    const { scope, key, fingerprint, token, leaseMs } = input;
-    const values = [scope, key, fingerprint, token, milliseconds(leaseMs)];
-    const { rows } = await this.#query(this.#sql.claim, values);
-    const row = rows[0] as (RecordResultRow & { acquired: boolean | null; dead: boolean | null }) | undefined;
+  async #claimOnce({
+    scope,
+    key,
+    fingerprint,
+    token,
+    leaseMs,
+  }: ClaimInput): Promise<ClaimResult | undefined> {
+    const { rows } = await this.#query(this.#sql.claim, [
+      scope,
+      key,
+      fingerprint,
+      token,
+      milliseconds(leaseMs),
+    ]);
+    const row = rows[0] as (RecordResultRow & { took_over: boolean | null }) | undefined;
     if (!row) return undefined;
-    if (row.acquired) return { outcome: "acquired", lease: { scope, key, token }, tookOver: false };
-    if (row.dead) {
-      const { rows: taken } = await this.#query(this.#sql.takeOver, values);
-      const tookOver = (taken[0] as { taken: number } | undefined)?.taken === 1;
-      return tookOver ? { outcome: "acquired", lease: { scope, key, token }, tookOver } : undefined;
+    if (row.took_over !== null) {
+      return { outcome: "acquired", lease: { scope, key, token }, tookOver: row.took_over };
     }
     const record = decodeRecordRow({ scope, key }, row, bytes(row.first_chunk));
     return record.state === "in_flight" ? { outcome: "in_flight", record } : { outcome: "completed", record };
