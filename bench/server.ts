@@ -1,7 +1,7 @@
 // One benchmark target in its own process: an Express app whose POST /orders handler does
 // what a typical write endpoint does (parse JSON, a ~2 ms database call, answer 201 JSON),
 // bare or behind oncely. argv: variant (bare | least-layer | least-layer:<store URL> | memory |
-// sqlite:PATH | any store URL); least-layer is the yardstick of bench/least-layer.ts, on a Map
+// sqlite:PATH | any store URL | pool=<n>:<postgres URL>, a PostgreSQL store with n connections); least-layer is the yardstick of bench/least-layer.ts, on a Map
 // or on the store the URL names (bench/least-stores.ts).
 // Prints "listening <port>".
 
@@ -26,6 +26,14 @@ if (variant === "least-layer") {
   installLeastLayer(app);
 } else if (variant.startsWith("least-layer:")) {
   installLeastLayer(app, await storeRecords(variant.slice("least-layer:".length)));
+} else if (variant.startsWith("pool=")) {
+  const { createPostgresStore } = (await import(
+    `${dist}stores/postgres/index.js`
+  )) as typeof import("../src/stores/postgres/index.js");
+  const [size, ...url] = variant.slice("pool=".length).split(":");
+  app.use(
+    idempotency({ store: await createPostgresStore({ url: url.join(":"), maxConnections: Number(size) }) }),
+  );
 } else if (variant !== "bare") {
   const store = await createStore(variant === "memory" ? "memory:" : variant);
   app.use(idempotency({ store }));

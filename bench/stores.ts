@@ -9,6 +9,7 @@
 // "stores" section.
 // BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as rows, to compare
 // a change with what it replaces in the same run. BENCH_STORES=SQLite,Redis picks stores.
+// BENCH_PG_POOL=50 adds PostgreSQL rows with a pool of that many connections (10 by default).
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -103,6 +104,13 @@ try {
     scenarios.push({ name: "oncely, unique keys", ...oncely, key: "unique" });
     scenarios.push({ name: "oncely, replays", ...oncely, key: "replay" });
     const started = [bare, least, oncely];
+    const pool = process.env.BENCH_PG_POOL;
+    if (pool && target.name === "PostgreSQL") {
+      const wide = await server("pool", `pool=${pool}:${target.url("pool")}`);
+      started.push(wide);
+      scenarios.push({ name: `oncely, pool of ${pool}, unique keys`, ...wide, key: "unique" });
+      scenarios.push({ name: `oncely, pool of ${pool}, replays`, ...wide, key: "replay" });
+    }
     if (baselineDir) {
       const baseline = await server("baseline", target.url("baseline"), join(baselineDir, "bench/server.ts"));
       started.push(baseline);
