@@ -60,6 +60,25 @@ if (url) {
       }
     });
 
+    it("keeps no body chunk of a record completed with its body omitted", async () => {
+      const prefix = uniquePrefix();
+      const store = await createRedisStore({ url, prefix });
+      try {
+        const lease = await acquire(store, { scope: "s", key: "omitted" });
+        for (const index of [0, 1]) await store.appendChunk(lease, index, bytes("x"));
+        const omitted = { ...response(0, 0), bodyOmitted: true };
+        expect(await store.complete(lease, { response: omitted, finalChunk: bytes(""), ttlMs: 60_000 })).toBe(
+          true,
+        );
+        const client = await admin();
+        const keys = await scanKeys(client, `${prefix}*`);
+        expect(keys).toHaveLength(1);
+        expect(await client.hexists(keys[0] as string, "chunk0")).toBe(0);
+      } finally {
+        await store.close();
+      }
+    });
+
     it("keeps streamed chunks alive for as long as renewals keep the lease", async () => {
       const store = await createRedisStore({ url, prefix: uniquePrefix(), leaseGraceMs: 50 });
       try {

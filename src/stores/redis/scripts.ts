@@ -232,7 +232,8 @@ if owner[1] ~= 'in_flight' or owner[2] ~= ARGV[1] then return 0 end
 local count = tonumber(ARGV[5])
 local ttl = ARGV[7]
 local written = tonumber(owner[3]) or 0
-if count > 1 then redis.call('SET', KEYS[2] .. (count - 1), ARGV[8]) end
+if count > 1 then redis.call('SET', KEYS[2] .. (count - 1), ARGV[8])
+elseif count == 0 and written > 0 then redis.call('HDEL', KEYS[1], 'chunk0') end
 for i = math.max(count, 1), written - 1 do redis.call('DEL', KEYS[2] .. i) end
 ${clock}
 -- The owner token and lease end stay behind: the state alone fences a completed record.
