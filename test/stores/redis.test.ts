@@ -104,13 +104,14 @@ if (url) {
     let client: Redis;
     let store: IdempotencyStore;
     let clientAddress: string;
+    const prefix = uniquePrefix();
     const seen: { source: string; args: string[] }[] = [];
 
     beforeAll(async () => {
       client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
       await client.connect();
       clientAddress = /\baddr=(\S+)/.exec(String(await client.client("INFO")))?.[1] ?? "";
-      store = await createRedisStore({ client, prefix: uniquePrefix() });
+      store = await createRedisStore({ client, prefix });
       monitor = await new Redis(url).monitor();
       monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ source, args }));
     });
@@ -120,8 +121,11 @@ if (url) {
       await monitor?.disconnect();
     });
 
-    /** The commands the store's connection sent while `action` ran, as the server saw them. */
-    async function commandsOf(action: () => unknown): Promise<string[]> {
+    /**
+     * The commands the store's connection sent while `action` ran, as the server saw them;
+     * with `inScripts`, the commands its scripts ran on the store's keys instead.
+     */
+    async function commandsOf(action: () => unknown, inScripts = false): Promise<string[]> {
       const marker = randomUUID();
       const start = seen.length;
       await client.echo(`start ${marker}`);
@@ -133,7 +137,9 @@ if (url) {
       const to = window.findIndex(({ args }) => args[1] === `end ${marker}`);
       return window
         .slice(from + 1, to)
-        .filter(({ source }) => source === clientAddress)
+        .filter(({ source, args }) =>
+          inScripts ? source === "lua" && String(args[1] ?? "").startsWith(prefix) : source === clientAddress,
+        )
         .map(({ args }) => String(args[0]).toLowerCase());
     }
 
@@ -169,6 +175,14 @@ if (url) {
         expect(commands, name).toHaveLength(1);
         expect(["evalsha", "eval"], name).toContain(commands[0]);
       }
+    });
+
+    it("replays from one read of the record, without reading the clock", async () => {
+      const ref = { scope: "s", key: `replay-${randomUUID()}` };
+      const lease = await acquire(store, ref);
+      await store.complete(lease, { response: response(1, 3), finalChunk: bytes("one"), ttlMs: 60_000 });
+      const inScript = await commandsOf(() => claim(store, ref), true);
+      expect(inScript).toEqual(["hmget", "hget"]);
     });
   });
 
