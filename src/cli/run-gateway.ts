@@ -9,7 +9,8 @@ import { InvalidOptionError, InvalidStoreUrlError } from "../core/errors.js";
 import { createGateway, type Gateway } from "../gateway/gateway.js";
 import { createProcessLogger } from "../gateway/logging.js";
 import { GATEWAY_DEFAULTS } from "../gateway/options.js";
-import { createStore, redactUrl } from "../stores/create-store.js";
+import { createStore } from "../stores/create-store.js";
+import { redactUrl } from "../stores/redact-url.js";
 import { ENGINE_SETTINGS, engineOptions } from "./engine-settings.js";
 import { LISTEN_SETTINGS, PROXY_SETTINGS } from "./gateway-settings.js";
 import {
