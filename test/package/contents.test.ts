@@ -5,7 +5,7 @@ import { packProject, projectRoot } from "../helpers/package.js";
 const manifest = JSON.parse(readFileSync(`${projectRoot}/package.json`, "utf8")) as { license: string };
 
 describe("the package npm pack makes from a checkout without dist/", () => {
-  it("holds the build that prepack made: every export's entry point and the command", () => {
+  it("holds the build that its prepare script made: every export's entry point and the command", () => {
     const { files } = packProject();
     expect(files).toContain("dist/index.js");
     expect(files).toContain("dist/index.d.ts");

@@ -1,0 +1,44 @@
+// `npx oncely …`, as the README writes every command, in a clone after `npm ci`.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { copyCheckout, projectRoot } from "../helpers/package.js";
+import { scratchApp } from "../helpers/scratch-app.js";
+
+const { version } = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as {
+  version: string;
+};
+
+describe("the oncely command in a clone", () => {
+  // npm ci ends with the project's prepare script: what a clone has then is what npx runs.
+  let clone: string;
+  beforeAll(() => {
+    clone = copyCheckout();
+    execFileSync("npm", ["run", "prepare", "--if-present"], {
+      cwd: clone,
+      stdio: "ignore",
+      timeout: 180_000,
+    });
+  }, 240_000);
+
+  it("runs as npx oncely", () => {
+    const output = execFileSync("npx", ["--no-install", "oncely", "--version"], {
+      cwd: clone,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(output.trim()).toBe(version);
+  });
+});
+
+describe("the oncely command of the installed package", () => {
+  it("runs as npx oncely in an app that installed it", () => {
+    const output = execFileSync("npx", ["--no-install", "oncely", "--version"], {
+      cwd: scratchApp(),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(output.trim()).toBe(version);
+  }, 240_000);
+});
