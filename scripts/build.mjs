@@ -4,7 +4,7 @@
 // `npm pack` and `npm publish`. It compiles src/ into a fresh dist/, so that no file of an
 // earlier build (a deleted module, an old source map) is ever packed.
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -14,4 +14,6 @@ const build = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], {
   cwd: root,
   stdio: "inherit",
 });
-process.exit(build.status ?? 1);
+if (build.status !== 0) process.exit(build.status ?? 1);
+// npx links the command into its cache once, and made it executable then: a rebuilt file must be too.
+chmodSync(`${root}dist/cli/main.js`, 0o755);

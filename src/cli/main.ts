@@ -28,6 +28,13 @@ registerDemo(program);
 registerPush(program);
 registerMigrate(program);
 
+// A reader that stops early (`oncely keys list | head -1`) closes the pipe: there is nobody left
+// to answer, so the command ends quietly instead of crashing on EPIPE.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(0);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

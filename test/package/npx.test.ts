@@ -1,7 +1,8 @@
 // `npx oncely …`, as the README writes every command, in a clone after `npm ci`.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { copyCheckout, projectRoot } from "../helpers/package.js";
 import { scratchApp } from "../helpers/scratch-app.js";
@@ -30,7 +31,55 @@ describe("the oncely command in a clone", () => {
     });
     expect(output.trim()).toBe(version);
   });
+
+  it("stops the gateway when npx gets SIGTERM", async () => {
+    const npx = spawn(
+      "npx",
+      [
+        "--no-install",
+        "oncely",
+        "serve",
+        "--port",
+        "0",
+        "--store",
+        "memory:",
+        "--upstream",
+        "http://127.0.0.1:9",
+      ],
+      {
+        cwd: clone,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let output = "";
+    const gatewayPid = await new Promise<number>((resolve, reject) => {
+      npx.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const listening = /"pid":(\d+).*"msg":"listening \d+"/.exec(output);
+        if (listening) resolve(Number(listening[1]));
+      });
+      npx.once("exit", () => reject(new Error(`npx exited before the gateway listened: ${output}`)));
+    });
+    // npm runs the command in a shell and does not pass SIGTERM on: the gateway notices that it lost its parent.
+    npx.kill("SIGTERM");
+    let alive = true;
+    for (let waited = 0; alive && waited < 10_000; waited += 100) {
+      await sleep(100);
+      alive = isRunning(gatewayPid);
+    }
+    if (alive) process.kill(gatewayPid, "SIGKILL");
+    expect(alive).toBe(false);
+  }, 60_000);
 });
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe("the oncely command of the installed package", () => {
   it("runs as npx oncely in an app that installed it", () => {
