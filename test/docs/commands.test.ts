@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docBlock, docBlocks, documentationFiles } from "../helpers/doc-blocks.js";
 import { projectRoot } from "../helpers/package.js";
+import { endsWithin } from "../helpers/processes.js";
 import { scratchApp } from "../helpers/scratch-app.js";
 import { temporaryDirectory } from "../helpers/stores.js";
 
@@ -85,20 +86,6 @@ async function stop(child: ChildProcess): Promise<number | string | null> {
   const outcome = await Promise.race([exited, sleep(15_000, "still running")]);
   if (outcome === "still running") child.kill("SIGKILL");
   return outcome;
-}
-
-/** Whether process `pid` has ended within `ms` (it is killed if not). */
-async function endsWithin(pid: number, ms: number): Promise<boolean> {
-  for (let waited = 0; waited < ms; waited += 100) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    await sleep(100);
-  }
-  process.kill(pid, "SIGKILL");
-  return false;
 }
 
 describe("the README's set up and command line", () => {

@@ -2,9 +2,9 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { copyCheckout, projectRoot } from "../helpers/package.js";
+import { endsWithin } from "../helpers/processes.js";
 import { scratchApp } from "../helpers/scratch-app.js";
 
 const { version } = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as {
@@ -62,24 +62,9 @@ describe("the oncely command in a clone", () => {
     });
     // npm runs the command in a shell and does not pass SIGTERM on: the gateway notices that it lost its parent.
     npx.kill("SIGTERM");
-    let alive = true;
-    for (let waited = 0; alive && waited < 10_000; waited += 100) {
-      await sleep(100);
-      alive = isRunning(gatewayPid);
-    }
-    if (alive) process.kill(gatewayPid, "SIGKILL");
-    expect(alive).toBe(false);
+    expect(await endsWithin(gatewayPid, 10_000)).toBe(true);
   }, 60_000);
 });
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("the oncely command of the installed package", () => {
   it("runs as npx oncely in an app that installed it", () => {
