@@ -27,10 +27,11 @@ describe("the oncely command in a clone", () => {
     const output = execFileSync("npx", ["--no-install", "oncely", "--version"], {
       cwd: clone,
       encoding: "utf8",
-      timeout: 60_000,
+      // npx links the clone into its cache on first use, which runs its prepare script (a build) again.
+      timeout: 150_000,
     });
     expect(output.trim()).toBe(version);
-  });
+  }, 180_000);
 
   it("stops the gateway when npx gets SIGTERM", async () => {
     const npx = spawn(
