@@ -22,6 +22,7 @@ const CHECKS: Record<string, string> = {
   "quickstart-commonjs": "test/docs/quickstart.test.ts",
   "quickstart-node": "test/docs/quickstart.test.ts",
   "quickstart-try": "test/docs/quickstart.test.ts",
+  "push-example": "test/client/push-demo.test.ts",
 };
 
 describe("code blocks of README.md and docs/*.md", () => {

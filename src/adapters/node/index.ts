@@ -3,4 +3,5 @@
  * @module
  */
 export type { IdempotencyOptions } from "../../core/options.js";
+export { respondToClientError } from "./client-error.js";
 export { idempotency, type NodeHandler, type NodeMiddleware, withIdempotency } from "./middleware.js";
