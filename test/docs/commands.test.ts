@@ -167,8 +167,7 @@ describe("the README's set up and command line", () => {
     }
     expect(failures).toEqual([]);
     // The push example wrote one converted file per input.
-    expect(
-      existsSync(join(cwd, "converted")) && readdirSync(join(cwd, "converted"), { recursive: true }),
-    ).toEqual(expect.arrayContaining(["data/orders.csv", "data/stock.csv"]));
+    const converted = join(cwd, "converted/data");
+    expect(existsSync(converted) ? readdirSync(converted) : []).toHaveLength(2);
   }, 240_000);
 });
