@@ -1,6 +1,7 @@
 // `npm run bench:gateway`: requests/s and p50/p99 latency of one upstream reached directly,
 // through nginx as a plain reverse proxy (no idempotency), and through `oncely serve` with the
-// memory and the SQLite store, for unique keys and for replays. Every target runs in its own
+// memory and the SQLite store, for unique keys and for replays, and with the dashboard on (its
+// hooks count every event). Every target runs in its own
 // process; the load comes from this one (autocannon). Each scenario runs ROUNDS times,
 // interleaved, and the median is reported with the ratio to direct in the same run.
 // Writes the table into docs/benchmarks.md between the gateway markers.
@@ -109,7 +110,7 @@ let nginx: ChildProcess | undefined;
 try {
   const upstream = await startChild("bench/server.ts", ["bare"]);
   children.push(upstream);
-  const serve = (store: string) =>
+  const serve = (store: string, ...extra: string[]) =>
     startChild("dist/cli/main.js", [
       "serve",
       "--port",
@@ -120,10 +121,12 @@ try {
       store,
       "--log-level",
       "warn",
+      ...extra,
     ]);
   const memory = await serve("memory:");
   const sqlite = await serve(`sqlite:${join(dir, "bench.db")}`);
-  children.push(memory, sqlite);
+  const watched = await serve("memory:", "--dashboard-token", "bench-dashboard-token-0123456789");
+  children.push(memory, sqlite, watched);
   const proxy = hasNginx ? await startNginx(dir, upstream.port) : undefined;
   nginx = proxy?.process;
 
@@ -132,11 +135,13 @@ try {
     ...(proxy ? [{ name: "nginx (plain reverse proxy)", url: proxy.url, key: uniqueKey }] : []),
     { name: "oncely serve, memory, unique keys", url: memory.url, key: uniqueKey },
     { name: "oncely serve, memory, replays", url: memory.url, key: replayKey },
+    { name: "oncely serve, memory, unique keys, dashboard on", url: watched.url, key: uniqueKey },
+    { name: "oncely serve, memory, replays, dashboard on", url: watched.url, key: replayKey },
     { name: "oncely serve, SQLite, unique keys", url: sqlite.url, key: uniqueKey },
     { name: "oncely serve, SQLite, replays", url: sqlite.url, key: replayKey },
   ];
   // Store the replay keys once, and warm every target up.
-  for (const target of [upstream, memory, sqlite, ...(proxy ? [proxy] : [])]) {
+  for (const target of [upstream, memory, sqlite, watched, ...(proxy ? [proxy] : [])]) {
     for (const key of replayKeys) await postOrder(target.url, key, body);
   }
   const rows = await measureInterleaved(

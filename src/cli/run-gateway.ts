@@ -78,6 +78,7 @@ export async function runGateway(
   onShutdown: () => Promise<void> = async () => {},
 ): Promise<RunningGateway> {
   const { port, host, store: storeUrl, upstreamTimeout, shutdownGrace, adminPrefix, logLevel } = settings;
+  const { dashboardToken, dashboardWrite } = settings;
   const { logger, close: closeLog } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
   const storeLocation = storeUrl ?? GATEWAY_DEFAULTS.store;
   const store = await createStore(storeLocation).catch((error: unknown) => {
@@ -94,6 +95,8 @@ export async function runGateway(
       logger,
       ...(upstreamTimeout === undefined ? {} : { upstreamTimeout }),
       ...(adminPrefix === undefined ? {} : { adminPrefix }),
+      ...(dashboardToken === undefined ? {} : { dashboardToken }),
+      ...(dashboardWrite === undefined ? {} : { dashboardWrite }),
     });
   } catch (error) {
     await store.close();

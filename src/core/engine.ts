@@ -80,7 +80,7 @@ export class IdempotencyEngine {
       return this.#beginWithCallbacks(request);
     const parsed = parseKeyHeader(request.header(options.header), options.maxKeyLength);
     if (!parsed?.ok) return this.#withoutValidKey(parsed);
-    const scope = credentialScope(request, options.scopeHeader);
+    const scope = credentialScope(request, options.scopeHeader, options.scopeCookie);
     return this.#claim(
       keyEvent(request, parsed.key, scope),
       requestFingerprint(request, options.fingerprint),
@@ -96,7 +96,7 @@ export class IdempotencyEngine {
     if (!parsed?.ok) return this.#withoutValidKey(parsed);
     const scope = options.scope
       ? await options.scope(request)
-      : credentialScope(request, options.scopeHeader);
+      : credentialScope(request, options.scopeHeader, options.scopeCookie);
     if (typeof scope !== "string" || scope === "")
       throw new TypeError("options.scope must return a non-empty string");
     const fingerprint =

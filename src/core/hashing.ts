@@ -1,4 +1,5 @@
 import { createHash, hash } from "node:crypto";
+import { cookieValues } from "./cookies.js";
 import type { ResolvedOptions } from "./options.js";
 import type { IncomingRequest } from "./request.js";
 
@@ -6,15 +7,24 @@ import type { IncomingRequest } from "./request.js";
 export const ANONYMOUS_SCOPE = "anonymous";
 
 /**
- * The default scope: a SHA-256 of the credential header, so raw credentials are never
- * stored and two credentials never share records.
+ * The default scope: a SHA-256 of the session cookie named `cookie` when one is configured
+ * and sent (`cookie:…`), else of the credential header (`cred:…`), so raw credentials are
+ * never stored and two credentials never share records.
  */
-export function credentialScope(request: IncomingRequest, header: string): string {
+export function credentialScope(request: IncomingRequest, header: string, cookie?: string): string {
+  if (cookie !== undefined) {
+    const values = cookieValues(request.header("cookie"), cookie);
+    if (values.length > 0) return `cookie:${sha256Lines(values)}`;
+  }
   const lines = request.header(header);
   if (lines.length === 0) return ANONYMOUS_SCOPE;
+  return `cred:${sha256Lines(lines)}`;
+}
+
+function sha256Lines(lines: readonly string[]): string {
   const hash = createHash("sha256");
   for (const line of lines) hash.update(line).update("\n");
-  return `cred:${hash.digest("base64url")}`;
+  return hash.digest("base64url");
 }
 
 /**
