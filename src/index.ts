@@ -1,6 +1,7 @@
 /**
  * `oncely`: the engine, the store contract, `createStore(url)`, types and errors.
- * Framework adapters live in `oncely/node`, `oncely/express`; the store conformance
+ * Framework adapters live in `oncely/node`, `oncely/express`, `oncely/fastify`,
+ * `oncely/koa`, `oncely/nestjs`, `oncely/hono` and `oncely/fetch`; the store conformance
  * suite in `oncely/testing`.
  * @module
  */

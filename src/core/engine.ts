@@ -1,8 +1,10 @@
-import type { ClaimResult } from "../store.js";
+import type { ClaimResult, Lease } from "../store.js";
+import { StoreUnavailableError } from "./errors.js";
 import { Execution } from "./execution.js";
 import { credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
 import { type KeyParseResult, parseKeyHeader, validateKey } from "./key.js";
+import { startDeadlineMs } from "./lease-renewal.js";
 import { isPromiseLike, type MaybePromise } from "./maybe-promise.js";
 import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { newOwnerToken } from "./owner-token.js";
@@ -133,6 +135,8 @@ export class IdempotencyEngine {
     pacer?: WaitPacer,
   ): Decision | Promise<Decision> {
     const { options } = this;
+    // Monotonic, and read before the claim leaves: the store starts the lease no earlier.
+    const sentAt = performance.now();
     let claimed: MaybePromise<ClaimResult>;
     try {
       claimed = options.store.claim({
@@ -145,9 +149,9 @@ export class IdempotencyEngine {
     } catch (error) {
       return this.#storeFailed(event, error);
     }
-    if (!isPromiseLike(claimed)) return this.#claimed(event, fingerprint, claimed, startedAt, pacer);
+    if (!isPromiseLike(claimed)) return this.#claimed(event, fingerprint, claimed, sentAt, startedAt, pacer);
     return Promise.resolve(claimed).then(
-      (result) => this.#claimed(event, fingerprint, result, startedAt, pacer),
+      (result) => this.#claimed(event, fingerprint, result, sentAt, startedAt, pacer),
       (error: unknown) => this.#storeFailed(event, error),
     );
   }
@@ -156,11 +160,15 @@ export class IdempotencyEngine {
     event: KeyEvent,
     fingerprint: string,
     result: ClaimResult,
+    sentAt: number,
     startedAt: number,
     pacer: WaitPacer | undefined,
   ): Decision | Promise<Decision> {
     const { options } = this;
     if (result.outcome === "acquired") {
+      const elapsed = performance.now() - sentAt;
+      if (elapsed >= startDeadlineMs(options.lease))
+        return this.#claimedTooLate(event, result.lease, elapsed);
       return { action: "execute", execution: new Execution(options, result.lease, event) };
     }
     if (result.record.fingerprint !== fingerprint) {
@@ -205,6 +213,37 @@ export class IdempotencyEngine {
       );
     }
     return await this.#claim(event, fingerprint, startedAt, pacer);
+  }
+
+  /**
+   * The claim came back when the lease may have lapsed, or would before its first renewal
+   * (a slow store, a long pause of this process): another instance may own the key by now,
+   * so executing could run the side effect twice. Whatever `onStoreError` says, nothing runs;
+   * the lease is given back (a no-op if it was taken over) before the 503 is sent.
+   */
+  async #claimedTooLate(event: KeyEvent, lease: Lease, elapsedMs: number): Promise<Decision> {
+    const { options } = this;
+    const error = new StoreUnavailableError(
+      `the claim took ${Math.round(elapsedMs)} ms, too late to start within a ${options.lease} ms lease`,
+    );
+    emit(options.hooks.onStoreError, { ...event, operation: "claim", error, failedOpen: false });
+    try {
+      await options.store.release(lease);
+    } catch (releaseError) {
+      emit(options.hooks.onStoreError, {
+        ...event,
+        operation: "release",
+        error: releaseError,
+        failedOpen: false,
+      });
+    }
+    return respond(
+      problem(
+        "store-unavailable",
+        "the idempotency store answered too late to start safely; retry later",
+        options.retryAfter,
+      ),
+    );
   }
 
   #storeFailed(event: KeyEvent, error: unknown): Decision {

@@ -99,7 +99,14 @@ export function countingHandler(
   return {
     handler: async (req, res) => {
       executions++;
-      const body = await readBody(req);
+      let body: Buffer;
+      try {
+        body = await readBody(req);
+      } catch {
+        // The client (a gateway whose own client left) went away half-way through the body.
+        res.destroy();
+        return;
+      }
       await respond(req, res, body, executions);
     },
     count: () => executions,
