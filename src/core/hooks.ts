@@ -29,7 +29,7 @@ export interface ReplayedEvent extends KeyEvent {
 /**
  * Why a key was released so that a retry executes again: a status `shouldStore` refused,
  * the handler's `storeHeader: no` (`declined`), or a thrown error. A failed store write
- * releases nothing: the key stays in flight until its lease lapses.
+ * releases nothing: the key stays in flight until its lease lapses (in `oncely/events` too).
  */
 export type ReleaseReason = "status" | "declined" | "error";
 
