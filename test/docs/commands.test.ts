@@ -1,12 +1,11 @@
 // Every fenced block of README.md and docs/*.md names how it is checked (<!-- doc-test: … -->
 // on the line before it): by a check of test/docs, or `not run` and why. This file holds that
 // rule and the checks of the shell blocks: the README's set up (the demo) and command line.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commandsOf, startCommand, stop } from "../helpers/commands.js";
 import { docBlock, docBlocks, documentationFiles } from "../helpers/doc-blocks.js";
 import { projectRoot } from "../helpers/package.js";
 import { endsWithin } from "../helpers/processes.js";
@@ -23,6 +22,18 @@ const CHECKS: Record<string, string> = {
   "quickstart-node": "test/docs/quickstart.test.ts",
   "quickstart-try": "test/docs/quickstart.test.ts",
   "push-example": "test/client/push-demo.test.ts",
+  "readme-fastify": "test/docs/examples.test.ts",
+  "readme-koa": "test/docs/examples.test.ts",
+  "readme-nestjs": "test/docs/examples.test.ts",
+  "readme-hono": "test/docs/examples.test.ts",
+  "readme-fetch": "test/docs/examples.test.ts",
+  "readme-client-error": "test/docs/examples.test.ts",
+  "semantics-store-header": "test/docs/examples.test.ts",
+  "semantics-scope-cookie": "test/docs/examples.test.ts",
+  "dashboard-serve": "test/docs/examples.test.ts",
+  "dashboard-express": "test/docs/examples.test.ts",
+  "openapi-command": "test/docs/examples.test.ts",
+  "openapi-code": "test/docs/examples.test.ts",
 };
 
 describe("code blocks of README.md and docs/*.md", () => {
@@ -47,47 +58,6 @@ describe("code blocks of README.md and docs/*.md", () => {
     }
   });
 });
-
-/** Shell commands of a block: continuation lines joined, comments and blank lines dropped. */
-function commandsOf(code: string): string[] {
-  return code
-    .replaceAll("\\\n", " ")
-    .split("\n")
-    .map((line) => line.replace(/\s+#\s.*$/, "").trim())
-    .filter((line) => line !== "" && !line.startsWith("#"));
-}
-
-/** Starts a long-running command and resolves with everything it printed once `ready` shows up. */
-async function startCommand(
-  command: string,
-  options: { cwd: string; env: NodeJS.ProcessEnv },
-  ready: RegExp,
-): Promise<{ child: ChildProcess; output: string }> {
-  // `exec` so that the signals the test sends reach the command itself, not a shell.
-  const child = spawn("sh", ["-c", `exec ${command}`], { ...options, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const stderr: string[] = [];
-  child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ready.test(output)) resolve();
-    });
-    child.once("exit", (code) =>
-      reject(new Error(`${command} exited with ${code}: ${output}${stderr.join("")}`)),
-    );
-  });
-  return { child, output };
-}
-
-async function stop(child: ChildProcess): Promise<number | string | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = once(child, "exit").then(([code, signal]) => (code as number | null) ?? (signal as string));
-  child.kill("SIGTERM");
-  const outcome = await Promise.race([exited, sleep(15_000, "still running")]);
-  if (outcome === "still running") child.kill("SIGKILL");
-  return outcome;
-}
 
 describe("the README's set up and command line", () => {
   // The demo of `npm start`, on a free port: the command line examples run against it.

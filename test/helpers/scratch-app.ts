@@ -8,7 +8,26 @@ import { temporaryDirectory } from "./stores.js";
  * Packages a new user installs beside oncely, taken from this project's node_modules
  * (better-sqlite3 compiles for minutes, and the registry is not needed for them).
  */
-const BESIDE = ["express", "better-sqlite3", "ioredis", "pg", "typescript", "@types/node", "@types/express"];
+const BESIDE = [
+  "express",
+  "better-sqlite3",
+  "ioredis",
+  "pg",
+  "typescript",
+  "@types/node",
+  "@types/express",
+  // The other frameworks of the README's examples (test/docs/examples.test.ts).
+  "fastify",
+  "koa",
+  "@types/koa",
+  "@nestjs/common",
+  "@nestjs/core",
+  "@nestjs/platform-express",
+  "reflect-metadata",
+  "rxjs",
+  "hono",
+  "@hono/node-server",
+];
 
 let app: string | undefined;
 
