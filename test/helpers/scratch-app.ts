@@ -19,7 +19,6 @@ const BESIDE = [
   // The other frameworks of the README's examples (test/docs/examples.test.ts).
   "fastify",
   "koa",
-  "@types/koa",
   "@nestjs/common",
   "@nestjs/core",
   "@nestjs/platform-express",
