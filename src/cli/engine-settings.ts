@@ -100,6 +100,13 @@ export const ENGINE_SETTINGS = {
     defaultText: DEFAULTS.replayHeader,
     parse: parseHeaderName,
   }),
+  storeHeader: setting({
+    placeholder: "<name>",
+    description:
+      "response header by which the upstream says not to store an answer (value no); never passed to the client",
+    defaultText: DEFAULTS.storeHeader,
+    parse: parseHeaderName,
+  }),
   denyHeaders: setting({
     placeholder: "<list>",
     description: "response headers never stored nor replayed",

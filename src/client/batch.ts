@@ -60,6 +60,12 @@ export interface BatchFailure<T> {
   /** Undefined when the key itself could not be computed. */
   readonly key: string | undefined;
   readonly error: unknown;
+  /**
+   * True when the worker failed on a replayed answer: the server answered this key before
+   * and repeats that answer, so the failure is not new. Such an item counts as `replayed`,
+   * not `failed`, and stays out of the checkpoint.
+   */
+  readonly replayed: boolean;
 }
 
 /** How a batch ended. */
@@ -130,10 +136,12 @@ export async function runBatch<T>(
   signal?.addEventListener("abort", onAbort, { once: true });
   if (signal?.aborted) onAbort();
 
-  const fail = (item: T, key: string | undefined, error: unknown) => {
-    counts.failed++;
-    failures.push({ item, key, error });
-    progress.log(`failed ${label?.(item) ?? key ?? String(item)}: ${messageOf(error)}`);
+  const fail = (item: T, key: string | undefined, error: unknown, replayed = false) => {
+    if (replayed) counts.replayed++;
+    else counts.failed++;
+    failures.push({ item, key, error, replayed });
+    const name = label?.(item) ?? key ?? String(item);
+    progress.log(`${replayed ? "replayed error for" : "failed"} ${name}: ${messageOf(error)}`);
   };
 
   const runItem = async (item: T) => {
@@ -167,7 +175,7 @@ export async function runBatch<T>(
       await worker(item, context);
     } catch (error) {
       if (stop.signal.aborted) counts.interrupted++;
-      else fail(item, key, error);
+      else fail(item, key, error, replayed);
       return;
     }
     checkpoint.add(key);
@@ -199,7 +207,7 @@ export async function runBatch<T>(
     ...counts,
     failures,
     aborted: stop.signal.aborted,
-    warnings: warningsFor(counts, concurrency),
+    warnings: warningsFor(counts, countReplayedErrors(failures), concurrency),
     elapsed: Date.now() - started,
   };
   progress.finish(broken ? [] : closingLines(summary));
@@ -212,12 +220,18 @@ async function* pull<T>(items: Iterable<T> | AsyncIterable<T>): AsyncGenerator<T
   yield* items;
 }
 
-function warningsFor(counts: Readonly<BatchCounts>, concurrency: number): string[] {
-  const called = counts.executed + counts.replayed;
+function countReplayedErrors(failures: ReadonlyArray<BatchFailure<unknown>>): number {
+  return failures.reduce((count, failure) => count + (failure.replayed ? 1 : 0), 0);
+}
+
+function warningsFor(counts: Readonly<BatchCounts>, replayedErrors: number, concurrency: number): string[] {
+  // Replayed errors are never checkpointed, so they say nothing about the checkpoint.
+  const replayed = counts.replayed - replayedErrors;
+  const called = counts.executed + replayed;
   // After a crash, up to `concurrency` items were in flight and are rightly replayed.
-  if (counts.replayed <= concurrency || counts.replayed <= called * REPLAY_WARNING_SHARE) return [];
+  if (replayed <= concurrency || replayed <= called * REPLAY_WARNING_SHARE) return [];
   return [
-    `${counts.replayed} of ${called} items that reached the server were replays: the checkpoint is probably ` +
+    `${replayed} of ${called} items that reached the server were replays: the checkpoint is probably ` +
       "not being written or read (is it the same file as on the last run?)",
   ];
 }
@@ -227,6 +241,13 @@ function closingLines(summary: BatchSummary<unknown>): string[] {
     `done in ${(summary.elapsed / 1000).toFixed(1)} s: ${summary.executed} executed, ${summary.replayed} replayed, ` +
       `${summary.skipped} skipped by checkpoint, ${summary.failed} failed`,
   ];
+  const replayedErrors = countReplayedErrors(summary.failures);
+  if (replayedErrors > 0) {
+    lines.push(
+      `${replayedErrors} of the replayed answers were errors the server stored earlier; ` +
+        "it repeats them for as long as it keeps the key, so change the request (a new key) to try again",
+    );
+  }
   if (summary.aborted) {
     lines.push(`aborted: ${summary.interrupted} in flight were stopped; run again to finish the rest`);
   }

@@ -18,7 +18,10 @@ export interface ProgressOutput {
 export interface BatchCounts {
   /** Items the worker completed and the server executed. */
   executed: number;
-  /** Items the worker completed with a replayed answer: the server had executed them before. */
+  /**
+   * Items whose answer was a replay: the server had executed them before. Those the worker
+   * failed on (a replayed error) are counted here, not in `failed`, and are not checkpointed.
+   */
   replayed: number;
   /** Items the checkpoint already held. */
   skipped: number;

@@ -2,7 +2,7 @@ import type { HeaderPair, IdempotencyStore, Lease } from "../store.js";
 import { emit, type KeyEvent, type ReleaseReason } from "./hooks.js";
 import { LeaseRenewal } from "./lease-renewal.js";
 import type { ResolvedOptions } from "./options.js";
-import { storableHeaders } from "./response-headers.js";
+import { storableHeaders, storeDeclined } from "./response-headers.js";
 
 /**
  * How the adapter must deliver the response it is about to send:
@@ -60,6 +60,11 @@ export class Execution {
     });
   }
 
+  /** The `storeHeader` (lower-cased): the adapter removes it from the response before sending. */
+  get storeHeader(): string {
+    return this.#options.storeHeader;
+  }
+
   /** The key and scope this execution owns. */
   get lease(): Lease {
     return this.#lease;
@@ -67,7 +72,8 @@ export class Execution {
 
   /**
    * Declares the final status and headers, before the first body byte is sent. The plan
-   * comes back at once, except when the status is not stored: the key is then released
+   * comes back at once, except when the answer is not stored (its status, or the handler's
+   * `storeHeader: no`; the adapter removes that header before sending): the key is then released
    * first, and the promise of `pass` settles after that, so that a client retrying on
    * this answer never finds the key still held. Never throws: a `shouldStore` that throws
    * makes the promise reject, and the response must then not be sent.
@@ -80,6 +86,7 @@ export class Execution {
   ): ResponsePlan | Promise<"pass"> {
     if (this.#phase !== "running") return "pass";
     this.#status = status;
+    if (storeDeclined(headers, this.#options)) return this.#release("declined").then(() => "pass");
     let stored: boolean;
     try {
       stored = this.#options.shouldStore(status);

@@ -26,8 +26,11 @@ export interface ReplayedEvent extends KeyEvent {
   readonly status: number;
 }
 
-/** Why a key was released so that a retry executes again. */
-export type ReleaseReason = "status" | "error" | "store-error";
+/**
+ * Why a key was released so that a retry executes again: a status `shouldStore` refused,
+ * the handler's `storeHeader: no` (`declined`), a thrown error, or a failed store write.
+ */
+export type ReleaseReason = "status" | "declined" | "error" | "store-error";
 
 /** The key was released. */
 export interface ReleasedEvent extends KeyEvent {
@@ -57,7 +60,7 @@ export interface IdempotencyHooks {
   onConflict?(event: KeyEvent): void | Promise<void>;
   /** The key was reused with another payload (422, or a replay with `mismatch: "ignore"`). */
   onMismatch?(event: KeyEvent): void | Promise<void>;
-  /** The key was released (5xx, a transient status, a thrown error, a failed store write). */
+  /** The key was released (a status not stored, the handler's `storeHeader: no`, a thrown error, a failed store write). */
   onReleased?(event: ReleasedEvent): void | Promise<void>;
   /** The store failed during `operation`. */
   onStoreError?(event: StoreErrorEvent): void | Promise<void>;

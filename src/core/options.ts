@@ -68,10 +68,19 @@ export interface IdempotencyOptions {
   /** Which response headers are stored. @default { deny: ["set-cookie"] } */
   responseHeaders?: ResponseHeaderPolicy;
   /**
-   * Which final statuses are stored; the key is released for the others so a retry executes again.
-   * @default status < 500 and not 408, 409, 425 or 429
+   * Which final statuses are stored; the key is released for the others so a retry executes
+   * again. Replaces the default rule; build on it with {@link defaultShouldStore}. A response
+   * carrying `storeHeader: no` is never stored, whatever this says.
+   * @default status < 500, and not one that means "try again" (408, 409, 425, 429) or "never ran" (401, 403, 404, 405, 411, 413, 414, 415, 431)
    */
   shouldStore?: (status: number) => boolean;
+  /**
+   * Response header by which a handler (or the gateway's upstream) says "do not keep this
+   * answer": with the value `no`, the answer is sent but not stored, and the key is released
+   * so a retry executes again. It is removed before the response reaches the client.
+   * @default "X-Idempotency-Store"
+   */
+  storeHeader?: string;
   /** A response of known length up to this size is stored before it is sent. @default 1_048_576 (1 MiB) */
   storeBeforeSendBytes?: number;
   /** Responses larger than this are delivered but their body is not stored (see docs). @default 104_857_600 (100 MiB) */
@@ -107,6 +116,8 @@ export interface ResolvedOptions {
   readonly deniedHeaders: ReadonlySet<string>;
   readonly allowedHeaders: ReadonlySet<string> | undefined;
   readonly shouldStore: (status: number) => boolean;
+  /** Lower-cased. */
+  readonly storeHeader: string;
   readonly storeBeforeSendBytes: number;
   readonly maxBodyBytes: number;
   readonly maxRequestBodyBytes: number;
@@ -120,10 +131,26 @@ export interface ResolvedOptions {
 /** Statuses that say "try again", so storing them would pin a transient failure. */
 const TRANSIENT_STATUSES = new Set([408, 409, 425, 429]);
 
-/** The default {@link IdempotencyOptions.shouldStore}: final responses below 500, except transient ones. */
+/**
+ * Refusals of a request's credentials, target, method or form, answered before anything
+ * runs: storing one would replay the refusal to a corrected retry (the fix — a credential,
+ * a `Content-Type`, a smaller body — is often outside the fingerprint) for the whole `ttl`.
+ * docs/semantics.md argues why 400 and 422 are not in this set.
+ */
+const NEVER_RAN_STATUSES = new Set([401, 403, 404, 405, 411, 413, 414, 415, 431]);
+
+/**
+ * The default {@link IdempotencyOptions.shouldStore}: final responses below 500, except
+ * those that say "try again" (408, 409, 425, 429) or "never ran" (401, 403, 404, 405, 411,
+ * 413, 414, 415, 431).
+ * @example shouldStore: (status) => defaultShouldStore(status) && status !== 422
+ */
 export function defaultShouldStore(status: number): boolean {
-  return status < 500 && !TRANSIENT_STATUSES.has(status);
+  return status < 500 && !TRANSIENT_STATUSES.has(status) && !NEVER_RAN_STATUSES.has(status);
 }
+
+/** The value of {@link IdempotencyOptions.storeHeader} that keeps an answer out of the store. */
+export const DO_NOT_STORE = "no";
 
 /** Every default in one place; the README's option table mirrors this object. */
 export const DEFAULTS = {
@@ -137,6 +164,7 @@ export const DEFAULTS = {
   ttl: 24 * 60 * 60 * 1000,
   lease: 60_000,
   replayHeader: "X-Idempotency-Replayed",
+  storeHeader: "X-Idempotency-Store",
   deniedHeaders: ["set-cookie"],
   storeBeforeSendBytes: 1024 * 1024,
   maxBodyBytes: 100 * 1024 * 1024,
@@ -194,6 +222,7 @@ export function resolveOptions(options: IdempotencyOptions): ResolvedOptions {
         )
       : undefined,
     shouldStore: optionalFunction("shouldStore", options.shouldStore) ?? defaultShouldStore,
+    storeHeader: headerName("storeHeader", options.storeHeader ?? DEFAULTS.storeHeader),
     storeBeforeSendBytes,
     maxBodyBytes,
     maxRequestBodyBytes: nonNegative(

@@ -17,7 +17,17 @@ export const PROBLEMS = {
   "request-too-large": { status: 413, title: "Request body too large to fingerprint" },
   "key-reused": { status: 422, title: "Idempotency key reused with a different request" },
   "store-unavailable": { status: 503, title: "Idempotency store unavailable" },
+  // A request Node's HTTP parser refused, answered by `respondToClientError` (the gateway installs it).
+  "malformed-request": { status: 400, title: "Malformed HTTP request" },
+  "request-timeout": { status: 408, title: "Request not received in time" },
+  "request-header-too-large": { status: 431, title: "Request header fields too large" },
+  // Answered by the webhook helpers of `oncely/events`.
+  "invalid-event-id": { status: 400, title: "No usable event id" },
+  "event-in-progress": { status: 409, title: "This event is still being processed" },
   // Answered by the gateway (`oncely serve`) only.
+  "not-found": { status: 404, title: "No such endpoint" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "internal-error": { status: 500, title: "Internal error" },
   "upstream-unreachable": { status: 502, title: "Upstream unreachable" },
   "upstream-timeout": { status: 504, title: "Upstream timed out" },
 } as const;
@@ -36,14 +46,21 @@ export interface ProblemResponse {
  * Builds the problem+json response for `slug`.
  * @param detail a sentence for the client about this occurrence
  * @param retryAfter seconds for `Retry-After`, for failures that a later retry can cure
+ * @param extraHeaders more header pairs, such as `Allow` on a 405
  */
-export function problem(slug: ProblemSlug, detail: string, retryAfter?: number): ProblemResponse {
+export function problem(
+  slug: ProblemSlug,
+  detail: string,
+  retryAfter?: number,
+  extraHeaders: ReadonlyArray<readonly [string, string]> = [],
+): ProblemResponse {
   const { status, title } = PROBLEMS[slug];
-  const headers: [string, string][] = [
+  const headers: Array<readonly [string, string]> = [
     ["content-type", "application/problem+json"],
     ["cache-control", "no-store"],
   ];
   if (retryAfter !== undefined) headers.push(["retry-after", String(retryAfter)]);
+  headers.push(...extraHeaders);
   const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${slug}`, title, status, detail });
   return { status, headers, body };
 }

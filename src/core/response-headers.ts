@@ -1,5 +1,5 @@
 import type { HeaderPair } from "../store.js";
-import type { ResolvedOptions } from "./options.js";
+import { DO_NOT_STORE, type ResolvedOptions } from "./options.js";
 
 /**
  * Headers that describe one connection or one moment rather than the response, so they
@@ -20,8 +20,20 @@ const NEVER_STORED = new Set([
 ]);
 
 /**
+ * Whether the handler marked its answer "do not keep" with `storeHeader: no` (any case,
+ * spaces ignored). Only that value counts, so a stray header never drops an answer by mistake.
+ */
+export function storeDeclined(headers: readonly HeaderPair[], options: ResolvedOptions): boolean {
+  for (const [name, value] of headers) {
+    if (name.toLowerCase() === options.storeHeader && value.trim().toLowerCase() === DO_NOT_STORE)
+      return true;
+  }
+  return false;
+}
+
+/**
  * Chooses which response headers are stored: never hop-by-hop ones (including those named
- * by `Connection`), never `Date`, never denied ones (`Set-Cookie` by default), and only
+ * by `Connection`), never `Date`, never the `storeHeader`, never denied ones (`Set-Cookie` by default), and only
  * allowed ones when an allow list is set. `Content-Length` is recomputed on replay from
  * the stored body. Names come out lower-cased; order and repeats are kept.
  */
@@ -31,6 +43,7 @@ export function storableHeaders(headers: readonly HeaderPair[], options: Resolve
   for (const pair of headers) {
     const name = pair[0].toLowerCase();
     if (NEVER_STORED.has(name) || named?.has(name) || options.deniedHeaders.has(name)) continue;
+    if (name === options.storeHeader) continue;
     if (options.allowedHeaders && !options.allowedHeaders.has(name)) continue;
     kept.push(name === pair[0] ? pair : [name, pair[1]]);
   }

@@ -24,14 +24,21 @@ export function headerId(...names: readonly string[]): EventIdExtractor {
 }
 
 /**
- * A string picked out of the JSON body by `select`; anything else counts as no id.
- * @example const eventId = jsonBodyId((body) => (body as { event?: { id?: string } }).event?.id);
+ * A string picked out of the JSON body by `select`; anything else counts as no id, and so
+ * does a `select` that throws (a body without the expected shape, as `body.event.id` on a
+ * body without `event`), so such a delivery gets a 400, not a 500.
+ * @example const eventId = jsonBodyId((body) => (body as { event: { id: string } }).event.id);
  */
 export function jsonBodyId(select: (body: unknown) => unknown): EventIdExtractor {
   return async function jsonBodyEventId(request) {
     const body = await readJson(request);
     if (body === undefined || body === null) return undefined;
-    const id = select(body);
+    let id: unknown;
+    try {
+      id = select(body);
+    } catch {
+      return undefined;
+    }
     return typeof id === "string" && id !== "" ? id : undefined;
   };
 }

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from "../core/errors.js";
+import { type ProblemResponse, problem } from "../core/problems.js";
 import { createDeduper } from "./deduper.js";
 import { InvalidEventIdError } from "./errors.js";
 import type { EventIdExtractor } from "./extractors.js";
@@ -22,8 +23,8 @@ const TEXT = "text/plain; charset=utf-8";
 
 /**
  * Senders redeliver on any status but 2xx. A duplicate therefore gets 200 (done: stop
- * sending), and an event still running elsewhere gets 409 with `Retry-After` (try again
- * later, by when it has finished).
+ * sending), and an event still running elsewhere gets a 409 problem with `Retry-After`
+ * (try again later, by when it has finished).
  */
 const DUPLICATE: WebhookAnswer = {
   status: 200,
@@ -33,14 +34,9 @@ const DUPLICATE: WebhookAnswer = {
   ],
   body: "duplicate delivery: this event was already processed\n",
 };
-const IN_PROGRESS: WebhookAnswer = {
-  status: 409,
-  headers: [
-    ["content-type", TEXT],
-    ["retry-after", "1"],
-  ],
-  body: "this event is still being processed; retry later\n",
-};
+const IN_PROGRESS: WebhookAnswer = problemAnswer(
+  problem("event-in-progress", "this event is still being processed; retry later", 1),
+);
 
 /** Thrown inside the deduper when the handler answered with a non-2xx status, so that the id is released. */
 class Unsuccessful extends Error {}
@@ -91,5 +87,9 @@ export function webhookDelivery(options: WebhookDedupeOptions): { deliver: Deliv
 
 /** The request carries no usable event id, so it cannot have come from the configured sender. */
 function badId(reason: string): WebhookAnswer {
-  return { status: 400, headers: [["content-type", TEXT]], body: `${reason}\n` };
+  return problemAnswer(problem("invalid-event-id", reason));
+}
+
+function problemAnswer(response: ProblemResponse): WebhookAnswer {
+  return { status: response.status, headers: response.headers, body: response.body };
 }

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { problem } from "../core/problems.js";
+import { sendWhole } from "../http/node/send.js";
 import type { IdempotencyStore } from "../store.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { GatewayLogger } from "./options.js";
@@ -13,6 +15,8 @@ const PROBE = { scope: "oncely:health", key: "probe" } as const;
  * The gateway's own endpoints under `prefix`, which are never proxied:
  * - `GET {prefix}/health`: 200 when the store answers, 503 when it does not;
  * - `GET {prefix}/metrics`: Prometheus text.
+ *
+ * Any other path under the prefix gets a 404 problem, any other method a 405 problem.
  *
  * Returns a handler that answers and returns true for paths under the prefix, false for the rest.
  */
@@ -30,10 +34,9 @@ export function adminEndpoints(
     const path = url.split("?", 1)[0];
     res.setHeader("cache-control", "no-store");
     if (path !== health && path !== metricsPath) {
-      sendJson(res, 404, { error: `no such endpoint; try ${health} or ${metricsPath}` });
+      sendWhole(res, problem("not-found", `no such endpoint; try ${health} or ${metricsPath}`));
     } else if (req.method !== "GET" && req.method !== "HEAD") {
-      res.setHeader("allow", "GET, HEAD");
-      sendJson(res, 405, { error: "only GET and HEAD" });
+      sendWhole(res, problem("method-not-allowed", "only GET and HEAD", undefined, [["allow", "GET, HEAD"]]));
     } else if (path === health) {
       void probeStore(store).then((failure) => {
         if (failure === undefined) return sendJson(res, 200, { status: "ok", store: "reachable" });
@@ -48,7 +51,7 @@ export function adminEndpoints(
         },
         (error: unknown) => {
           logger?.error({ err: error }, "metrics could not be rendered");
-          sendJson(res, 500, { error: "metrics could not be rendered" });
+          sendWhole(res, problem("internal-error", "metrics could not be rendered"));
         },
       );
     }

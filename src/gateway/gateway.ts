@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createEngine, type IdempotencyEngine } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
 import { problem } from "../core/problems.js";
+import { respondToClientError } from "../http/node/client-error.js";
 import { guardRequest } from "../http/node/guard.js";
 import { sendWhole } from "../http/node/send.js";
 import { adminEndpoints } from "./admin.js";
@@ -49,6 +50,7 @@ export class Gateway {
     this.#upstream = new Upstream(upstream, upstreamTimeout);
     this.#admin = adminEndpoints(adminPrefix, this.engine.options.store, this.metrics, logger);
     this.server = http.createServer(this.handle);
+    this.server.on("clientError", respondToClientError);
   }
 
   /** The request listener, for mounting the gateway on a server of your own. */
@@ -96,7 +98,7 @@ export class Gateway {
     } finally {
       record.decided(execution);
     }
-    const exchange = this.#upstream.send(req);
+    const exchange = this.#upstream.send(req, execution !== undefined);
     record.abortUpstream = exchange.abort;
     let upstream: IncomingMessage;
     try {
@@ -113,7 +115,7 @@ export class Gateway {
       return;
     }
     try {
-      await relayResponse(upstream, res, execution);
+      await relayResponse(upstream, res, execution, this.engine.options.storeHeader);
     } catch {
       // The response broke off half-way: it must not be stored, and the client must see it cut.
       record.outcome = "upstream-broken";
@@ -125,7 +127,7 @@ export class Gateway {
   /**
    * The unexpected happened: the client left while its body was being read, a user
    * callback (key, scope, fingerprint) threw, or the request could not be forwarded.
-   * A key taken for the request is released; the client gets a bare 500 if it is still there.
+   * A key taken for the request is released; the client gets a 500 problem if it is still there.
    */
   async #fail(record: RequestRecord, res: ServerResponse, error: unknown): Promise<void> {
     await record.execution?.fail();
@@ -134,12 +136,8 @@ export class Gateway {
       return;
     }
     this.#options.logger?.error({ err: error, method: record.method, path: record.path }, "request failed");
-    if (res.headersSent) {
-      res.destroy();
-    } else {
-      res.statusCode = 500;
-      res.end();
-    }
+    if (res.headersSent) res.destroy();
+    else sendWhole(res, problem("internal-error", "the gateway could not handle this request"));
   }
 
   #finished(record: RequestRecord): void {

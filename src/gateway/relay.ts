@@ -5,7 +5,8 @@ import { copyResponseHead } from "./headers.js";
 
 /**
  * Writes the upstream's response into the client's response as it arrives. When the
- * request is guarded, the Node HTTP layer's capture sits on `res` and stores what passes.
+ * request is guarded, the Node HTTP layer's capture sits on `res` and stores what passes
+ * (unless the upstream said `storeHeader: no`). The `storeHeader` never reaches the client.
  *
  * The upstream body is read to the end even when the client has gone away: the capture
  * still stores it, so the client's retry is a replay and not a second execution. Memory
@@ -16,8 +17,11 @@ export async function relayResponse(
   upstream: IncomingMessage,
   res: ServerResponse,
   execution: Execution | undefined,
+  storeHeader: string,
 ): Promise<void> {
   copyResponseHead(upstream, res);
+  // The upstream's word to the gateway; the capture removes it from guarded responses.
+  if (!execution) res.removeHeader(storeHeader);
   for await (const chunk of upstream) {
     if (!res.write(chunk as Buffer)) await writable(res, execution);
   }

@@ -7,7 +7,7 @@ import type { KeyEvent } from "../core/hooks.js";
  * What happened to a request, as one word for logs and metrics:
  * - `passed`: not guarded (method not in `methods`, or no key) — proxied untouched;
  * - `executed`: forwarded under a key and the response stored;
- * - `released`: forwarded under a key but not stored (5xx, 408/409/425/429, a broken response): a retry executes again;
+ * - `released`: forwarded under a key but not stored (a status not stored, the upstream's `X-Idempotency-Store: no`, a broken response): a retry executes again;
  * - `replayed`: answered from the store, the upstream was not called;
  * - `conflict`, `mismatch`, `rejected` (an invalid or missing key, a body too large): a 4xx problem from the engine;
  * - `store-error`: the store failed (503, or proxied without deduplication with `onStoreError: "open"`);

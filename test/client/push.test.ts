@@ -172,3 +172,74 @@ describe("oncely push", () => {
     expect([...server.perBody.values()].every((count) => count === 1)).toBe(true);
   });
 });
+
+describe("oncely push: media types and replayed answers", () => {
+  /** One file per name under in/, each holding its name. */
+  function files(...names: string[]): string {
+    const cwd = temporaryDirectory();
+    mkdirSync(join(cwd, "in"));
+    for (const name of names) writeFileSync(join(cwd, "in", name), name);
+    return cwd;
+  }
+  const typeOf = (server: { attempts: { body: Buffer; headers: Record<string, unknown> }[] }) =>
+    Object.fromEntries(server.attempts.map((a) => [a.body.toString(), a.headers["content-type"]]));
+
+  it("sends the Content-Type of each file's extension, application/octet-stream for an unknown one", async () => {
+    const server = await track(scriptedServer([{ status: 200 }]));
+    const cwd = files("a.csv", "b.json", "c.md", "d.unknownext");
+    expect((await push(["in/*", "--to", server.url], cwd)).code).toBe(0);
+    expect(typeOf(server)).toEqual({
+      "a.csv": "text/csv; charset=utf-8",
+      "b.json": "application/json; charset=utf-8",
+      "c.md": "text/markdown; charset=utf-8",
+      "d.unknownext": "application/octet-stream",
+    });
+  });
+
+  it("takes --content-type, then a --header Content-Type, for every file; a form part gets the type", async () => {
+    const server = await track(scriptedServer([{ status: 200 }]));
+    const cwd = files("a.csv", "b.txt");
+    const header = ["--header", "Content-Type: text/plain"];
+    await push(["in/*", "--to", server.url, ...header, "--content-type", "text/x-custom"], cwd);
+    expect(typeOf(server)).toEqual({ "a.csv": "text/x-custom", "b.txt": "text/x-custom" });
+    server.attempts.length = 0;
+    await push(["in/*", "--to", server.url, ...header, "--checkpoint", "other.journal"], cwd);
+    expect(typeOf(server)).toEqual({ "a.csv": "text/plain", "b.txt": "text/plain" });
+    server.attempts.length = 0;
+    await push(["in/a.csv", "--to", server.url, "--form", "upload", "--checkpoint", "form.journal"], cwd);
+    const [form] = server.attempts;
+    expect(form?.headers["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
+    expect(form?.body.toString()).toContain('filename="a.csv"\r\nContent-Type: text/csv; charset=utf-8');
+  });
+
+  it("counts a replayed error as a replay, not a failure, keeps it out of the journal and exits 1", async () => {
+    const server = await track(
+      uploadServer({
+        guarded: true,
+        respond: (body, res) => {
+          if (body.toString() !== "bad.csv") return false;
+          res.writeHead(422, { "content-type": "application/problem+json" });
+          res.end(JSON.stringify({ title: "Unprocessable", detail: "bad.csv has no header row" }));
+          return true;
+        },
+      }),
+    );
+    const cwd = files("bad.csv", "good.csv");
+    const args = ["in/*", "--to", server.url];
+    const first = await push(args, cwd);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain("failed in/bad.csv: server answered 422: bad.csv has no header row\n");
+    expect(summaryOf(first.stderr)).toEqual({ executed: 1, replayed: 0, skipped: 0, failed: 1 });
+
+    // The server stored its 422 under the file's key: the rerun gets it replayed.
+    const second = await push(args, cwd);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(
+      "replayed error for in/bad.csv: server answered 422: bad.csv has no header row\n",
+    );
+    expect(summaryOf(second.stderr)).toEqual({ executed: 0, replayed: 1, skipped: 1, failed: 0 });
+    expect(second.stderr).toMatch(/1 of the replayed answers were errors the server stored earlier/);
+    expect(second.stderr).not.toMatch(/warning: .*checkpoint/);
+    expect(server.executions()).toBe(2);
+  });
+});

@@ -2,6 +2,7 @@ import express from "express";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   githubDeliveryId,
+  jsonBodyId,
   stripeEventId,
   type WebhookDedupeOptions,
   webhookDedupe,
@@ -112,7 +113,12 @@ describe.each(Object.entries(helpers))("%s over real HTTP", (_name, serve) => {
     const { url, runs } = await start();
     const reply = await deliver(url, undefined);
     expect(reply.status).toBe(400);
-    expect(reply.text).toMatch(/no event id/);
+    expect(reply.headers.get("content-type")).toBe("application/problem+json");
+    expect(reply.json()).toMatchObject({
+      type: "https://oncely.dev/problems/invalid-event-id",
+      status: 400,
+      detail: "no event id found in this request",
+    });
     expect(runs.size).toBe(0);
   });
 
@@ -147,6 +153,8 @@ describe.each(Object.entries(helpers))("%s over real HTTP", (_name, serve) => {
     const concurrent = await deliver(url, id);
     expect(concurrent.status).toBe(409);
     expect(concurrent.headers.get("retry-after")).toBe("1");
+    expect(concurrent.headers.get("content-type")).toBe("application/problem+json");
+    expect(concurrent.json()).toMatchObject({ type: "https://oncely.dev/problems/event-in-progress" });
     expect((await first).status).toBe(202);
     expect((await deliver(url, id)).status).toBe(200);
     expect(runs.get(id)).toBe(1);
@@ -254,6 +262,45 @@ describe("webhook helpers with a body-based event id", () => {
         expect(seen.pop()).toEqual(event);
         expect(seen).toEqual([]);
       }
+    } finally {
+      await Promise.all(servers.map((server) => server.close()));
+      await store.close();
+    }
+  });
+});
+
+describe("jsonBodyId((body) => body.event.id), the selector of docs/events.md", () => {
+  it("answers 400 invalid-event-id, not 500, to a body without `event` (Express and fetch)", async () => {
+    const store = await createStore("memory:");
+    const eventId = jsonBodyId((body) => (body as { event: { id: unknown } }).event.id);
+    const ran: string[] = [];
+    const app = express();
+    app.post("/", webhookDedupe({ store, scope: freshScope(), eventId }), (_req, res) => {
+      ran.push("express");
+      res.sendStatus(204);
+    });
+    const servers = [
+      await listen(app),
+      await serveFetch(
+        withWebhookDedupe(
+          () => {
+            ran.push("fetch");
+            return new Response(null, { status: 204 });
+          },
+          { store, scope: freshScope(), eventId },
+        ),
+      ),
+    ];
+    try {
+      for (const server of servers) {
+        const headers = { "content-type": "application/json" };
+        const reply = await send(server.url, { headers, body: '{"type":"ping"}' });
+        expect(reply.status).toBe(400);
+        expect(reply.json()).toMatchObject({ type: "https://oncely.dev/problems/invalid-event-id" });
+        const body = JSON.stringify({ event: { id: `evt_${newKey()}` } });
+        expect((await send(server.url, { headers, body })).status).toBe(204);
+      }
+      expect(ran).toEqual(["express", "fetch"]);
     } finally {
       await Promise.all(servers.map((server) => server.close()));
       await store.close();

@@ -50,6 +50,7 @@ describe("every engine option that is not a function is a setting", () => {
       ttl: 1,
       lease: 1,
       replayHeader: "R",
+      storeHeader: "N",
       denyHeaders: ["a"],
       allowHeaders: ["b"],
       storeBeforeSend: 1,

@@ -38,8 +38,21 @@ describe("health", () => {
     expect(health.status).toBe(200);
     expect(health.json()).toEqual({ status: "ok", store: "reachable" });
     expect(health.headers.get("cache-control")).toBe("no-store");
-    expect((await send(`${gateway.url}/_oncely/health`, { method: "POST" })).status).toBe(405);
-    expect((await send(`${gateway.url}/_oncely/nothing`, { method: "GET" })).status).toBe(404);
+    const post = await send(`${gateway.url}/_oncely/health`, { method: "POST" });
+    expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+    expect(post.headers.get("content-type")).toBe("application/problem+json");
+    expect(post.json()).toMatchObject({
+      type: "https://oncely.dev/problems/method-not-allowed",
+      status: 405,
+    });
+    const missing = await send(`${gateway.url}/_oncely/nothing`, { method: "GET" });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("content-type")).toBe("application/problem+json");
+    expect(missing.json()).toMatchObject({
+      type: "https://oncely.dev/problems/not-found",
+      status: 404,
+      detail: "no such endpoint; try /_oncely/health or /_oncely/metrics",
+    });
   });
 });
 

@@ -29,6 +29,15 @@ describe.each(versions)("$name adapter", ({ express }) => {
       executions++;
       res.status(201).set("x-order", String(executions)).json({ id: executions, echo: req.body });
     });
+    // The route of docs/semantics.md §8: a refusal marked "do not keep".
+    app.post("/validated", (req, res) => {
+      executions++;
+      if (typeof req.body.sku !== "string") {
+        res.set("X-Idempotency-Store", "no").status(400).json({ error: "sku required" });
+        return;
+      }
+      res.status(201).json({ sku: req.body.sku });
+    });
     app.post("/fail", (_req, _res, next) => {
       executions++;
       next(new Error("handler failed"));
@@ -158,6 +167,23 @@ describe.each(versions)("$name adapter", ({ express }) => {
     } finally {
       await mounted.close();
     }
+  });
+
+  it("keeps no answer marked X-Idempotency-Store: no, so the corrected retry executes", async () => {
+    const before = executions;
+    const key = newKey();
+    const post = (body: string) =>
+      send(`${server.url}/validated`, {
+        headers: { "idempotency-key": key, "content-type": "application/json" },
+        body,
+      });
+    const refused = await post("{}");
+    expect([refused.status, refused.headers.get("x-idempotency-store")]).toEqual([400, null]);
+    // The corrected body changes the fingerprint, yet no 422: the refusal left no record.
+    const corrected = await post('{"sku":"A1"}');
+    expect([corrected.status, corrected.headers.get("x-idempotency-replayed")]).toEqual([201, null]);
+    expect((await post('{"sku":"A1"}')).headers.get("x-idempotency-replayed")).toBe("true");
+    expect(executions).toBe(before + 2);
   });
 
   it("releases the key when the route fails through the error handler", async () => {

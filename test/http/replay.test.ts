@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IdempotencyStore } from "../../src/store.js";
 import { guardedServer } from "../helpers/guarded.js";
@@ -87,13 +88,14 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
     }
   });
 
-  it("stores final statuses below 500 and releases 5xx, 408, 409, 425 and 429", async () => {
+  it("stores final statuses below 500 and releases 5xx, 'try again' and 'never ran' statuses", async () => {
     const server = await guardedServer(store, {}, (req, res) => {
       res.statusCode = Number(req.headers["x-status"]);
       res.end(`status ${res.statusCode}`);
     });
     try {
-      for (const status of [200, 201, 204, 400, 404, 422]) {
+      const kept = [200, 201, 204, 400, 422];
+      for (const status of kept) {
         const key = newKey();
         const headers = { "idempotency-key": key, "x-status": String(status) };
         await send(server.url, { headers });
@@ -102,8 +104,9 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
         expect(replay.headers.get("x-idempotency-replayed"), String(status)).toBe("true");
       }
       const stored = server.count();
-      expect(stored).toBe(6);
-      for (const status of [500, 502, 503, 408, 409, 425, 429]) {
+      expect(stored).toBe(kept.length);
+      const released = [500, 502, 503, 408, 409, 425, 429, 401, 403, 404, 405, 411, 413, 414, 415, 431];
+      for (const status of released) {
         const key = newKey();
         const headers = { "idempotency-key": key, "x-status": String(status) };
         await send(server.url, { headers });
@@ -111,9 +114,80 @@ describe.each(storeCases())("replays and what is kept ($name store)", ({ create 
         expect(retry.status, String(status)).toBe(status);
         expect(retry.headers.get("x-idempotency-replayed"), String(status)).toBeNull();
       }
-      expect(server.count()).toBe(stored + 14);
+      expect(server.count()).toBe(stored + 2 * released.length);
     } finally {
       await server.close();
+    }
+  });
+
+  it("runs a corrected retry after a refusal that ran nothing (415 for a missing Content-Type)", async () => {
+    const server = await guardedServer(store, {}, (req, res) => {
+      if (req.headers["content-type"] !== "text/csv") {
+        res.writeHead(415, { "content-type": "application/problem+json" });
+        return void res.end('{"title":"send text/csv"}');
+      }
+      res.writeHead(201);
+      res.end("converted");
+    });
+    try {
+      const key = newKey();
+      const refused = await send(server.url, { headers: { "idempotency-key": key }, body: "a,b" });
+      expect(refused.status).toBe(415);
+      const headers = { "idempotency-key": key, "content-type": "text/csv" };
+      const corrected = await send(server.url, { headers, body: "a,b" });
+      expect([corrected.status, corrected.text]).toEqual([201, "converted"]);
+      expect(corrected.headers.get("x-idempotency-replayed")).toBeNull();
+      const replay = await send(server.url, { headers, body: "a,b" });
+      expect([replay.status, replay.headers.get("x-idempotency-replayed")]).toEqual([201, "true"]);
+      expect(server.count()).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("keeps out an answer marked X-Idempotency-Store: no, whatever shouldStore says, and never sends the header", async () => {
+    const released: string[] = [];
+    const respond = (req: IncomingMessage, res: ServerResponse) => {
+      const mark = req.headers["x-mark"];
+      if (typeof mark === "string")
+        res.setHeader(String(req.headers["x-mark-header"] ?? "X-Idempotency-Store"), mark);
+      res.writeHead(Number(req.headers["x-status"] ?? 400), { "content-type": "text/plain" });
+      res.end("answer");
+    };
+    const hooks = { onReleased: (event: { reason: string }) => void released.push(event.reason) };
+    const server = await guardedServer(store, { shouldStore: () => true, hooks }, respond);
+    const renamed = await guardedServer(store, { storeHeader: "X-Keep" }, respond);
+    try {
+      // "no" (any case): sent, not stored, key released, header gone; the retry executes again.
+      const key = newKey();
+      const marked = { "idempotency-key": key, "x-mark": " No " };
+      const first = await send(server.url, { headers: marked });
+      expect([first.status, first.headers.get("x-idempotency-store")]).toEqual([400, null]);
+      const second = await send(server.url, { headers: marked });
+      expect(second.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(server.count()).toBe(2);
+      expect(released).toEqual(["declined", "declined"]);
+
+      // Another value keeps the answer, and the header is neither sent nor stored.
+      const other = { "idempotency-key": newKey(), "x-mark": "yes" };
+      expect((await send(server.url, { headers: other })).headers.get("x-idempotency-store")).toBeNull();
+      const replay = await send(server.url, { headers: other });
+      expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replay.headers.get("x-idempotency-store")).toBeNull();
+
+      // storeHeader renames it; the default name then means nothing and is left alone.
+      const custom = {
+        "idempotency-key": newKey(),
+        "x-mark": "no",
+        "x-mark-header": "X-Keep",
+        "x-status": "200",
+      };
+      expect((await send(renamed.url, { headers: custom })).headers.get("x-keep")).toBeNull();
+      expect((await send(renamed.url, { headers: custom })).headers.get("x-idempotency-replayed")).toBeNull();
+      expect(renamed.count()).toBe(2);
+    } finally {
+      await server.close();
+      await renamed.close();
     }
   });
 

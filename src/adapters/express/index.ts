@@ -20,4 +20,5 @@
  * @module
  */
 export type { IdempotencyOptions } from "../../core/options.js";
+export { respondToClientError } from "../../http/node/client-error.js";
 export { idempotency, type NodeMiddleware as ExpressMiddleware } from "../node/middleware.js";

@@ -15,7 +15,14 @@ import { openJournal } from "../../client/journal.js";
 import { fileKey } from "../../client/keys.js";
 import { expandInputs, outputPath } from "../push/inputs.js";
 import { writeAnswer } from "../push/output.js";
-import { answerDetail, fileBody, parseHeader, parseParam } from "../push/request.js";
+import {
+  answerDetail,
+  fileBody,
+  mediaTypeOf,
+  parseHeader,
+  parseParam,
+  requestHeaders,
+} from "../push/request.js";
 
 interface PushOptions {
   to: string;
@@ -23,6 +30,7 @@ interface PushOptions {
   param: string[];
   header: string[];
   form?: string;
+  contentType?: string;
   out?: string;
   ext?: string;
   concurrency: number;
@@ -57,6 +65,10 @@ export function registerPush(program: Command): void {
     )
     .option("--header <line>", 'request header such as "Authorization: Bearer …" (repeatable)', collect, [])
     .option("--form <field>", "send multipart/form-data with the file in this field instead of the raw bytes")
+    .option(
+      "--content-type <type>",
+      "media type of every file (default: from each file's extension, else application/octet-stream)",
+    )
     .option("--out <dir>", "write each response body under this folder, at the file's relative path")
     .option("--ext <extension>", "extension of the output files (default: the input's)")
     .option("--concurrency <n>", "files sent at the same time", positiveInteger, 8)
@@ -94,7 +106,13 @@ async function push(
       files,
       async (file, { fetch }) => {
         const bytes = await readFile(file);
-        const response = await fetch(url, { method, headers, body: fileBody(bytes, file, options.form) });
+        const type = options.contentType ?? mediaTypeOf(file, headers);
+        const body = fileBody(bytes, file, type, options.form);
+        const response = await fetch(url, {
+          method,
+          headers: requestHeaders(headers, type, options.form),
+          body,
+        });
         if (!response.ok) {
           const attempts = responseInfo(response)?.attempts ?? 1;
           const detail = await answerDetail(response);
@@ -120,7 +138,8 @@ async function push(
       );
       return INTERRUPTED;
     }
-    return summary.failed > 0 ? 1 : 0;
+    // A replayed error counts as a replay, but the file still did not go through.
+    return summary.failures.length > 0 ? 1 : 0;
   } finally {
     process.off("SIGINT", interrupt);
     process.off("SIGTERM", interrupt);

@@ -3,6 +3,10 @@
  * @module
  */
 import { basename } from "node:path";
+import { contentType } from "mime-types";
+
+/** What a file whose extension says nothing is sent as. */
+const UNKNOWN_MEDIA_TYPE = "application/octet-stream";
 
 /** Parses `--header "Name: value"`; undefined when it has no colon or no name. */
 export function parseHeader(line: string): readonly [string, string] | undefined {
@@ -18,11 +22,33 @@ export function parseParam(pair: string): readonly [string, string] | undefined 
   return [pair.slice(0, equals), pair.slice(equals + 1)];
 }
 
-/** The request body for one file: its bytes, or a multipart form with the file in `field`. */
-export function fileBody(bytes: Uint8Array, file: string, field: string | undefined): Uint8Array | FormData {
+/**
+ * The media type a file is sent as when `--content-type` is not given: a `Content-Type`
+ * from `--header` (one type for every file), else the type its extension stands for
+ * (`.csv` → `text/csv; charset=utf-8`), else `application/octet-stream`.
+ */
+export function mediaTypeOf(file: string, headers: Headers): string {
+  return headers.get("content-type") ?? (contentType(basename(file)) || UNKNOWN_MEDIA_TYPE);
+}
+
+/** The request headers for one file: raw bytes carry their media type; a form's own type is set by fetch. */
+export function requestHeaders(headers: Headers, type: string, field: string | undefined): Headers {
+  const perFile = new Headers(headers);
+  if (field === undefined) perFile.set("content-type", type);
+  else perFile.delete("content-type");
+  return perFile;
+}
+
+/** The request body for one file: its bytes, or a multipart form with the file, of media type `type`, in `field`. */
+export function fileBody(
+  bytes: Uint8Array,
+  file: string,
+  type: string,
+  field: string | undefined,
+): Uint8Array | FormData {
   if (field === undefined) return bytes;
   const form = new FormData();
-  form.append(field, new Blob([bytes]), basename(file));
+  form.append(field, new Blob([bytes], { type }), basename(file));
   return form;
 }
 

@@ -208,6 +208,8 @@ class ResponseCapture {
   #decide(first: HeldCall): void {
     const res = this.#res;
     const plan = this.#execution.respond(res.statusCode, headerPairs(res), knownLength(res, first));
+    // Meant for oncely, never for the client.
+    res.removeHeader(this.#execution.storeHeader);
     if (typeof plan === "string") {
       this.#adopt(plan);
       return;

@@ -1,0 +1,40 @@
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { type ProblemSlug, problem } from "../../core/problems.js";
+
+/** Node's parser errors that have their own status, as Node's default answer gives them; the rest are 400. */
+const SLUG_BY_CODE: Readonly<Record<string, ProblemSlug>> = {
+  HPE_HEADER_OVERFLOW: "request-header-too-large",
+  ERR_HTTP_REQUEST_TIMEOUT: "request-timeout",
+};
+
+/**
+ * Answers a request that Node's HTTP parser refused — a control character in a header
+ * (as in an idempotency key), a malformed request line, headers over `maxHeaderSize`, a
+ * request that did not arrive within `requestTimeout` — with problem+json instead of
+ * Node's bare status line. There is no request or response object then, so the answer is
+ * written to the socket, which is closed after it. Like Node's default, it answers only
+ * when nothing was written to the connection yet; a connection the client reset is just
+ * closed. The gateway installs it; install it on your own server with
+ * `server.on("clientError", respondToClientError)`.
+ * @example
+ * const server = http.createServer(withIdempotency(handler, { store }));
+ * server.on("clientError", respondToClientError);
+ */
+export function respondToClientError(error: Error & { code?: string }, socket: Duplex): void {
+  const connection = socket as Duplex & { bytesWritten?: number };
+  if (error.code === "ECONNRESET" || !socket.writable || (connection.bytesWritten ?? 0) > 0) {
+    socket.destroy();
+    return;
+  }
+  const slug = SLUG_BY_CODE[error.code ?? ""] ?? "malformed-request";
+  const detail =
+    slug === "malformed-request"
+      ? `the request could not be parsed as HTTP/1.1 (${error.code ?? error.message}); a header value may hold a control character`
+      : error.message;
+  const { status, headers, body } = problem(slug, detail);
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`];
+  for (const [name, value] of headers) lines.push(`${name}: ${value}`);
+  lines.push(`content-length: ${Buffer.byteLength(body)}`, "connection: close");
+  socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
+}
