@@ -85,6 +85,7 @@ export class Gateway {
   /** Decides with the engine, forwards, relays the answer. Rejects only on the unexpected (see {@link #fail}). */
   async #proxy(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
     let execution: Execution | undefined;
+    let body: Buffer | undefined;
     try {
       if (this.engine.guards(record.method)) {
         const outcome = await guardRequest(this.engine, req, res);
@@ -94,11 +95,12 @@ export class Gateway {
           return;
         }
         execution = outcome.execution;
+        body = outcome.body;
       }
     } finally {
       record.decided(execution);
     }
-    const exchange = this.#upstream.send(req, execution !== undefined);
+    const exchange = this.#upstream.send(req, execution !== undefined, body);
     record.abortUpstream = exchange.abort;
     let upstream: IncomingMessage;
     try {
