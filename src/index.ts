@@ -29,6 +29,7 @@ export type {
   ReplayedEvent,
   StoreErrorEvent,
 } from "./core/hooks.js";
+export { jsonBodyKey, type KeyExtractor } from "./core/json-key.js";
 export {
   DEFAULTS,
   defaultShouldStore,

@@ -39,6 +39,12 @@ export const ENGINE_SETTINGS = {
     defaultText: DEFAULTS.header,
     parse: parseHeaderName,
   }),
+  keyJson: setting({
+    placeholder: "<field>",
+    description:
+      "take the key from this field of a JSON body (a name, or a JSON pointer such as /meta/idempotency_key) instead of the header",
+    parse: (text) => text,
+  }),
   maxKeyLength: setting({
     placeholder: "<n>",
     description: "longest accepted key, in characters",

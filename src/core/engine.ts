@@ -105,7 +105,10 @@ export class IdempotencyEngine {
 
   async #customKey(request: IncomingRequest) {
     const key = await this.options.key?.(request);
-    return key === undefined ? undefined : validateKey(key, this.options.maxKeyLength);
+    if (key === undefined) return undefined;
+    // A JavaScript callback or a JSON field may hand over anything.
+    if (typeof key !== "string") return { ok: false as const, reason: "the key must be a string" };
+    return validateKey(key, this.options.maxKeyLength);
   }
 
   /** A request without a usable key: passed through, or answered with a 400. */

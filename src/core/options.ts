@@ -1,6 +1,7 @@
 import type { IdempotencyStore } from "../store.js";
 import { InvalidOptionError } from "./errors.js";
 import type { IdempotencyHooks } from "./hooks.js";
+import { jsonBodyKey, type KeyExtractor } from "./json-key.js";
 import type { IncomingRequest } from "./request.js";
 
 /** What goes into the request fingerprint that detects a key reused with another payload. */
@@ -43,6 +44,15 @@ export interface IdempotencyOptions {
    * @default undefined (read the `header`)
    */
   key?: (request: IncomingRequest) => string | undefined | Promise<string | undefined>;
+  /**
+   * Take the key from a field of a JSON request body instead of the header: a member of the
+   * top-level object (`"idempotency_key"`) or a JSON pointer (`"/meta/idempotency_key"`).
+   * A body that is not JSON or lacks the field (or holds `null`) has no key; a field that is
+   * not a valid key string gets 400 `invalid-key`, like a bad header. Shorthand for
+   * `key: jsonBodyKey(field)`; not together with `key`.
+   * @default undefined (read the `header`)
+   */
+  keyJson?: string;
   /**
    * Which partition a record belongs to, so that two credentials or tenants never see each
    * other's records. @default a SHA-256 hash of the `scopeHeader` value; requests without it share one anonymous scope
@@ -103,7 +113,8 @@ export interface ResolvedOptions {
   readonly header: string;
   readonly maxKeyLength: number;
   readonly required: boolean;
-  readonly key: IdempotencyOptions["key"];
+  /** `key`, or the extractor of `keyJson`. */
+  readonly key: KeyExtractor | undefined;
   readonly scope: IdempotencyOptions["scope"];
   /** Lower-cased. */
   readonly scopeHeader: string;
@@ -195,7 +206,7 @@ export function resolveOptions(options: IdempotencyOptions): ResolvedOptions {
     header: headerName("header", options.header ?? DEFAULTS.header),
     maxKeyLength: positiveInteger("maxKeyLength", options.maxKeyLength, DEFAULTS.maxKeyLength),
     required: flag("required", options.required, DEFAULTS.required),
-    key: optionalFunction("key", options.key),
+    key: keyExtractor(options),
     scope: optionalFunction("scope", options.scope),
     scopeHeader: headerName("scopeHeader", options.scopeHeader ?? DEFAULTS.scopeHeader),
     fingerprint:
@@ -308,4 +319,12 @@ export function optionalFunction<T>(name: string, value: T | undefined): T | und
     throw new InvalidOptionError(`options.${name} must be a function`);
   }
   return value;
+}
+
+/** The key extractor of `key` or `keyJson`, which exclude each other. */
+function keyExtractor(options: IdempotencyOptions): KeyExtractor | undefined {
+  const key = optionalFunction("key", options.key);
+  if (options.keyJson === undefined) return key;
+  if (key) throw new InvalidOptionError("options.key and options.keyJson exclude each other; set one");
+  return jsonBodyKey(options.keyJson);
 }

@@ -41,6 +41,7 @@ describe("every engine option that is not a function is a setting", () => {
     const everySet = engineOptions({
       methods: ["POST"],
       keyHeader: "K",
+      keyJson: "/k",
       maxKeyLength: 1,
       required: true,
       scopeHeader: "S",
