@@ -6,6 +6,7 @@
  */
 /** @deprecated import the engine from `oncely/engine`; the root entry will stop re-exporting it. */
 export { createEngine, type Decision, IdempotencyEngine, type PassReason } from "./core/engine.js";
+export type { ErrorFormat, ProblemDetails } from "./core/error-format.js";
 export {
   CorruptRecordError,
   IncompatibleDependencyError,

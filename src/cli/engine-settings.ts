@@ -148,6 +148,13 @@ export const ENGINE_SETTINGS = {
     defaultText: DEFAULTS.onStoreError,
     parse: (text) => parseChoice(text, ["closed", "open"] as const),
   }),
+  errorFormat: setting({
+    placeholder: "<problem|stripe>",
+    description:
+      "shape of oncely's own error answers: problem+json, or Stripe's {\"error\": {type, code, message}}",
+    defaultText: DEFAULTS.errorFormat,
+    parse: (text) => parseChoice(text, ["problem", "stripe"] as const),
+  }),
   retryAfter: setting({
     placeholder: "<seconds>",
     description: "Retry-After on 409, 502, 503 and 504 answers",

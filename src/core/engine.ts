@@ -113,10 +113,17 @@ export class IdempotencyEngine {
 
   /** A request without a usable key: passed through, or answered with a 400. */
   #withoutValidKey(parsed: (KeyParseResult & { ok: false }) | undefined): Decision {
-    if (parsed) return respond(problem("invalid-key", parsed.reason));
+    if (parsed)
+      return respond(problem("invalid-key", parsed.reason, undefined, [], this.options.errorFormat));
     if (!this.options.required) return PASS_NO_KEY;
     return respond(
-      problem("key-required", `send an ${displayName(this.options.header)} header with this request`),
+      problem(
+        "key-required",
+        `send an ${displayName(this.options.header)} header with this request`,
+        undefined,
+        [],
+        this.options.errorFormat,
+      ),
     );
   }
 
@@ -152,6 +159,8 @@ export class IdempotencyEngine {
             "request-in-progress",
             "a request with this idempotency key is still being processed; retry later",
             options.retryAfter,
+            [],
+            options.errorFormat,
           ),
         );
       }
@@ -171,6 +180,9 @@ export class IdempotencyEngine {
           problem(
             "key-reused",
             "this idempotency key was already used with a different request method, path or body",
+            undefined,
+            [],
+            options.errorFormat,
           ),
         );
       }
@@ -191,6 +203,8 @@ export class IdempotencyEngine {
         "store-unavailable",
         "the idempotency store cannot be reached; retry later",
         this.options.retryAfter,
+        [],
+        this.options.errorFormat,
       ),
     );
   }

@@ -1,4 +1,5 @@
 import type { IdempotencyStore } from "../store.js";
+import type { ErrorFormat } from "./error-format.js";
 import { InvalidOptionError } from "./errors.js";
 import type { IdempotencyHooks } from "./hooks.js";
 import { jsonBodyKey, type KeyExtractor } from "./json-key.js";
@@ -97,6 +98,13 @@ export interface IdempotencyOptions {
   maxBodyBytes?: number;
   /** Largest request body buffered for the fingerprint; larger ones get 413 (a request without a key is handed on unread). @default 10_485_760 (10 MiB) */
   maxRequestBodyBytes?: number;
+  /**
+   * Shape of oncely's own error answers (400, 409, 413, 422, 503; the gateway's 502/504):
+   * `"problem"` (RFC 9457 problem+json), `"stripe"` (`{"error": {"type", "code", "message"}}`,
+   * which Stripe's SDKs raise as their own errors), or a function of the problem whose result
+   * is sent as JSON. @default "problem"
+   */
+  errorFormat?: ErrorFormat;
   /** When the store fails: `"closed"` answers 503, `"open"` executes without deduplication. @default "closed" */
   onStoreError?: "closed" | "open";
   /** `Retry-After` seconds on 409 (in flight) and 503 (store unavailable). @default 1 */
@@ -132,6 +140,7 @@ export interface ResolvedOptions {
   readonly storeBeforeSendBytes: number;
   readonly maxBodyBytes: number;
   readonly maxRequestBodyBytes: number;
+  readonly errorFormat: ErrorFormat;
   readonly onStoreError: "closed" | "open";
   readonly retryAfter: number;
   readonly hooks: IdempotencyHooks;
@@ -180,6 +189,7 @@ export const DEFAULTS = {
   storeBeforeSendBytes: 1024 * 1024,
   maxBodyBytes: 100 * 1024 * 1024,
   maxRequestBodyBytes: 10 * 1024 * 1024,
+  errorFormat: "problem",
   onStoreError: "closed",
   retryAfter: 1,
   chunkBytes: 1024 * 1024,
@@ -241,6 +251,15 @@ export function resolveOptions(options: IdempotencyOptions): ResolvedOptions {
       options.maxRequestBodyBytes,
       DEFAULTS.maxRequestBodyBytes,
     ),
+    errorFormat:
+      typeof options.errorFormat === "function"
+        ? options.errorFormat
+        : oneOf<"problem" | "stripe">(
+            "errorFormat",
+            options.errorFormat,
+            ["problem", "stripe"],
+            DEFAULTS.errorFormat,
+          ),
     onStoreError: oneOf("onStoreError", options.onStoreError, ["closed", "open"], DEFAULTS.onStoreError),
     retryAfter: positiveInteger("retryAfter", options.retryAfter, DEFAULTS.retryAfter),
     hooks: options.hooks ?? {},

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createEngine, type IdempotencyEngine } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
 import { problem } from "../core/problems.js";
-import { respondToClientError } from "../http/node/client-error.js";
+import { clientErrorResponder } from "../http/node/client-error.js";
 import { guardRequest } from "../http/node/guard.js";
 import { sendWhole } from "../http/node/send.js";
 import { adminEndpoints } from "./admin.js";
@@ -50,7 +50,7 @@ export class Gateway {
     this.#upstream = new Upstream(upstream, upstreamTimeout);
     this.#admin = adminEndpoints(adminPrefix, this.engine.options.store, this.metrics, logger);
     this.server = http.createServer(this.handle);
-    this.server.on("clientError", respondToClientError);
+    this.server.on("clientError", clientErrorResponder(this.engine.options.errorFormat));
   }
 
   /** The request listener, for mounting the gateway on a server of your own. */
@@ -110,7 +110,8 @@ export class Gateway {
       await execution?.fail();
       if (error instanceof UpstreamError && !res.destroyed) {
         const detail = `${error.message}; the idempotency key was released, so retrying with it is safe`;
-        sendWhole(res, problem(error.problem, detail, this.engine.options.retryAfter));
+        const { retryAfter, errorFormat } = this.engine.options;
+        sendWhole(res, problem(error.problem, detail, retryAfter, [], errorFormat));
       } else {
         res.destroy();
       }
@@ -139,7 +140,10 @@ export class Gateway {
     }
     this.#options.logger?.error({ err: error, method: record.method, path: record.path }, "request failed");
     if (res.headersSent) res.destroy();
-    else sendWhole(res, problem("internal-error", "the gateway could not handle this request"));
+    else {
+      const detail = "the gateway could not handle this request";
+      sendWhole(res, problem("internal-error", detail, undefined, [], this.engine.options.errorFormat));
+    }
   }
 
   #finished(record: RequestRecord): void {

@@ -58,6 +58,7 @@ describe("every engine option that is not a function is a setting", () => {
       maxBody: 1,
       maxRequestBody: 1,
       onStoreError: "open",
+      errorFormat: "stripe",
       retryAfter: 1,
     });
     expect(Object.keys(everySet).sort()).toEqual(declared.filter((name) => !notFlags.includes(name)).sort());

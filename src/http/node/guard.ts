@@ -49,7 +49,8 @@ export async function guardRequest(
     const limit = engine.options.maxRequestBodyBytes;
     const buffered = await bufferRequestBody(req, limit);
     if (buffered === TOO_LARGE) {
-      sendWhole(res, problem("request-too-large", `the request body exceeds ${limit} bytes`));
+      const detail = `the request body exceeds ${limit} bytes`;
+      sendWhole(res, problem("request-too-large", detail, undefined, [], engine.options.errorFormat));
       return ANSWERED;
     }
     body = buffered;
