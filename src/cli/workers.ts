@@ -25,21 +25,36 @@ export function checkWorkers(workers: number, storeUrl: string): void {
   }
 }
 
-/** Runs as the primary of `workers` gateway processes; resolves once all of them listen. */
+/**
+ * Runs as the primary of `workers` gateway processes; resolves once all of them listen.
+ * A worker that exits before every worker listens (a setting the gateway rejects, a port in
+ * use — the worker has said why on stderr) ends them all with exit code 1 instead of being
+ * restarted over and over.
+ */
 export async function superviseWorkers(workers: number, logLevel: LogLevel | undefined): Promise<void> {
   const { logger, flush } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
   let stopping = false;
+  let started = false;
+  let exitCode = 0;
   const live = new Set<Worker>();
   const fork = () => {
     const worker = cluster.fork();
     live.add(worker);
     worker.once("exit", (code, signal) => {
       live.delete(worker);
+      if (!started && !stopping) {
+        logger.error(
+          { worker: worker.process.pid, code, signal },
+          "a worker could not start; stopping them all",
+        );
+        exitCode = 1;
+        shutdown("SIGTERM");
+      }
       if (stopping) {
         if (live.size === 0) {
           logger.info({}, "stopped");
           flush();
-          process.exit(0);
+          process.exit(exitCode);
         }
         return;
       }
@@ -50,10 +65,7 @@ export async function superviseWorkers(workers: number, logLevel: LogLevel | und
   };
   const ready = Array.from({ length: workers }, () => {
     const worker = fork();
-    return new Promise<number>((resolve, reject) => {
-      worker.once("listening", (address) => resolve(address.port));
-      worker.once("exit", (code) => reject(new Error(`a worker exited with ${code} before listening`)));
-    });
+    return new Promise<number>((resolve) => worker.once("listening", (address) => resolve(address.port)));
   });
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -64,6 +76,7 @@ export async function superviseWorkers(workers: number, logLevel: LogLevel | und
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
   const ports = await Promise.all(ready);
+  started = true;
   const announcer = logger.level === "silent" ? logger : logger.child({}, { level: "info" });
   announcer.info({ workers }, `listening ${ports[0]}`);
 }

@@ -94,4 +94,22 @@ describe("oncely serve --workers with the memory store", () => {
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toMatch(/--workers 2 needs a store the processes share/);
   });
+
+  it("ends every process with a non-zero exit when the workers reject a setting, instead of restarting them", async () => {
+    const run = await runCli([
+      "serve",
+      "--upstream",
+      "http://127.0.0.1:9",
+      "--store",
+      `sqlite:${join(temporaryDirectory(), "oncely.db")}`,
+      "--port",
+      "0",
+      "--workers",
+      "2",
+      "--key-json",
+      "/a/~",
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/not a valid JSON pointer/);
+  }, 30_000);
 });

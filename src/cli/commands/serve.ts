@@ -52,7 +52,12 @@ export function registerServe(program: Command): void {
       const workers = settings.workers ?? GATEWAY_DEFAULTS.workers;
       checkWorkers(workers, settings.store ?? GATEWAY_DEFAULTS.store);
       if (workers > 1 && cluster.isPrimary) await superviseWorkers(workers, settings.logLevel);
-      else await runGateway(settings, settings.upstream, undefined, workers === 1);
+      else
+        await runGateway(settings, settings.upstream, undefined, workers === 1).catch((error: unknown) => {
+          // A worker's channel to its primary would keep it alive after the error is reported.
+          cluster.worker?.disconnect();
+          throw error;
+        });
     }),
   );
 }
