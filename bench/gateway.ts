@@ -1,7 +1,8 @@
 // `npm run bench:gateway`: requests/s and p50/p99 latency of one upstream reached directly,
 // through nginx as a plain reverse proxy (no idempotency), and through `oncely serve`: requests
 // without a key (unguarded pass-through), unique keys on the memory and the SQLite store (one
-// process, and SQLite with `--workers 2`), and replays. Every target runs in its own
+// process, and SQLite with `--workers 2`), replays, and with the dashboard on (its hooks count
+// every event). Every target runs in its own
 // process; the load comes from this one (autocannon). Each scenario runs ROUNDS times,
 // interleaved, and the median is reported with the ratio to direct in the same run.
 // Writes the table into docs/benchmarks.md between the gateway markers.
@@ -110,11 +111,9 @@ let nginx: ChildProcess | undefined;
 try {
   const upstream = await startChild("bench/server.ts", ["bare"]);
   children.push(upstream);
-  const serve = (store: string, workers = 1) =>
+  const serve = (store: string, ...extra: string[]) =>
     startChild("dist/cli/main.js", [
       "serve",
-      "--workers",
-      String(workers),
       "--port",
       "0",
       "--upstream",
@@ -123,11 +122,13 @@ try {
       store,
       "--log-level",
       "warn",
+      ...extra,
     ]);
   const memory = await serve("memory:");
   const sqlite = await serve(`sqlite:${join(dir, "bench.db")}`);
-  const sqliteWorkers = await serve(`sqlite:${join(dir, "bench-workers.db")}`, 2);
-  children.push(memory, sqlite, sqliteWorkers);
+  const sqliteWorkers = await serve(`sqlite:${join(dir, "bench-workers.db")}`, "--workers", "2");
+  const watched = await serve("memory:", "--dashboard-token", "bench-dashboard-token-0123456789");
+  children.push(memory, sqlite, sqliteWorkers, watched);
   const proxy = hasNginx ? await startNginx(dir, upstream.port) : undefined;
   nginx = proxy?.process;
 
@@ -137,12 +138,14 @@ try {
     { name: "oncely serve, no key (unguarded pass-through)", url: memory.url, key: () => undefined },
     { name: "oncely serve, memory, unique keys", url: memory.url, key: uniqueKey },
     { name: "oncely serve, memory, replays", url: memory.url, key: replayKey },
+    { name: "oncely serve, memory, unique keys, dashboard on", url: watched.url, key: uniqueKey },
+    { name: "oncely serve, memory, replays, dashboard on", url: watched.url, key: replayKey },
     { name: "oncely serve, SQLite, unique keys", url: sqlite.url, key: uniqueKey },
     { name: "oncely serve --workers 2, SQLite, unique keys", url: sqliteWorkers.url, key: uniqueKey },
     { name: "oncely serve, SQLite, replays", url: sqlite.url, key: replayKey },
   ];
   // Store the replay keys once, and warm every target up.
-  for (const target of [upstream, memory, sqlite, sqliteWorkers, ...(proxy ? [proxy] : [])]) {
+  for (const target of [upstream, memory, sqlite, sqliteWorkers, watched, ...(proxy ? [proxy] : [])]) {
     for (const key of replayKeys) await postOrder(target.url, key, body);
   }
   const rows = await measureInterleaved(

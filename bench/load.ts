@@ -93,7 +93,7 @@ export async function measureInterleaved(
     readonly seconds: number;
     readonly body: string;
   },
-): Promise<Array<Pick<Figures, "rps" | "p50" | "p99"> & { name: string }>> {
+): Promise<Array<Pick<Figures, "rps" | "p50" | "p99"> & { name: string; runs: number[] }>> {
   const samples = new Map(scenarios.map((scenario) => [scenario.name, [] as Figures[]]));
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of scenarios) {
@@ -111,6 +111,8 @@ export async function measureInterleaved(
       rps: median(runs.map((run) => run.rps)),
       p50: median(runs.map((run) => run.p50)),
       p99: median(runs.map((run) => run.p99)),
+      /** Requests/s of each round, in order, for ratios taken round by round. */
+      runs: runs.map((run) => run.rps),
     };
   });
 }

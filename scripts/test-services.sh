@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the servers the test suites talk to are up on loopback:
 #   start         Redis on 6379, PostgreSQL on 5432 (database "test", trust auth), and a
-#                 three-node Redis Cluster on 7101-7103; installs Debian packages if missing.
+#                 three-node Redis Cluster on 7101-7103; installs Debian packages if missing,
+#                 among them the browsers of the browser tests (chromium, firefox-esr).
 #   stop-cluster  stops the cluster nodes this script started (Redis and PostgreSQL stay up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,8 +52,17 @@ ensure_test_database() {
   fi
 }
 
+# The browser tests drive Debian's own builds (never a downloaded browser).
+install_browsers() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+  if [ "${#missing[@]}" -gt 0 ]; then install_packages "${missing[@]}"; fi
+}
+
 case "${1:-}" in
   start)
+    install_browsers
     start_redis
     start_postgres
     # A cluster left over from an interrupted run is replaced, not reused: its state is unknown.

@@ -1,6 +1,7 @@
 /**
  * `oncely`: the store contract, `createStore(url)`, options, types and errors.
- * Framework adapters live in `oncely/node`, `oncely/express`; the engine, for writing
+ * Framework adapters live in `oncely/node`, `oncely/express`, `oncely/fastify`,
+ * `oncely/koa`, `oncely/nestjs`, `oncely/hono` and `oncely/fetch`; the engine, for writing
  * adapters, in `oncely/engine`; the store conformance suite in `oncely/testing`.
  * @module
  */

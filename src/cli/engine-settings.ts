@@ -14,6 +14,7 @@ import {
   formatSize,
   parseBoolean,
   parseChoice,
+  parseCookieName,
   parseDuration,
   parseHeaderList,
   parseHeaderName,
@@ -62,6 +63,12 @@ export const ENGINE_SETTINGS = {
       "header whose SHA-256 partitions the records (requests without it share one anonymous scope)",
     defaultText: DEFAULTS.scopeHeader,
     parse: parseHeaderName,
+  }),
+  scopeCookie: setting({
+    placeholder: "<name>",
+    description:
+      "session cookie whose SHA-256 partitions the records of the requests that carry it (for cookie-authenticated sites)",
+    parse: parseCookieName,
   }),
   fingerprint: setting({
     placeholder: "<parts>",

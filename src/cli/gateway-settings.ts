@@ -9,6 +9,7 @@ import { GATEWAY_DEFAULTS } from "../gateway/options.js";
 import { setting } from "./settings.js";
 import {
   formatDuration,
+  parseBoolean,
   parseChoice,
   parseDuration,
   parseHttpUrl,
@@ -56,9 +57,21 @@ export const PROXY_SETTINGS = {
   }),
   adminPrefix: setting({
     placeholder: "<path>",
-    description: "path prefix of the gateway's own /health and /metrics endpoints, never proxied",
+    description:
+      "path prefix of the gateway's own endpoints (/health, /metrics, the dashboard), never proxied",
     defaultText: GATEWAY_DEFAULTS.adminPrefix,
     parse: parsePathPrefix,
+  }),
+  dashboardToken: setting({
+    placeholder: "<token>",
+    description:
+      "serve the operations page at <admin-prefix>/ behind this token (16+ characters; prefer the variable, flags show in ps)",
+    parse: (text) => text.trim(),
+  }),
+  dashboardWrite: setting({
+    description: "let the dashboard delete records and purge expired ones",
+    defaultText: "false",
+    parse: parseBoolean,
   }),
   logLevel: setting({
     placeholder: "<level>",

@@ -8,6 +8,7 @@ import { Command, CommanderError } from "commander";
 import { registerDemo } from "./commands/demo.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
+import { registerOpenApi } from "./commands/openapi.js";
 import { registerPush } from "./commands/push.js";
 import { registerServe } from "./commands/serve.js";
 import { cliVersion } from "./version.js";
@@ -27,6 +28,7 @@ registerKeys(program);
 registerDemo(program);
 registerPush(program);
 registerMigrate(program);
+registerOpenApi(program);
 
 try {
   await program.parseAsync(process.argv);

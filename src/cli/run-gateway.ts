@@ -74,6 +74,7 @@ export async function runGateway(
   announce = true,
 ): Promise<RunningGateway> {
   const { port, host, store: storeUrl, upstreamTimeout, shutdownGrace, adminPrefix, logLevel } = settings;
+  const { dashboardToken, dashboardWrite } = settings;
   const { logger, flush } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
   const storeLocation = storeUrl ?? GATEWAY_DEFAULTS.store;
   const store = await createStore(storeLocation).catch((error: unknown) => {
@@ -90,6 +91,8 @@ export async function runGateway(
       logger,
       ...(upstreamTimeout === undefined ? {} : { upstreamTimeout }),
       ...(adminPrefix === undefined ? {} : { adminPrefix }),
+      ...(dashboardToken === undefined ? {} : { dashboardToken }),
+      ...(dashboardWrite === undefined ? {} : { dashboardWrite }),
     });
   } catch (error) {
     await store.close();

@@ -123,6 +123,17 @@ export function parseHeaderName(text: string): string {
   return name;
 }
 
+/** One cookie name: a token, like a header name, whose case is kept. */
+export function parseCookieName(text: string): string {
+  const name = text.trim();
+  try {
+    validateHeaderName(name);
+  } catch {
+    throw new ValueError(`expected a cookie name, got ${JSON.stringify(text)}`);
+  }
+  return name;
+}
+
 /** One of `allowed`. */
 export function parseChoice<T extends string>(text: string, allowed: readonly T[]): T {
   const value = text.trim() as T;

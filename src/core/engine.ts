@@ -1,8 +1,10 @@
-import type { ClaimResult } from "../store.js";
+import type { ClaimResult, Lease } from "../store.js";
+import { StoreUnavailableError } from "./errors.js";
 import { Execution } from "./execution.js";
 import { credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
 import { type KeyParseResult, parseKeyHeader, validateKey } from "./key.js";
+import { startDeadlineMs } from "./lease-renewal.js";
 import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
@@ -75,7 +77,7 @@ export class IdempotencyEngine {
       return this.#beginWithCallbacks(request);
     const parsed = parseKeyHeader(request.header(options.header), options.maxKeyLength);
     if (!parsed?.ok) return Promise.resolve(this.#withoutValidKey(parsed));
-    const scope = credentialScope(request, options.scopeHeader);
+    const scope = credentialScope(request, options.scopeHeader, options.scopeCookie);
     return this.#claim(
       keyEvent(request, parsed.key, scope),
       requestFingerprint(request, options.fingerprint),
@@ -91,7 +93,7 @@ export class IdempotencyEngine {
     if (!parsed?.ok) return this.#withoutValidKey(parsed);
     const scope = options.scope
       ? await options.scope(request)
-      : credentialScope(request, options.scopeHeader);
+      : credentialScope(request, options.scopeHeader, options.scopeCookie);
     if (typeof scope !== "string" || scope === "")
       throw new TypeError("options.scope must return a non-empty string");
     const fingerprint =
@@ -138,6 +140,8 @@ export class IdempotencyEngine {
     const startedAt = Date.now();
     for (;;) {
       let result: ClaimResult;
+      // Monotonic, and read before the claim leaves: the store starts the lease no earlier.
+      const sentAt = performance.now();
       try {
         result = await options.store.claim({
           scope: event.scope,
@@ -148,6 +152,11 @@ export class IdempotencyEngine {
         });
       } catch (error) {
         return this.#storeFailed(event, error);
+      }
+      if (result.outcome === "acquired") {
+        const elapsed = performance.now() - sentAt;
+        if (elapsed >= startDeadlineMs(options.lease))
+          return await this.#claimedTooLate(event, result.lease, elapsed);
       }
       const decision = this.#decide(event, fingerprint, result);
       if (decision) return decision;
@@ -192,6 +201,39 @@ export class IdempotencyEngine {
       return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
     }
     return undefined;
+  }
+
+  /**
+   * The claim came back when the lease may have lapsed, or would before its first renewal
+   * (a slow store, a long pause of this process): another instance may own the key by now,
+   * so executing could run the side effect twice. Whatever `onStoreError` says, nothing runs;
+   * the lease is given back (a no-op if it was taken over) before the 503 is sent.
+   */
+  async #claimedTooLate(event: KeyEvent, lease: Lease, elapsedMs: number): Promise<Decision> {
+    const { options } = this;
+    const error = new StoreUnavailableError(
+      `the claim took ${Math.round(elapsedMs)} ms, too late to start within a ${options.lease} ms lease`,
+    );
+    emit(options.hooks.onStoreError, { ...event, operation: "claim", error, failedOpen: false });
+    try {
+      await options.store.release(lease);
+    } catch (releaseError) {
+      emit(options.hooks.onStoreError, {
+        ...event,
+        operation: "release",
+        error: releaseError,
+        failedOpen: false,
+      });
+    }
+    return respond(
+      problem(
+        "store-unavailable",
+        "the idempotency store answered too late to start safely; retry later",
+        options.retryAfter,
+        [],
+        options.errorFormat,
+      ),
+    );
   }
 
   #storeFailed(event: KeyEvent, error: unknown): Decision {

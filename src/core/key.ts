@@ -22,7 +22,7 @@ const PRINTABLE = /^[\x20-\x7e]*$/;
 export function parseKeyHeader(lines: readonly string[], maxLength: number): KeyParseResult | undefined {
   if (lines.length === 0) return undefined;
   if (lines.length > 1) return { ok: false, reason: "the key header appears more than once" };
-  const raw = (lines[0] ?? "").trim();
+  const raw = trimOws(lines[0] ?? "");
   const value = raw.startsWith('"') ? parseSfString(raw) : parseBare(raw);
   if (!value.ok) return value;
   return validateKey(value.key, maxLength);
@@ -34,6 +34,23 @@ export function validateKey(key: string, maxLength: number): KeyParseResult {
   if (key.length > maxLength) return { ok: false, reason: `the key is longer than ${maxLength} characters` };
   if (!PRINTABLE.test(key)) return { ok: false, reason: "the key must be printable ASCII" };
   return { ok: true, key };
+}
+
+/**
+ * Strips a field value's optional whitespace: spaces and tabs (RFC 9110 §5.6.3). Not
+ * `trim()`, which also strips line breaks and non-ASCII spaces such as U+00A0, and so
+ * turned ` abc` with a no-break space into the valid key `abc`.
+ */
+function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }
 
 function parseBare(raw: string): KeyParseResult {
@@ -53,7 +70,7 @@ function parseSfString(raw: string): KeyParseResult {
       key += next;
       i++;
     } else if (char === '"') {
-      const rest = raw.slice(i + 1).trim();
+      const rest = trimOws(raw.slice(i + 1));
       if (rest === "") return { ok: true, key };
       if (rest.startsWith(","))
         return { ok: false, reason: "the key header holds a list; send exactly one key" };

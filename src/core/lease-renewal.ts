@@ -17,7 +17,7 @@ class RenewalTicker {
   readonly #renewals = new Set<LeaseRenewal>();
   readonly #periodMs: number;
   readonly #onEmpty: () => void;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(periodMs: number, onEmpty: () => void) {
     this.#periodMs = periodMs;
@@ -30,8 +30,9 @@ class RenewalTicker {
     this.#timer = setInterval(() => {
       for (const due of this.#renewals) due.renewNow();
     }, this.#periodMs);
-    // A pending renewal must not keep a process alive that has nothing else to do.
-    this.#timer.unref();
+    // A pending renewal must not keep a process alive that has nothing else to do. Timers
+    // are plain numbers where there is no process to keep alive (Workers, browsers).
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   delete(renewal: LeaseRenewal): void {
@@ -40,6 +41,15 @@ class RenewalTicker {
     this.#timer = undefined;
     this.#onEmpty();
   }
+}
+
+/**
+ * How long after sending its claim an owner may still start work under a lease of
+ * `leaseMs`: two thirds of it, so that the first renewal, due at most a third of a lease
+ * after the start, lands before the lease lapses.
+ */
+export function startDeadlineMs(leaseMs: number): number {
+  return leaseMs - Math.floor(leaseMs / 3);
 }
 
 const tickers = new Map<number, RenewalTicker>();

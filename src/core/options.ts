@@ -62,6 +62,13 @@ export interface IdempotencyOptions {
   /** Header whose value is hashed into the default scope. @default "Authorization" */
   scopeHeader?: string;
   /**
+   * Name of a session cookie whose value is hashed into the default scope, for sites that
+   * authenticate browsers with a cookie: a request that carries it is scoped by it, one
+   * without it by `scopeHeader`. Case-sensitive, like cookie names.
+   * @default undefined (cookies do not scope)
+   */
+  scopeCookie?: string;
+  /**
    * What goes into the fingerprint, or a function that computes it.
    * @default { method: true, path: true, body: true }
    */
@@ -126,6 +133,8 @@ export interface ResolvedOptions {
   readonly scope: IdempotencyOptions["scope"];
   /** Lower-cased. */
   readonly scopeHeader: string;
+  /** As given: cookie names are case-sensitive. */
+  readonly scopeCookie: string | undefined;
   readonly fingerprint: Required<FingerprintParts> | ((request: IncomingRequest) => string | Promise<string>);
   readonly mismatch: "reject" | "ignore";
   readonly wait: number;
@@ -219,6 +228,8 @@ export function resolveOptions(options: IdempotencyOptions): ResolvedOptions {
     key: keyExtractor(options),
     scope: optionalFunction("scope", options.scope),
     scopeHeader: headerName("scopeHeader", options.scopeHeader ?? DEFAULTS.scopeHeader),
+    scopeCookie:
+      options.scopeCookie === undefined ? undefined : cookieName("scopeCookie", options.scopeCookie),
     fingerprint:
       typeof fingerprint === "function"
         ? fingerprint
@@ -330,6 +341,14 @@ function headerName(name: string, value: string): string {
     );
   }
   return value.toLowerCase();
+}
+
+/** A cookie name is an RFC 9110 token, like a header name, but keeps its case. */
+function cookieName(name: string, value: string): string {
+  if (typeof value !== "string" || !TOKEN.test(value)) {
+    throw new InvalidOptionError(`options.${name} must be a valid cookie name, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 /** Checks an optional callback option. */

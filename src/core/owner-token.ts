@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { base64url } from "./bytes.js";
 
 // 128 random bits per process: tokens of two processes (or of one process before and
 // after a restart) never collide, and nobody outside can predict one.
-const processPrefix = randomBytes(16).toString("base64url");
+const processPrefix = base64url(globalThis.crypto.getRandomValues(new Uint8Array(16)));
 let issued = 0;
 
 /**

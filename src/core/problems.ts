@@ -26,6 +26,9 @@ export const PROBLEMS = {
   // Answered by the webhook helpers of `oncely/events`.
   "invalid-event-id": { status: 400, title: "No usable event id" },
   "event-in-progress": { status: 409, title: "This event is still being processed" },
+  // Answered by the dashboard's JSON API (`oncely/dashboard`, `oncely serve --dashboard-token`).
+  "dashboard-unauthorized": { status: 401, title: "Dashboard token missing or wrong" },
+  "dashboard-read-only": { status: 403, title: "The dashboard is read-only" },
   // Answered by the gateway (`oncely serve`) only.
   "not-found": { status: 404, title: "No such endpoint" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },

@@ -1,5 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
-
 /** First and longest pause between two looks at an in-flight original while a duplicate waits. */
 const WAIT_POLL_MIN_MS = 20;
 const WAIT_POLL_MAX_MS = 250;
@@ -32,4 +30,8 @@ export class WaitPacer {
     this.#pause = Math.min(this.#pause * 2, WAIT_POLL_MAX_MS);
     return true;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

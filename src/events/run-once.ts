@@ -1,5 +1,6 @@
+import { StoreUnavailableError } from "../core/errors.js";
 import { emit } from "../core/hooks.js";
-import { LeaseRenewal } from "../core/lease-renewal.js";
+import { LeaseRenewal, startDeadlineMs } from "../core/lease-renewal.js";
 import { newOwnerToken } from "../core/owner-token.js";
 import { WaitPacer } from "../core/wait-pacer.js";
 import type { CompletedRecord, InFlightRecord, Lease } from "../store.js";
@@ -40,7 +41,9 @@ export function checkId(id: unknown, what: string): string {
  *
  * Rejects with the work's own error (after releasing the key), with a
  * `NotSerializableError` when the result is not JSON data, or with the store's error
- * when the claim fails (nothing ran then).
+ * when the claim fails (nothing ran then). A claim answered too late to start safely
+ * (another run may have taken the key over meanwhile) rejects with a
+ * `StoreUnavailableError` too, after giving the key back.
  */
 export async function runOnce<T>(
   options: ResolvedDeduperOptions,
@@ -51,6 +54,8 @@ export async function runOnce<T>(
   const { store, scope } = options;
   const pacer = new WaitPacer(options.concurrent === "wait" ? options.waitTimeout : 0);
   for (;;) {
+    // Monotonic, and read before the claim leaves: the store starts the lease no earlier.
+    const sentAt = performance.now();
     const claim = await store.claim({
       scope,
       key,
@@ -58,7 +63,18 @@ export async function runOnce<T>(
       token: newOwnerToken(),
       leaseMs: options.lease,
     });
-    if (claim.outcome === "acquired") return execute(options, claim.lease, work);
+    if (claim.outcome === "acquired") {
+      const elapsed = performance.now() - sentAt;
+      if (elapsed >= startDeadlineMs(options.lease)) {
+        const report = (operation: "release", error: unknown) =>
+          emit(options.onStoreError, { scope, key, operation, error });
+        await release(options, claim.lease, report);
+        throw new StoreUnavailableError(
+          `the claim took ${Math.round(elapsed)} ms, too late to start within a ${options.lease} ms lease`,
+        );
+      }
+      return execute(options, claim.lease, work);
+    }
     if (fingerprint.check && claim.record.fingerprint !== fingerprint.value) return { kind: "mismatch" };
     if (claim.outcome === "completed") return { kind: "duplicate", record: claim.record };
     if (!(await pacer.pause())) return { kind: "in_progress", record: claim.record };

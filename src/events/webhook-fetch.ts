@@ -1,5 +1,6 @@
 import { InvalidOptionError } from "../core/errors.js";
-import { type WebhookAnswer, type WebhookDedupeOptions, webhookDelivery } from "./webhook-delivery.js";
+import { answerResponse } from "../http/fetch/respond.js";
+import { type WebhookDedupeOptions, webhookDelivery } from "./webhook-delivery.js";
 
 /** A fetch-style handler, as Hono, Next.js route handlers, Bun, Deno and Workers use. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -35,10 +36,6 @@ export function withWebhookDedupe(
       response = await handler(request);
       return response.status;
     });
-    return answer ? toResponse(answer) : (response as Response);
+    return answer ? answerResponse(answer) : (response as Response);
   };
-}
-
-function toResponse(answer: WebhookAnswer): Response {
-  return new Response(answer.body, { status: answer.status, headers: answer.headers as [string, string][] });
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createEngine, type IdempotencyEngine } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
 import { problem } from "../core/problems.js";
+import { createDashboard, type Dashboard } from "../dashboard/dashboard.js";
 import { clientErrorResponder } from "../http/node/client-error.js";
 import { guardRequest } from "../http/node/guard.js";
 import { sendWhole } from "../http/node/send.js";
@@ -38,15 +39,19 @@ export class Gateway {
   readonly #options: ResolvedGatewayOptions;
   readonly #upstream: Upstream;
   readonly #admin: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly #dashboard: Dashboard | undefined;
   readonly #inFlight = new Set<RequestRecord>();
   #closing: Promise<ShutdownReport> | undefined;
 
   /** @throws {InvalidOptionError} when an option is invalid */
   constructor(options: GatewayOptions) {
     this.#options = resolveGatewayOptions(options);
-    const { engine, upstream, upstreamTimeout, adminPrefix, logger } = this.#options;
+    const { engine, upstream, upstreamTimeout, adminPrefix, logger, dashboard } = this.#options;
     this.metrics = new GatewayMetrics(() => this.#countInFlight());
-    this.engine = createEngine({ ...engine, hooks: observingHooks(this.metrics, engine.hooks) });
+    this.#dashboard =
+      dashboard && createDashboard({ ...dashboard, store: engine.store, basePath: adminPrefix });
+    const hooks = this.#dashboard ? this.#dashboard.observe(engine.hooks) : engine.hooks;
+    this.engine = createEngine({ ...engine, hooks: observingHooks(this.metrics, hooks) });
     this.#upstream = new Upstream(upstream, upstreamTimeout);
     this.#admin = adminEndpoints(adminPrefix, this.engine.options.store, this.metrics, logger);
     this.server = http.createServer(this.handle);
@@ -55,7 +60,7 @@ export class Gateway {
 
   /** The request listener, for mounting the gateway on a server of your own. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    if (this.#admin(req, res)) return;
+    if (this.#dashboard?.handle(req, res) || this.#admin(req, res)) return;
     const record = new RequestRecord(req.method ?? "GET", req.url ?? "/", res);
     this.#inFlight.add(record);
     if (this.#closing) record.closeConnectionAfterResponse();
@@ -164,7 +169,8 @@ export class Gateway {
 /**
  * Creates a {@link Gateway}; see {@link GatewayOptions} for every option and its default.
  * @param [options.upstreamTimeout=30000] longest silence of the upstream, in ms
- * @param [options.adminPrefix="/_oncely"] prefix of `/health` and `/metrics`
+ * @param [options.adminPrefix="/_oncely"] prefix of `/health`, `/metrics` and the dashboard
+ * @param [options.dashboardWrite=false] let the dashboard delete and purge records
  */
 export function createGateway(options: GatewayOptions): Gateway {
   return new Gateway(options);

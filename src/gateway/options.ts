@@ -24,10 +24,17 @@ export interface GatewayOptions extends IdempotencyOptions {
    * key is released. @default 30_000 (30 s)
    */
   upstreamTimeout?: number;
-  /** Path prefix of the gateway's own endpoints (`/health`, `/metrics`); never proxied. @default "/_oncely" */
+  /** Path prefix of the gateway's own endpoints (`/health`, `/metrics`, the dashboard); never proxied. @default "/_oncely" */
   adminPrefix?: string;
   /** One line per request and the gateway's warnings go here. @default no logging */
   logger?: GatewayLogger;
+  /**
+   * Serve the operations page at `{adminPrefix}/` and its JSON API, behind this token (at
+   * least 16 characters; see `oncely/dashboard`). @default undefined (no dashboard)
+   */
+  dashboardToken?: string;
+  /** Let the dashboard delete records and purge expired ones. @default false (read-only) */
+  dashboardWrite?: boolean;
 }
 
 /** Defaults of the gateway's own options, and of the `oncely serve` settings that only the command has. */
@@ -48,12 +55,14 @@ export interface ResolvedGatewayOptions {
   readonly upstreamTimeout: number;
   readonly adminPrefix: string;
   readonly logger: GatewayLogger | undefined;
+  readonly dashboard: { readonly token: string; readonly write: boolean } | undefined;
   readonly engine: IdempotencyOptions;
 }
 
 /** Checks the gateway's own options and separates them from the engine's; throws {@link InvalidOptionError}. */
 export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
-  const { upstream, upstreamTimeout, adminPrefix, logger, ...engine } = options;
+  const { upstream, upstreamTimeout, adminPrefix, logger, dashboardToken, dashboardWrite, ...engine } =
+    options;
   let url: URL;
   try {
     url = new URL(upstream);
@@ -80,5 +89,7 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
       `options.adminPrefix must start with "/" and not end with one, got ${prefix}`,
     );
   }
-  return { upstream: url, upstreamTimeout: timeout, adminPrefix: prefix, logger, engine };
+  const dashboard =
+    dashboardToken === undefined ? undefined : { token: dashboardToken, write: dashboardWrite ?? false };
+  return { upstream: url, upstreamTimeout: timeout, adminPrefix: prefix, logger, dashboard, engine };
 }

@@ -52,7 +52,12 @@ export function decodeRecordRow(
       leaseExpiresAt: integer(row.lease_expires_at) ?? fail("lease_expires_at is not an integer"),
     };
   }
-  if (row.state !== "completed") return fail(`unknown state ${JSON.stringify(row.state)}`);
+  if (row.state !== "completed") {
+    // Only a string is quoted: JSON.stringify and String() throw on some values (a bigint, an
+    // object without a prototype), and a damaged row must still give a CorruptRecordError.
+    const shown = typeof row.state === "string" ? JSON.stringify(row.state) : `of type ${typeof row.state}`;
+    return fail(`unknown state ${shown}`);
+  }
   const response: StoredResponse = {
     status: statusCode(row.status) ?? fail("status is not an HTTP status"),
     headers: decodeHeaders(row.headers) ?? fail("headers are not a list of name/value pairs"),

@@ -162,7 +162,7 @@ describe.each(storeCases())("dedupe.once over the $name store", ({ create }) => 
   });
 
   it("renews the lease while a handler outlives it, so no duplicate takes the event over", async () => {
-    const dedupe = deduper({ lease: 300, concurrent: "reject" });
+    const dedupe = deduper({ lease: 600, concurrent: "reject" });
     let runs = 0;
     const long = dedupe.once("evt_long", async ({ signal }) => {
       runs++;
@@ -205,7 +205,7 @@ describe.each(storeCases())("dedupe.once over the $name store", ({ create }) => 
 
   it("aborts the handler's signal with LeaseLostError and records nothing when the event was taken over", async () => {
     const scope = freshScope();
-    const dedupe = createDeduper({ store, scope, lease: 200 });
+    const dedupe = createDeduper({ store, scope, lease: 600 });
     let signal: AbortSignal | undefined;
     const stale = dedupe.once("evt_fenced", async (context) => {
       signal = context.signal;

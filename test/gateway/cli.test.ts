@@ -50,6 +50,7 @@ describe("every engine option that is not a function is a setting", () => {
       maxKeyLength: 1,
       required: true,
       scopeHeader: "S",
+      scopeCookie: "C",
       fingerprint: { method: true, path: true, body: false },
       mismatch: "ignore",
       wait: 1,

@@ -100,6 +100,20 @@ describe("oncely demo", () => {
     },
   );
 
+  it("links to its dashboard with a token made up for this run, which opens the page's API", async () => {
+    const link = /^ {2}dashboard\s+(\S+)\/#token=(\S+)$/m.exec(printed);
+    expect(link, printed).not.toBeNull();
+    const [, page, token] = link as unknown as [string, string, string];
+    expect(token.length).toBeGreaterThanOrEqual(16);
+    expect((await send(`${page}/`, { method: "GET" })).text).toContain("<title>oncely dashboard");
+    expect((await send(`${page}/api/activity`, { method: "GET" })).status).toBe(401);
+    const activity = await send(`${page}/api/activity`, {
+      method: "GET",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(activity.status).toBe(200);
+  });
+
   it("answers 401 without an API key and 429 when the quota is used up, which is not stored", async () => {
     const url = /^ {2}gateway\s+(\S+)/m.exec(printed)?.[1] as string;
     expect((await send(`${url}/v1/quota`, { method: "GET" })).status).toBe(401);

@@ -3,24 +3,15 @@
 // through scripts/test-services.sh; without the binary the suite says so and is skipped).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newKey, send } from "../helpers/http.js";
+import { freePort, newKey, send } from "../helpers/http.js";
 import { type GatewayProcess, startGateway, startUpstream, type Upstream } from "./helpers.js";
 
 const hasRedis = spawnSync("redis-server", ["--version"]).status === 0;
 if (!hasRedis && process.env.ONCELY_REQUIRE_SERVICES)
   throw new Error("redis-server is required (ONCELY_REQUIRE_SERVICES)");
 if (!hasRedis) console.warn("store-failure suite skipped: redis-server is not installed");
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe.skipIf(!hasRedis)("a store that goes away", () => {
   let upstream: Upstream;

@@ -26,6 +26,15 @@ export async function listen(listener: RequestListener): Promise<TestServer> {
   };
 }
 
+/** A loopback port that was free a moment ago, for a child process that must be told its port. */
+export async function freePort(): Promise<number> {
+  const server = http.createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /** A response as the tests inspect it: status, headers and exact body bytes. */
 export interface Reply {
   readonly status: number;
@@ -90,7 +99,14 @@ export function countingHandler(
   return {
     handler: async (req, res) => {
       executions++;
-      const body = await readBody(req);
+      let body: Buffer;
+      try {
+        body = await readBody(req);
+      } catch {
+        // The client (a gateway whose own client left) went away half-way through the body.
+        res.destroy();
+        return;
+      }
       await respond(req, res, body, executions);
     },
     count: () => executions,

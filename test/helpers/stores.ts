@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll } from "vitest";
 import { createStore } from "../../src/index.js";
 import type { IdempotencyStore } from "../../src/store.js";
 
@@ -12,11 +13,13 @@ export interface StoreCase {
 }
 
 const temporaryDirectories: string[] = [];
-process.once("exit", () => {
-  for (const dir of temporaryDirectories) rmSync(dir, { recursive: true, force: true });
+// Vitest's workers end without Node's "exit" event, and one worker runs many files: the
+// directories go when the file that made them has run its own after-hooks (this one runs last).
+afterAll(() => {
+  for (const dir of temporaryDirectories.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A new temporary directory, removed when the test process exits. */
+/** A new temporary directory, removed when the test file that made it ends. */
 export function temporaryDirectory(): string {
   const dir = mkdtempSync(join(tmpdir(), "oncely-test-"));
   temporaryDirectories.push(dir);

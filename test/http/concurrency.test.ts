@@ -95,7 +95,9 @@ describe.each(storeCases())("concurrent duplicates and leases ($name store)", ({
     const gate = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    const server = await guardedServer(store, { lease: 200 }, async (_req, res) => {
+    // Long enough that a claim slowed by a loaded machine still starts (under two thirds of it).
+    const lease = 600;
+    const server = await guardedServer(store, { lease }, async (_req, res) => {
       await gate;
       res.end("slow but single");
     });
@@ -105,7 +107,7 @@ describe.each(storeCases())("concurrent duplicates and leases ($name store)", ({
       await claimed(store, key);
       // Four lease periods pass while the handler runs; without renewal a duplicate would take over.
       for (let i = 0; i < 4; i++) {
-        await sleep(200);
+        await sleep(lease);
         expect((await send(server.url, { headers: { "idempotency-key": key } })).status).toBe(409);
       }
       finish();

@@ -45,6 +45,8 @@ export function registerDemo(program: Command): void {
   addGatewayOptions(command, TABLES).action(
     reportingUsageErrors(async (_options: unknown, cmd: Command) => {
       const settings = readGatewaySettings(cmd, { ...DEMO_SETTINGS, ...GATEWAY_COMMAND_SETTINGS }, TABLES);
+      // The demo always has its dashboard: a fresh token per run unless one is configured.
+      settings.dashboardToken ??= randomBytes(18).toString("base64url");
       const api = createDemoApi(new MonthlyQuota(settings.quota ?? 100));
       api.listen(0, "127.0.0.1");
       await once(api, "listening");
@@ -54,15 +56,17 @@ export function registerDemo(program: Command): void {
         await new Promise((resolve) => api.close(resolve));
       });
       const admin = `${gateway.url}${settings.adminPrefix ?? GATEWAY_DEFAULTS.adminPrefix}`;
+      // The token travels in the fragment, which browsers never send: it stays out of every log.
+      const dashboard = `${admin}/#token=${settings.dashboardToken}`;
       process.stdout.write(
-        banner(gateway.url, admin, upstream.href, settings.store ?? GATEWAY_DEFAULTS.store),
+        banner(gateway.url, admin, dashboard, upstream.href, settings.store ?? GATEWAY_DEFAULTS.store),
       );
     }),
   );
 }
 
 /** What the demo prints: where things run, and three commands that show a first call, a replay and the quota. */
-function banner(url: string, admin: string, upstream: string, store: string): string {
+function banner(url: string, admin: string, dashboard: string, upstream: string, store: string): string {
   // A fresh key per run: with a persistent store, a key from an earlier run would replay at once.
   const key = `demo-${randomBytes(4).toString("hex")}`;
   const convert = [
@@ -77,6 +81,7 @@ oncely demo — a file-conversion API behind the oncely gateway
 
   gateway   ${url}   (store ${store})
   demo API  ${upstream}   (CSV → JSON, JSON → CSV, Markdown → HTML; monthly quota per API key)
+  dashboard ${dashboard}
   metrics   ${admin}/metrics     health ${admin}/health
 
 1. Convert JSON to CSV. The API does the work and counts it against the quota (X-Quota-Remaining):
@@ -90,6 +95,7 @@ oncely demo — a file-conversion API behind the oncely gateway
 
     curl '${url}/v1/quota' -H 'Authorization: Bearer demo-key'
 
+Open the dashboard to watch executions, replays and records live.
 Also try Markdown: -H 'Content-Type: text/markdown' -d '# Hello *world*' with ?target=html.
 One JSON log line per request follows. Ctrl-C stops the demo.
 

@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import { OncelyError } from "../../core/errors.js";
 import { GATEWAY_DEFAULTS } from "../../gateway/options.js";
+import { redactHeaders } from "../../records/redact.js";
 import { type IdempotencyRecord, type InspectableStore, isInspectable } from "../../store.js";
 import { createStore } from "../../stores/create-store.js";
 import { LISTEN_SETTINGS } from "../gateway-settings.js";
@@ -19,15 +20,6 @@ export class RecordNotFoundError extends OncelyError {
     super("ONCELY_RECORD_NOT_FOUND", `no live record for key ${JSON.stringify(key)}`);
   }
 }
-
-/** Response headers whose values are credentials. */
-const REDACTED_HEADERS = new Set([
-  "authorization",
-  "proxy-authorization",
-  "cookie",
-  "set-cookie",
-  "x-api-key",
-]);
 
 /** Records read per `list()` call. */
 const PAGE = 200;
@@ -197,10 +189,7 @@ function describe(record: IdempotencyRecord): Record<string, unknown> {
     status: response.status,
     bodyBytes: response.bodyLength,
     bodyOmitted: response.bodyOmitted,
-    headers: response.headers.map(([name, value]) => [
-      name,
-      REDACTED_HEADERS.has(name) ? "[redacted]" : value,
-    ]),
+    headers: redactHeaders(response.headers),
   };
 }
 

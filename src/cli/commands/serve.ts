@@ -30,7 +30,8 @@ export function registerServe(program: Command): void {
         "a flag wins over a variable, a variable over the file, the file over the default. " +
         "Durations take ms, s, m, h or d (24h); sizes take KiB, MiB, GiB, KB, MB or GB (1MiB).\n\n" +
         "The gateway answers GET <admin-prefix>/health (is the store reachable?) and " +
-        "GET <admin-prefix>/metrics (Prometheus) itself.",
+        "GET <admin-prefix>/metrics (Prometheus) itself, and with --dashboard-token the operations page " +
+        "at <admin-prefix>/.",
     );
   program.addHelpText(
     "after",

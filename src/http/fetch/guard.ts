@@ -1,0 +1,89 @@
+/**
+ * The fetch-standard layer: a Web `Request` in, the engine's decision carried out, a
+ * `Response` out. Runs on any runtime with fetch's classes (Node, Bun, Deno, Workers,
+ * browsers' service workers): no module of this layer imports a `node:` module.
+ * @module
+ */
+import type { IdempotencyEngine } from "../../core/engine.js";
+import type { Execution } from "../../core/execution.js";
+import { problem } from "../../core/problems.js";
+import { captureResponse } from "./capture.js";
+import { bufferBody, headerLines, TOO_LARGE, toIncomingRequest } from "./request.js";
+import { answerResponse, replayResponse } from "./respond.js";
+
+/** What the adapter does after the engine has decided. */
+export type FetchGuard =
+  /** Answer with this response (a refusal or a replay); do not run the handler. */
+  | { readonly action: "answer"; readonly response: Response }
+  /**
+   * Run the handler. With an execution, pass its response through {@link captureResponse}
+   * (and call `execution.fail()` if the handler fails); without one, send it untouched.
+   */
+  | { readonly action: "run"; readonly execution?: Execution };
+
+const RUN: FetchGuard = { action: "run" };
+
+/** Reads a request's whole body, or answers {@link TOO_LARGE} past `limit` bytes. */
+export type BodyReader = (limit: number) => Promise<Uint8Array | typeof TOO_LARGE>;
+
+/**
+ * Runs the engine for one request. The body is read only when the engine needs it, from a
+ * copy of the request unless `readBody` says otherwise, so the handler still reads the
+ * request itself. Rejects only when a user callback (`key`, `scope`, `fingerprint`) fails.
+ * @param readBody reads the whole body, up to `limit` bytes, where the framework has a
+ *   cheaper way than copying the request (a body cache its handlers read from)
+ */
+export async function guardFetchRequest(
+  engine: IdempotencyEngine,
+  request: Request,
+  readBody: BodyReader = (limit) => bufferBody(request, limit),
+): Promise<FetchGuard> {
+  if (!engine.guards(request.method)) return RUN;
+  if (engine.passesForLackOfKey(headerLines(request, engine.options.header))) return RUN;
+  let body: Uint8Array | undefined;
+  if (engine.needsBody(request.method)) {
+    const limit = engine.options.maxRequestBodyBytes;
+    const buffered = await readBody(limit);
+    if (buffered === TOO_LARGE) {
+      return answer(answerResponse(problem("request-too-large", `the request body exceeds ${limit} bytes`)));
+    }
+    body = buffered;
+  }
+  const decision = await engine.begin(toIncomingRequest(request, body));
+  switch (decision.action) {
+    case "pass":
+      return RUN;
+    case "respond":
+      return answer(answerResponse(decision.response));
+    case "replay":
+      return answer(await replayResponse(decision.replay, engine.options.storeBeforeSendBytes));
+    case "execute":
+      return { action: "run", execution: decision.execution };
+  }
+}
+
+/**
+ * Guards one call of a fetch-style handler: the engine decides, `run` produces the
+ * response when the handler must run, and its response is captured. A `run` that throws
+ * releases the key (a retry executes again) and the error goes on to the caller.
+ */
+export async function guardFetch(
+  engine: IdempotencyEngine,
+  request: Request,
+  run: () => Response | Promise<Response>,
+): Promise<Response> {
+  const guard = await guardFetchRequest(engine, request);
+  if (guard.action === "answer") return guard.response;
+  const { execution } = guard;
+  if (!execution) return run();
+  try {
+    return await captureResponse(execution, await run(), request.signal);
+  } catch (error) {
+    await execution.fail();
+    throw error;
+  }
+}
+
+function answer(response: Response): FetchGuard {
+  return { action: "answer", response };
+}

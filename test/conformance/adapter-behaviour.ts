@@ -1,0 +1,266 @@
+/**
+ * One HTTP behaviour suite for every adapter: each adapter's test file calls
+ * {@link describeAdapter} with a few lines that serve the {@link BehaviourApp} through its
+ * framework, on a real loopback server, and adds its own extras.
+ * @module
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { IdempotencyStore } from "../../src/store.js";
+import { newKey, type Reply, send, type TestServer } from "../helpers/http.js";
+import { claimed, completion, storeCases } from "../helpers/stores.js";
+import { BehaviourApp, BIG_BYTES, Gate, type Serve } from "./behaviour-app.js";
+
+/** Where an adapter's framework differs, and the suite checks the documented behaviour instead. */
+export interface AdapterTraits {
+  /**
+   * The framework destroys a streamed body when the client leaves (Koa), so the response
+   * cannot be stored then: the suite checks that no truncated body is stored instead.
+   * @default false
+   */
+  destroysStreamsOnAbort?: boolean;
+}
+
+/** Registers the behaviour suite for one adapter, once per store of `storeCases()`. */
+export function describeAdapter(name: string, serve: Serve, traits: AdapterTraits = {}): void {
+  describe.each(storeCases())(`${name} adapter on the $name store`, ({ name: storeName, create }) => {
+    let store: IdempotencyStore;
+    let app: BehaviourApp;
+    let server: TestServer;
+    let waiting: TestServer;
+    let jsonKey: TestServer;
+
+    beforeAll(async () => {
+      store = await create();
+      app = new BehaviourApp();
+      server = await serve({ store }, app);
+      waiting = await serve({ store, wait: 5_000 }, app);
+      jsonKey = await serve(
+        { store, key: (request) => requestIdOf(request.body), maxRequestBodyBytes: 64 * 1024 },
+        app,
+      );
+    });
+    afterAll(async () => {
+      await Promise.all([server.close(), waiting.close(), jsonKey.close()]);
+      await store.close();
+    });
+    beforeEach(() => {
+      app.slow = new Gate();
+      app.abandoned = new Gate();
+    });
+
+    const post = (target: TestServer, path: string, key: string | undefined, body = "{}") =>
+      send(`${target.url}${path}`, { headers: key === undefined ? {} : { "idempotency-key": key }, body });
+
+    it.each(["/orders", "/stream"])(
+      "replays %s byte for byte with the replay header, executing once",
+      async (path) => {
+        const key = newKey();
+        const first = await post(server, path, key, "tea");
+        const replay = await post(server, path, key, "tea");
+        expect(first.status).toBe(201);
+        expect(first.headers.get("x-idempotency-replayed")).toBeNull();
+        expect(replay.status).toBe(201);
+        expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+        expect(replay.headers.get("content-type")).toBe(first.headers.get("content-type"));
+        expect(replay.headers.get("x-order")).toBe(first.headers.get("x-order"));
+        expect(replay.body.equals(first.body)).toBe(true);
+        expect(replay.headers.get("content-length")).toBe(String(first.body.length));
+        expect(app.count(path)).toBe(1);
+      },
+    );
+
+    it("answers 409 to a duplicate in flight, and with `wait` the duplicate gets the replay", async () => {
+      const key = newKey();
+      const original = post(server, "/slow", key);
+      await app.slow.reached;
+      const duplicate = await post(server, "/slow", key);
+      expectProblem(duplicate, 409, "request-in-progress");
+      expect(duplicate.headers.get("retry-after")).toBe("1");
+      app.slow.open();
+      expect((await original).status).toBe(201);
+
+      app.slow = new Gate();
+      const waitingKey = newKey();
+      const first = post(waiting, "/slow", waitingKey);
+      await app.slow.reached;
+      const patient = post(waiting, "/slow", waitingKey);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      app.slow.open();
+      const [answered, replayed] = await Promise.all([first, patient]);
+      expect(replayed.status).toBe(201);
+      expect(replayed.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replayed.body.equals(answered.body)).toBe(true);
+      expect(app.count("/slow")).toBe(2);
+    });
+
+    it("answers 422 to a key reused with another body", async () => {
+      const key = newKey();
+      expect((await post(server, "/orders", key, "tea")).status).toBe(201);
+      const before = app.count("/orders");
+      expectProblem(await post(server, "/orders", key, "coffee"), 422, "key-reused");
+      expect(app.count("/orders")).toBe(before);
+    });
+
+    it.each([
+      ["two keys in one line", "a, b"],
+      ["a key longer than 128 characters", "k".repeat(129)],
+      ["a key that is not printable ASCII", "caf\u00e9"],
+      ["an unterminated quoted key", '"open'],
+    ])("answers 400 to %s", async (_, key) => {
+      const before = app.count("/orders");
+      expectProblem(await post(server, "/orders", key), 400, "invalid-key");
+      expect(app.count("/orders")).toBe(before);
+    });
+
+    it("releases the key when the handler throws or answers 5xx, so a retry executes again", async () => {
+      for (const path of ["/fail", "/unavailable"]) {
+        const key = newKey();
+        const before = app.count(path);
+        const first = await post(server, path, key);
+        const retry = await post(server, path, key);
+        expect(first.status).toBeGreaterThanOrEqual(500);
+        expect(retry.status).toBe(first.status);
+        expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
+        expect(app.count(path)).toBe(before + 2);
+      }
+    });
+
+    it("keeps no answer the handler marks X-Idempotency-Store: no, and never shows it to the client", async () => {
+      const key = newKey();
+      const before = app.count("/declined");
+      const first = await post(server, "/declined", key);
+      const retry = await post(server, "/declined", key);
+      expect([first.status, retry.status]).toEqual([201, 201]);
+      expect(first.headers.get("x-idempotency-store")).toBeNull();
+      expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(app.count("/declined")).toBe(before + 2);
+    });
+
+    const itUnless = (skip: boolean) => (skip ? () => {} : it);
+    itUnless(traits.destroysStreamsOnAbort === true)(
+      "stores the response of a handler whose client left, so the retry is a replay",
+      async () => {
+        const key = newKey();
+        expect(await leaveAfterFirstPiece(server, key)).toBe("first piece of execution 1\n");
+        await claimed(store, key);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        app.abandoned.open();
+        await completion(store, key);
+        const retry = await post(server, "/abandoned", key);
+        expect(retry.status).toBe(201);
+        expect(retry.headers.get("x-idempotency-replayed")).toBe("true");
+        expect(retry.text).toBe("first piece of execution 1\nwritten after the client left\n");
+        expect(app.count("/abandoned")).toBe(1);
+      },
+    );
+
+    itUnless(traits.destroysStreamsOnAbort !== true)(
+      "never stores the truncated body of a stream the framework destroyed when its client left",
+      async () => {
+        const key = newKey();
+        await leaveAfterFirstPiece(server, key);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        app.abandoned.open();
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect((await store.get({ scope: "anonymous", key }))?.state).toBe("in_flight");
+        expectProblem(await post(server, "/abandoned", key), 409, "request-in-progress");
+      },
+    );
+
+    // 50 MiB through a server store costs more than it tells; the contract suites cover them.
+    itUnless(storeName !== "memory" && storeName !== "sqlite")(
+      "streams a 50 MiB response and replays it byte for byte",
+      async () => {
+        const key = newKey();
+        const first = await digestOf(server, key);
+        const replay = await digestOf(server, key);
+        expect(first).toMatchObject({ status: 201, length: BIG_BYTES, replayed: null });
+        expect(replay).toEqual({ ...first, replayed: "true" });
+        expect(app.count("/big")).toBe(1);
+      },
+    );
+
+    it("reads the key from the JSON body with the `key` option", async () => {
+      const requestId = `r-${randomUUID()}`;
+      const body = JSON.stringify({ requestId, item: 1 });
+      const first = await post(jsonKey, "/orders", undefined, body);
+      const replay = await post(jsonKey, "/orders", undefined, body);
+      expect(first.status).toBe(201);
+      expect(first.json()).toMatchObject({ body });
+      expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replay.body.equals(first.body)).toBe(true);
+      const reused = await post(jsonKey, "/orders", undefined, JSON.stringify({ requestId, item: 2 }));
+      expectProblem(reused, 422, "key-reused");
+      const unkeyed = await post(jsonKey, "/orders", undefined, JSON.stringify({ item: 3 }));
+      expect(unkeyed.status).toBe(201);
+    });
+
+    it("answers 413 to a body too large to fingerprint, without running the handler", async () => {
+      const before = app.count("/orders");
+      const body = JSON.stringify({ requestId: `r-${randomUUID()}`, padding: "x".repeat(100 * 1024) });
+      expectProblem(await post(jsonKey, "/orders", undefined, body), 413, "request-too-large");
+      expect(app.count("/orders")).toBe(before);
+    });
+
+    it("passes requests without a key and unguarded methods through untouched", async () => {
+      const before = app.count("/orders");
+      const unkeyed = await post(server, "/orders", undefined);
+      const got = await send(`${server.url}/orders`, { method: "GET", headers: { "idempotency-key": "x" } });
+      expect([unkeyed.status, got.status]).toEqual([201, 201]);
+      expect(app.count("/orders")).toBe(before + 2);
+    });
+  });
+}
+
+/** POSTs `/abandoned`, reads the first piece of the streamed answer, and leaves. */
+async function leaveAfterFirstPiece(server: TestServer, key: string): Promise<string> {
+  const controller = new AbortController();
+  const response = await fetch(`${server.url}/abandoned`, {
+    method: "POST",
+    headers: { "idempotency-key": key },
+    body: "{}",
+    signal: controller.signal,
+  });
+  expect(response.status).toBe(201);
+  const first = await response.body?.getReader().read();
+  controller.abort();
+  return new TextDecoder().decode(first?.value);
+}
+
+function requestIdOf(body: Uint8Array | undefined): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(body));
+    const id = (parsed as { requestId?: unknown } | null)?.requestId;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function expectProblem(reply: Reply, status: number, slug: string): void {
+  expect(reply.status).toBe(status);
+  expect(reply.headers.get("content-type")).toBe("application/problem+json");
+  expect(reply.json()).toMatchObject({ type: `https://oncely.dev/problems/${slug}`, status });
+}
+
+/** POSTs `/big` and hashes the body as it streams, without holding 50 MiB. */
+async function digestOf(server: TestServer, key: string) {
+  const response = await fetch(`${server.url}/big`, {
+    method: "POST",
+    headers: { "idempotency-key": key },
+    body: "{}",
+  });
+  const hash = createHash("sha256");
+  let length = 0;
+  for await (const chunk of response.body ?? []) {
+    hash.update(chunk);
+    length += chunk.length;
+  }
+  return {
+    status: response.status,
+    length,
+    replayed: response.headers.get("x-idempotency-replayed"),
+    digest: hash.digest("hex"),
+  };
+}
