@@ -5,6 +5,9 @@
 import { InvalidOptionError } from "./errors.js";
 import type { IncomingRequest } from "./request.js";
 
+// TextDecoder rather than Buffer: the engine runs on Workers and Deno too.
+const UTF8 = new TextDecoder();
+
 /** What a key extractor may find: no key (`undefined`), a key to validate, or a value that is no key at all. */
 export type KeyExtractor = (request: IncomingRequest) => unknown;
 
@@ -22,9 +25,7 @@ export function jsonBodyKey(field: string): KeyExtractor {
     if (request.body === undefined || request.body.length === 0) return undefined;
     let value: unknown;
     try {
-      value = JSON.parse(
-        Buffer.from(request.body.buffer, request.body.byteOffset, request.body.length).toString("utf8"),
-      );
+      value = JSON.parse(UTF8.decode(request.body));
     } catch {
       return undefined;
     }

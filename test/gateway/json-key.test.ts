@@ -1,6 +1,7 @@
 // Keys carried in JSON bodies (RPC-style APIs): `oncely serve --key-json`, scoped by a header,
 // and the library's `keyJson` option through the Node adapter.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withIdempotency as withFetchIdempotency } from "../../src/adapters/fetch/index.js";
 import { createStore } from "../../src/index.js";
 import { guardedServer } from "../helpers/guarded.js";
 import { newKey, type Reply, send } from "../helpers/http.js";
@@ -101,5 +102,45 @@ describe("the library's keyJson option", () => {
     await expect(guardedServer(await createStore("memory:"), { keyJson: "/a/~2" })).rejects.toThrow(
       /JSON pointer/,
     );
+  });
+});
+
+describe("keyJson and errorFormat in the fetch layer", () => {
+  it("keys a fetch handler from a JSON body field, and shapes its 413 and 400 as Stripe errors", async () => {
+    const store = await createStore("memory:");
+    let runs = 0;
+    const handler = withFetchIdempotency(
+      async () => {
+        runs++;
+        return Response.json({ run: runs }, { status: 201 });
+      },
+      { store, keyJson: "/meta/idempotency_key", errorFormat: "stripe", maxRequestBodyBytes: 128 },
+    );
+    const post = (body: string) =>
+      handler(
+        new Request("http://127.0.0.1/rpc", {
+          method: "POST",
+          body,
+          headers: { "content-type": "application/json" },
+        }),
+      );
+    try {
+      const body = json({ meta: { idempotency_key: newKey() } });
+      expect(await (await post(body)).json()).toEqual({ run: 1 });
+      const replay = await post(body);
+      expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(await replay.json()).toEqual({ run: 1 });
+      const invalid = await post(json({ meta: { idempotency_key: 3 } }));
+      expect(invalid.status).toBe(400);
+      expect(await invalid.json()).toMatchObject({
+        error: { type: "invalid_request_error", code: "invalid_key" },
+      });
+      const large = await post(json({ meta: { idempotency_key: newKey() }, pad: "x".repeat(200) }));
+      expect(large.status).toBe(413);
+      expect(await large.json()).toMatchObject({ error: { code: "request_too_large" } });
+      expect(runs).toBe(1);
+    } finally {
+      await store.close();
+    }
   });
 });
