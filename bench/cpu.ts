@@ -7,18 +7,17 @@
 // BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as rows (unique keys and replays), to
 // compare a change with what it replaces in the same run.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
 import { load, median, postOrder } from "./load.js";
 import { writeBenchmarkSection } from "./report.js";
+import { cpuMicroseconds } from "./store-cpu.js";
 
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = 50;
 const body = JSON.stringify({ sku: "A-1", quantity: 2 });
-const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 let counter = 0;
 const replayKeys = Array.from({ length: 100 }, (_, i) => `cpu-replay-${process.pid}-${i}`);
@@ -26,12 +25,6 @@ const keys = {
   unique: () => `cpu-${process.pid}-${++counter}`,
   replay: () => replayKeys[++counter % replayKeys.length],
 };
-
-/** User plus system CPU time of a process so far, in microseconds. */
-function cpuMicroseconds(pid: number): number {
-  const fields = (readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] as string).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
-}
 
 // Read once: pinning this process narrows what availableParallelism() reports afterwards.
 const cores = availableParallelism();

@@ -1,13 +1,15 @@
 // One benchmark target in its own process: an Express app whose POST /orders handler does
 // what a typical write endpoint does (parse JSON, a ~2 ms database call, answer 201 JSON),
-// bare or behind oncely. argv: variant (bare | least-layer | memory | sqlite:PATH | any store
-// URL); least-layer is the yardstick of bench/least-layer.ts.
+// bare or behind oncely. argv: variant (bare | least-layer | least-layer:<store URL> | memory |
+// sqlite:PATH | any store URL | pool=<n>:<postgres URL>, a PostgreSQL store with n connections); least-layer is the yardstick of bench/least-layer.ts, on a Map
+// or on the store the URL names (bench/least-stores.ts).
 // Prints "listening <port>".
 
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import express from "express";
 import { installLeastLayer } from "./least-layer.js";
+import { storeRecords } from "./least-stores.js";
 
 // The compiled package, as users run it: a source transform (tsx) adds per-call helpers
 // that would be measured as oncely's cost. `npm run bench` builds first.
@@ -22,6 +24,16 @@ const app = express();
 app.disable("x-powered-by");
 if (variant === "least-layer") {
   installLeastLayer(app);
+} else if (variant.startsWith("least-layer:")) {
+  installLeastLayer(app, await storeRecords(variant.slice("least-layer:".length)));
+} else if (variant.startsWith("pool=")) {
+  const { createPostgresStore } = (await import(
+    `${dist}stores/postgres/index.js`
+  )) as typeof import("../src/stores/postgres/index.js");
+  const [size, ...url] = variant.slice("pool=".length).split(":");
+  app.use(
+    idempotency({ store: await createPostgresStore({ url: url.join(":"), maxConnections: Number(size) }) }),
+  );
 } else if (variant !== "bare") {
   const store = await createStore(variant === "memory" ? "memory:" : variant);
   app.use(idempotency({ store }));

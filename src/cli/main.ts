@@ -30,6 +30,13 @@ registerPush(program);
 registerMigrate(program);
 registerOpenApi(program);
 
+// A reader that stops early (`oncely keys list | head -1`) closes the pipe: there is nobody left
+// to answer, so the command ends quietly instead of crashing on EPIPE.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(0);
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -9,9 +9,11 @@ import { InvalidOptionError, InvalidStoreUrlError } from "../core/errors.js";
 import { createGateway, type Gateway } from "../gateway/gateway.js";
 import { createProcessLogger } from "../gateway/logging.js";
 import { GATEWAY_DEFAULTS } from "../gateway/options.js";
-import { createStore, redactUrl } from "../stores/create-store.js";
+import { createStore } from "../stores/create-store.js";
+import { redactUrl } from "../stores/redact-url.js";
 import { ENGINE_SETTINGS, engineOptions } from "./engine-settings.js";
 import { LISTEN_SETTINGS, PROXY_SETTINGS } from "./gateway-settings.js";
+import { onParentGone } from "./parent-watch.js";
 import {
   addSettings,
   readConfigFile,
@@ -54,6 +56,9 @@ export function readGatewaySettings<S extends SettingTable>(
   });
 }
 
+/** Why the gateway shuts down, as its log line says. */
+type ShutdownCause = { readonly signal: NodeJS.Signals } | { readonly reason: string };
+
 /** A gateway running in this process. */
 export interface RunningGateway {
   readonly address: AddressInfo;
@@ -63,7 +68,8 @@ export interface RunningGateway {
 
 /**
  * Starts the gateway in front of `upstream`, logs `listening <port>`, and installs the
- * SIGTERM/SIGINT handler that drains it, runs `onShutdown`, closes the store and exits 0.
+ * SIGTERM/SIGINT handler that drains it, runs `onShutdown`, closes the store and exits 0
+ * (the same happens when the npm process that started it exits: see `onParentGone`).
  * Settings that the store or the engine reject become a {@link UsageError}.
  */
 export async function runGateway(
@@ -75,7 +81,7 @@ export async function runGateway(
 ): Promise<RunningGateway> {
   const { port, host, store: storeUrl, upstreamTimeout, shutdownGrace, adminPrefix, logLevel } = settings;
   const { dashboardToken, dashboardWrite } = settings;
-  const { logger, flush } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
+  const { logger, close: closeLog } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
   const storeLocation = storeUrl ?? GATEWAY_DEFAULTS.store;
   const store = await createStore(storeLocation).catch((error: unknown) => {
     if (error instanceof InvalidStoreUrlError)
@@ -106,17 +112,9 @@ export async function runGateway(
     await store.close();
     throw error;
   }
-  // The listening line is printed even at warn or error (not at silent): supervisors, scripts and
-  // users of --port 0 rely on it to learn the port.
-  const announcer = logger.level === "silent" ? logger : logger.child({}, { level: "info" });
-  announcer.info(
-    { host: address.address, upstream: redactUrl(upstream.href), store: redactUrl(storeLocation) },
-    announce ? `listening ${address.port}` : "worker listening",
-  );
-
   let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    logger.info({ signal }, "shutting down: no new connections, waiting for requests in flight");
+  const stop = async (cause: ShutdownCause) => {
+    logger.info(cause, "shutting down: no new connections, waiting for requests in flight");
     const report = await gateway.close(shutdownGrace ?? GATEWAY_DEFAULTS.shutdownGrace);
     if (report.abandoned > 0) {
       logger.warn(
@@ -128,11 +126,11 @@ export async function runGateway(
     await store.close();
     logger.info(report, "stopped");
   };
-  const shutdown = (signal: NodeJS.Signals) => {
+  const shutdown = (cause: ShutdownCause) => {
     // A second signal while draining changes nothing: the grace period bounds the wait anyway.
     if (stopping) return;
     stopping = true;
-    stop(signal).then(
+    stop(cause).then(
       () => exit(0),
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
@@ -141,11 +139,20 @@ export async function runGateway(
     );
   };
   const exit = (code: number) => {
-    flush();
-    process.exit(code);
+    closeLog().then(() => process.exit(code));
   };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", (signal) => shutdown({ signal }));
+  process.on("SIGINT", (signal) => shutdown({ signal }));
+  onParentGone(() => shutdown({ reason: "the npm process that started oncely has exited" }));
+
+  // Only now that SIGTERM is handled: a supervisor may send it as soon as it reads this line.
+  // The listening line is printed even at warn or error (not at silent): supervisors, scripts and
+  // users of --port 0 rely on it to learn the port.
+  const announcer = logger.level === "silent" ? logger : logger.child({}, { level: "info" });
+  announcer.info(
+    { host: address.address, upstream: redactUrl(upstream.href), store: redactUrl(storeLocation) },
+    announce ? `listening ${address.port}` : "worker listening",
+  );
 
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return { address, url: `http://${shownHost === "0.0.0.0" ? "127.0.0.1" : shownHost}:${address.port}` };

@@ -32,7 +32,7 @@ export function checkWorkers(workers: number, storeUrl: string): void {
  * restarted over and over.
  */
 export async function superviseWorkers(workers: number, logLevel: LogLevel | undefined): Promise<void> {
-  const { logger, flush } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
+  const { logger, close: closeLog } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
   let stopping = false;
   let started = false;
   let exitCode = 0;
@@ -53,8 +53,7 @@ export async function superviseWorkers(workers: number, logLevel: LogLevel | und
       if (stopping) {
         if (live.size === 0) {
           logger.info({}, "stopped");
-          flush();
-          process.exit(exitCode);
+          void closeLog().then(() => process.exit(exitCode));
         }
         return;
       }

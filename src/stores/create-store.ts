@@ -1,5 +1,6 @@
 import { InvalidStoreUrlError } from "../core/errors.js";
 import type { IdempotencyStore } from "../store.js";
+import { redactUrl } from "./redact-url.js";
 
 /**
  * Builds a store from a URL. Drivers are loaded on demand, so only the chosen
@@ -46,16 +47,4 @@ export async function createStore(url: string): Promise<IdempotencyStore> {
         `unknown store URL ${JSON.stringify(redactUrl(url))}: use memory:, sqlite:PATH, redis://, rediss://, redis-cluster:// or postgres://`,
       );
   }
-}
-
-/** Hides a password in a URL before it goes into an error message or a log line. */
-export function redactUrl(url: string): string {
-  // Everything between "//" and the last "@" before the path is credentials, whatever
-  // characters a password holds ("/" and "@" included, escaped or not).
-  const start = url.indexOf("//");
-  if (start < 0) return url;
-  const authorityEnd = url.lastIndexOf("@");
-  if (authorityEnd < start) return url;
-  const user = url.slice(start + 2, authorityEnd).split(":")[0] ?? "";
-  return `${url.slice(0, start + 2)}${user}:***${url.slice(authorityEnd)}`;
 }

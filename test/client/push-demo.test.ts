@@ -1,5 +1,6 @@
 // The `oncely push` examples of README.md and docs/client.md, pasted against the real demo
-// (`oncely demo`, what `npm start` runs): every CSV file converts, once.
+// (`oncely demo`, what `npm start` runs): every CSV file converts, once. (docs/client.md marks
+// its example doc-test: "push-example", the check of this file.)
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,6 +1,11 @@
 // The dashboard in a real browser (Debian's chromium driven by playwright-core) against a real
 // `oncely serve` with traffic flowing: what the page shows is what was sent. Saves the
-// screenshots the docs show.
+// screenshots the docs show: into docs/ with ONCELY_UPDATE_SCREENSHOTS=1, else into a
+// folder of the temporary directory (overwritten each run), so that a test run leaves the
+// working tree as it found it.
+import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +16,12 @@ import { unavailable } from "../helpers/services.js";
 
 const TOKEN = "browser-test-dashboard-token";
 const CREDENTIAL = "Bearer browser-test-customer-secret";
-const docs = (name: string) => fileURLToPath(new URL(`../../docs/${name}`, import.meta.url));
+const screenshotFolder =
+  process.env.ONCELY_UPDATE_SCREENSHOTS === "1"
+    ? fileURLToPath(new URL("../../docs/", import.meta.url))
+    : join(tmpdir(), "oncely-dashboard-screenshots");
+mkdirSync(screenshotFolder, { recursive: true });
+const docs = (name: string) => join(screenshotFolder, name);
 
 const missing = missingBrowser(CHROMIUM, "chromium");
 if (missing) unavailable("the dashboard in chromium", missing);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** A child process running a TypeScript entry point through tsx. */
 export interface Child {
@@ -61,4 +62,18 @@ export async function startChild(script: string, args: readonly string[]): Promi
 export function executions(counterFile: string): number {
   if (!existsSync(counterFile)) return 0;
   return readFileSync(counterFile, "utf8").split("\n").filter(Boolean).length;
+}
+
+/** Whether process `pid` has ended within `ms` (it is killed if not). */
+export async function endsWithin(pid: number, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += 100) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await sleep(100);
+  }
+  process.kill(pid, "SIGKILL");
+  return false;
 }

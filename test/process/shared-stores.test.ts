@@ -2,16 +2,20 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { newKey, send } from "../helpers/http.js";
 import { type Child, executions, startChild } from "../helpers/processes.js";
+import { serviceUrl } from "../helpers/services.js";
 import { temporaryDirectory } from "../helpers/stores.js";
 
 const stores = [
-  { name: "Redis", url: process.env.ONCELY_TEST_REDIS_URL },
-  { name: "Redis Cluster", url: process.env.ONCELY_TEST_REDIS_CLUSTER_URL },
-  { name: "PostgreSQL", url: process.env.ONCELY_TEST_POSTGRES_URL },
-].filter((store): store is { name: string; url: string } => store.url !== undefined);
+  { name: "Redis", variable: "ONCELY_TEST_REDIS_URL" },
+  { name: "Redis Cluster", variable: "ONCELY_TEST_REDIS_CLUSTER_URL" },
+  { name: "PostgreSQL", variable: "ONCELY_TEST_POSTGRES_URL" },
+].flatMap(({ name, variable }) => {
+  // A missing server registers a skipped suite that says so (a failing one under ONCELY_REQUIRE_SERVICES=1).
+  const url = serviceUrl(variable, `four processes sharing ${name}`);
+  return url === undefined ? [] : [{ name, url }];
+});
 
-// The store suites say which servers are missing (and fail under ONCELY_REQUIRE_SERVICES=1).
-describe.runIf(stores.length > 0).each(stores)("four processes sharing $name", ({ url }) => {
+describe.each(stores)("four processes sharing $name", ({ url }) => {
   const children: Child[] = [];
   afterEach(async () => {
     await Promise.all(children.splice(0).map((child) => child.stop("SIGKILL")));

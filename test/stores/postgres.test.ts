@@ -14,6 +14,7 @@ import {
   PostgresStore,
   postgresStoreFromUrl,
 } from "../../src/stores/postgres/index.js";
+import { createOwnedPool } from "../../src/stores/postgres/pool.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 import { serviceUrl } from "../helpers/services.js";
 
@@ -67,7 +68,6 @@ function registerServerTests(url: string): void {
   afterAll(async () => {
     for (const table of tables) {
       await admin.query(`DROP TABLE IF EXISTS "${table}_chunks", "${table}_records"`);
-      await admin.query(`DROP FUNCTION IF EXISTS "${table}_latest"(text, text)`);
     }
     await admin.end();
   });
@@ -150,6 +150,71 @@ function registerServerTests(url: string): void {
         });
       } finally {
         await store.close();
+      }
+    });
+
+    it("sends named prepared statements, or unnamed ones with preparedStatements: false", async () => {
+      for (const preparedStatements of [true, false]) {
+        const counted = countingPool(admin);
+        const store = await createPostgresStore({
+          pool: counted.pool,
+          table: freshTable(),
+          purgeIntervalMs: 0,
+          preparedStatements,
+        });
+        try {
+          const input = claimInput();
+          const claimed = await store.claim(input);
+          if (claimed.outcome !== "acquired") throw new Error("expected to acquire");
+          expect(await store.complete(claimed.lease, completion([bytes("a")]))).toBe(true);
+          expect(await store.claim(claimInput(input))).toMatchObject({ outcome: "completed" });
+          expect(counted.names).toHaveLength(3);
+          for (const name of counted.names) {
+            if (preparedStatements) expect(name).toMatch(/^oncely_(claim|complete)_[\w-]{12}$/);
+            else expect(name).toBeUndefined();
+          }
+        } finally {
+          await store.close();
+        }
+      }
+    });
+
+    it("creates its tables UNLOGGED only when asked to", async () => {
+      for (const unlogged of [false, true]) {
+        const table = freshTable();
+        const store = await createPostgresStore({ pool: admin, table, purgeIntervalMs: 0, unlogged });
+        try {
+          await store.claim(claimInput());
+          const { rows } = await admin.query(
+            "SELECT relname, relpersistence FROM pg_class WHERE relname = ANY($1) ORDER BY relname",
+            [[`${table}_chunks`, `${table}_records`]],
+          );
+          const persistence = unlogged ? "u" : "p";
+          expect(rows).toEqual([
+            { relname: `${table}_chunks`, relpersistence: persistence },
+            { relname: `${table}_records`, relpersistence: persistence },
+          ]);
+        } finally {
+          await store.close();
+        }
+      }
+    });
+
+    it("turns synchronous_commit off for the connections of its own pool only when asked to", async () => {
+      for (const synchronousCommit of [true, false]) {
+        const pool = await createOwnedPool({
+          connectionString: url,
+          maxConnections: 1,
+          connectTimeoutMs: 2_000,
+          queryTimeoutMs: 2_000,
+          synchronousCommit,
+        });
+        try {
+          const { rows } = await pool.query("SHOW synchronous_commit");
+          expect(rows).toEqual([{ synchronous_commit: synchronousCommit ? "on" : "off" }]);
+        } finally {
+          await pool.end();
+        }
       }
     });
 
@@ -340,42 +405,33 @@ function registerServerTests(url: string): void {
       }
     });
 
-    it("claims again when the record a claim met is released before it is read", async () => {
+    it("claims again when the record a claim met was committed after its statement began", async () => {
       const table = freshTable();
-      // A {latest} that pauses before reading, so the owner's release lands in between.
-      // The migration creates the function only when it is missing, so this one stays.
+      // A trigger that holds the slow claim after its snapshot is taken and before its insert
+      // meets the key, so the other claim commits in between: the slow claim's snapshot
+      // cannot show the record its insert conflicts with, and only a second statement can.
       await migrate(admin, { table });
       await admin.query(`
-        CREATE OR REPLACE FUNCTION "${table}_latest"(p_scope text, p_key text)
-        RETURNS TABLE (state text, fingerprint text, token text, created_at bigint,
-                       lease_expires_at bigint, completed_at bigint, expires_at bigint,
-                       status integer, headers text, body_length bigint, chunk_count integer,
-                       body_omitted boolean, first_chunk bytea)
-        LANGUAGE plpgsql VOLATILE AS $$
+        CREATE FUNCTION "${table}_pause"() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          PERFORM pg_sleep(0.5);
-          RETURN QUERY SELECT r.state, r.fingerprint, r.token, r.created_at, r.lease_expires_at,
-                              r.completed_at, r.expires_at, r.status, r.headers, r.body_length,
-                              r.chunk_count, r.body_omitted, NULL::bytea
-                         FROM "${table}_records" r WHERE r.scope = p_scope AND r.key = p_key;
-        END $$`);
+          IF NEW.fingerprint = 'slow' THEN PERFORM pg_sleep(0.5); END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER pause BEFORE INSERT ON "${table}_records"
+          FOR EACH ROW EXECUTE FUNCTION "${table}_pause"()`);
       const store = await createPostgresStore({ url, table, purgeIntervalMs: 0 });
       try {
         const owner = claimInput();
-        await store.claim(owner);
-        const retry = claimInput(owner);
-        const [result, released] = await Promise.all([
-          store.claim(retry),
-          sleep(150).then(() => store.release(owner)),
+        const slow = { ...claimInput(owner), fingerprint: "slow" };
+        const [result, first] = await Promise.all([
+          store.claim(slow),
+          sleep(150).then(() => store.claim(owner)),
         ]);
-        expect(released).toBe(true);
-        expect(result).toEqual({
-          outcome: "acquired",
-          lease: { scope: retry.scope, key: retry.key, token: retry.token },
-          tookOver: false,
-        });
+        expect(first.outcome).toBe("acquired");
+        expect(result).toMatchObject({ outcome: "in_flight", record: { token: owner.token } });
       } finally {
         await store.close();
+        await admin.query(`DROP FUNCTION IF EXISTS "${table}_pause"() CASCADE`);
       }
     });
 
@@ -490,13 +546,16 @@ async function openConnections(store: IdempotencyStore, count: number): Promise<
 }
 
 /** A pool that counts the queries sent through it. */
-function countingPool(pool: pg.Pool): { pool: PostgresPool; take(): number } {
+function countingPool(pool: pg.Pool): { pool: PostgresPool; take(): number; names: (string | undefined)[] } {
   let count = 0;
+  const names: (string | undefined)[] = [];
   return {
+    names,
     pool: {
       query(text, values) {
         count += 1;
-        return values === undefined ? pool.query(text) : pool.query(text, values);
+        if (typeof text !== "string") names.push(text.name);
+        return values === undefined ? pool.query(text as string) : pool.query(text as string, values);
       },
     },
     take() {

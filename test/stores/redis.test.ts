@@ -60,6 +60,25 @@ if (url) {
       }
     });
 
+    it("keeps no body chunk of a record completed with its body omitted", async () => {
+      const prefix = uniquePrefix();
+      const store = await createRedisStore({ url, prefix });
+      try {
+        const lease = await acquire(store, { scope: "s", key: "omitted" });
+        for (const index of [0, 1]) await store.appendChunk(lease, index, bytes("x"));
+        const omitted = { ...response(0, 0), bodyOmitted: true };
+        expect(await store.complete(lease, { response: omitted, finalChunk: bytes(""), ttlMs: 60_000 })).toBe(
+          true,
+        );
+        const client = await admin();
+        const keys = await scanKeys(client, `${prefix}*`);
+        expect(keys).toHaveLength(1);
+        expect(await client.hexists(keys[0] as string, "chunk0")).toBe(0);
+      } finally {
+        await store.close();
+      }
+    });
+
     it("keeps streamed chunks alive for as long as renewals keep the lease", async () => {
       const store = await createRedisStore({ url, prefix: uniquePrefix(), leaseGraceMs: 50 });
       try {
@@ -85,13 +104,14 @@ if (url) {
     let client: Redis;
     let store: IdempotencyStore;
     let clientAddress: string;
+    const prefix = uniquePrefix();
     const seen: { source: string; args: string[] }[] = [];
 
     beforeAll(async () => {
       client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
       await client.connect();
       clientAddress = /\baddr=(\S+)/.exec(String(await client.client("INFO")))?.[1] ?? "";
-      store = await createRedisStore({ client, prefix: uniquePrefix() });
+      store = await createRedisStore({ client, prefix });
       monitor = await new Redis(url).monitor();
       monitor.on("monitor", (_time: string, args: string[], source: string) => seen.push({ source, args }));
     });
@@ -101,8 +121,11 @@ if (url) {
       await monitor?.disconnect();
     });
 
-    /** The commands the store's connection sent while `action` ran, as the server saw them. */
-    async function commandsOf(action: () => unknown): Promise<string[]> {
+    /**
+     * The commands the store's connection sent while `action` ran, as the server saw them;
+     * with `inScripts`, the commands its scripts ran on the store's keys instead.
+     */
+    async function commandsOf(action: () => unknown, inScripts = false): Promise<string[]> {
       const marker = randomUUID();
       const start = seen.length;
       await client.echo(`start ${marker}`);
@@ -114,7 +137,9 @@ if (url) {
       const to = window.findIndex(({ args }) => args[1] === `end ${marker}`);
       return window
         .slice(from + 1, to)
-        .filter(({ source }) => source === clientAddress)
+        .filter(({ source, args }) =>
+          inScripts ? source === "lua" && String(args[1] ?? "").startsWith(prefix) : source === clientAddress,
+        )
         .map(({ args }) => String(args[0]).toLowerCase());
     }
 
@@ -150,6 +175,14 @@ if (url) {
         expect(commands, name).toHaveLength(1);
         expect(["evalsha", "eval"], name).toContain(commands[0]);
       }
+    });
+
+    it("replays from one read of the record, without reading the clock", async () => {
+      const ref = { scope: "s", key: `replay-${randomUUID()}` };
+      const lease = await acquire(store, ref);
+      await store.complete(lease, { response: response(1, 3), finalChunk: bytes("one"), ttlMs: 60_000 });
+      const inScript = await commandsOf(() => claim(store, ref), true);
+      expect(inScript).toEqual(["hmget", "hget"]);
     });
   });
 

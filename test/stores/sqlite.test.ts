@@ -9,8 +9,9 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { InvalidStoreUrlError, StoreUnavailableError } from "../../src/core/errors.js";
-import type { IdempotencyStore } from "../../src/store.js";
+import { InvalidOptionError, InvalidStoreUrlError, StoreUnavailableError } from "../../src/core/errors.js";
+import type { IdempotencyStore, Lease } from "../../src/store.js";
+import { openDatabase } from "../../src/stores/sqlite/connection.js";
 import { createSqliteStore, sqliteStoreFromUrl } from "../../src/stores/sqlite/index.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 
@@ -139,7 +140,91 @@ describe("SqliteStore storage", () => {
   });
 });
 
+describe("SqliteStore writes", () => {
+  const claimOf = (key: string) => ({
+    scope: "s",
+    key,
+    fingerprint: "fp",
+    token: randomUUID(),
+    leaseMs: 60_000,
+  });
+  const done = {
+    response: { status: 201, headers: [], bodyLength: 1, chunkCount: 1, bodyOmitted: false },
+    finalChunk: new Uint8Array([7]),
+    ttlMs: 60_000,
+  };
+
+  it("commits the claims and completions of one turn in one transaction, and replays without one", async () => {
+    const statements: string[] = [];
+    const database = new Database(freshPath(), { verbose: (sql) => statements.push(String(sql).trim()) });
+    database.pragma("journal_mode = WAL");
+    const store = await createSqliteStore({ database, purgeIntervalMs: 0 });
+    const begins = () => statements.filter((sql) => sql.startsWith("BEGIN"));
+    try {
+      statements.length = 0;
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      const claims = await Promise.all(keys.map((key) => store.claim(claimOf(key))));
+      expect(begins()).toEqual(["BEGIN IMMEDIATE"]);
+      statements.length = 0;
+      const leases = claims.map((claim) => (claim.outcome === "acquired" ? claim.lease : undefined));
+      expect(leases.every((lease) => lease !== undefined)).toBe(true);
+      await Promise.all(leases.map((lease) => store.complete(lease as Lease, done)));
+      expect(begins()).toEqual(["BEGIN IMMEDIATE"]);
+      statements.length = 0;
+      const replays = await Promise.all(keys.map((key) => store.claim(claimOf(key))));
+      expect(replays.every((replay) => replay.outcome === "completed")).toBe(true);
+      expect(statements.filter((sql) => !sql.startsWith("SELECT"))).toEqual([]);
+      expect(statements).toHaveLength(keys.length);
+    } finally {
+      await store.close();
+      database.close();
+    }
+  });
+
+  it("fails one operation of a batch alone, and commits the others", async () => {
+    const database = new Database(freshPath());
+    const store = await createSqliteStore({ database, purgeIntervalMs: 0 });
+    try {
+      const held = await store.claim(claimOf("held"));
+      if (held.outcome !== "acquired") throw new Error("expected to acquire");
+      // A lapsed record whose headers are damaged: the claim that would take it over
+      // reads it under the lock and fails with CorruptRecordError.
+      database
+        .prepare(
+          "UPDATE oncely_records SET state = 'completed', expires_at = 0, headers = 'x' WHERE key = 'held'",
+        )
+        .run();
+      const [broken, fine, completed] = await Promise.allSettled([
+        store.claim(claimOf("held")),
+        store.claim(claimOf("fresh")),
+        store.complete(held.lease, done),
+      ]);
+      expect(broken.status).toBe("rejected");
+      expect(fine).toMatchObject({ status: "fulfilled", value: { outcome: "acquired" } });
+      expect(completed).toMatchObject({ status: "fulfilled", value: false });
+      expect(await store.get({ scope: "s", key: "fresh" })).toMatchObject({ state: "in_flight" });
+    } finally {
+      await store.close();
+      database.close();
+    }
+  });
+});
+
 describe("createSqliteStore", () => {
+  it("opens the file with the synchronous setting asked for, NORMAL unless told", async () => {
+    const levels = { off: 0, normal: 1, full: 2 } as const;
+    for (const [synchronous, level] of Object.entries(levels) as [keyof typeof levels, number][]) {
+      const database = await openDatabase(freshPath(), { busyTimeoutMs: 100, synchronous });
+      expect(database.pragma("synchronous", { simple: true })).toBe(level);
+      database.close();
+    }
+    const store = await createSqliteStore({ path: freshPath(), synchronous: "off" });
+    await store.close();
+    await expect(
+      createSqliteStore({ path: freshPath(), synchronous: "sometimes" as "off" }),
+    ).rejects.toBeInstanceOf(InvalidOptionError);
+  });
+
   it("creates the missing directories of the file", async () => {
     const path = join(dir, randomUUID(), "a", "b", "oncely.db");
     const store = await createSqliteStore({ path });

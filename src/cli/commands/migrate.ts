@@ -6,7 +6,8 @@
 import type { Command } from "commander";
 import { GATEWAY_DEFAULTS } from "../../gateway/options.js";
 import type { IdempotencyStore } from "../../store.js";
-import { createStore, redactUrl } from "../../stores/create-store.js";
+import { createStore } from "../../stores/create-store.js";
+import { redactUrl } from "../../stores/redact-url.js";
 import { LISTEN_SETTINGS } from "../gateway-settings.js";
 import { addSettings, reportingUsageErrors, resolveSettings } from "../settings.js";
 

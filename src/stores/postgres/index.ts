@@ -3,8 +3,9 @@
  * needs the optional package `pg`, which is loaded only when the store creates its own
  * pool.
  *
- * Every operation is a single SQL statement (see `./sql.ts`) and the store keeps no
- * session state, so it works through PgBouncer in transaction mode as well as directly.
+ * Every operation is a single SQL statement (see `./sql.ts`), sent as a named prepared
+ * statement; with `preparedStatements: false` the store keeps no session state at all, so
+ * it also works through PgBouncer in transaction mode.
  *
  * @module
  */
@@ -43,6 +44,17 @@ export interface PostgresUrlOptions extends PostgresStoreCommonOptions {
    * @default 2_000
    */
   queryTimeoutMs?: number;
+  /**
+   * Whether each commit waits for its write-ahead log record to reach the disk. `false`
+   * sets `synchronous_commit = off` for the pool's connections (as a startup parameter,
+   * which PgBouncer rejects unless listed in its `ignore_startup_parameters`), so a new
+   * key costs no disk flush. **The risk:** a crash of the database server (not of the
+   * application) can lose the last commits, up to three times `wal_writer_delay` (600 ms
+   * by default): a completed response the client already received may be gone, and its
+   * retry executes again; the database itself stays consistent.
+   * @default true
+   */
+  synchronousCommit?: boolean;
 }
 
 /** Options of {@link createPostgresStore} when the application already has a pool. */
@@ -67,11 +79,14 @@ export type PostgresStoreOptions = PostgresUrlOptions | PostgresPoolOptions;
  * @param [options.maxConnections=10] the most connections of that pool
  * @param [options.connectTimeoutMs=2000] how long a call waits for a connection
  * @param [options.queryTimeoutMs=2000] how long a call waits for the server's answer
+ * @param [options.synchronousCommit=true] `false` trades the last commits before a database crash for speed
  * @param [options.pool] a `pg.Pool` (or compatible) to use instead of `url`
  * @param [options.table="oncely"] prefix of the store's table names
  * @param [options.schema] schema of the store's tables
  * @param [options.migrate=true] whether to create missing tables on first use
  * @param [options.purgeIntervalMs=60000] how often expired records are swept; `0` turns the sweep off
+ * @param [options.preparedStatements=true] send named prepared statements; turn off for PgBouncer's transaction mode
+ * @param [options.unlogged=false] create missing tables UNLOGGED, which a database crash empties
  * @throws {MissingDependencyError} when the store must create a pool and `pg` is not installed
  * @throws {InvalidStoreUrlError} when `url` is malformed
  * @throws {InvalidOptionError} for any other invalid option
@@ -83,9 +98,16 @@ export type PostgresStoreOptions = PostgresUrlOptions | PostgresPoolOptions;
  * const store = await createPostgresStore({ pool, table: "idempotency" });
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const { table, schema, migrate, purgeIntervalMs } = options;
-  if ("pool" in options) return new PostgresStore(options.pool, { table, schema, migrate, purgeIntervalMs });
-  const { url, maxConnections = 10, connectTimeoutMs = 2_000, queryTimeoutMs = 2_000 } = options;
+  const { table, schema, migrate, purgeIntervalMs, preparedStatements, unlogged } = options;
+  const common = { migrate, purgeIntervalMs, preparedStatements, unlogged };
+  if ("pool" in options) return new PostgresStore(options.pool, { table, schema, ...common });
+  const {
+    url,
+    maxConnections = 10,
+    connectTimeoutMs = 2_000,
+    queryTimeoutMs = 2_000,
+    synchronousCommit = true,
+  } = options;
   const target = parsePostgresUrl(url);
   for (const [name, value] of Object.entries({ maxConnections, connectTimeoutMs, queryTimeoutMs })) {
     if (!Number.isSafeInteger(value) || value < 1) {
@@ -93,13 +115,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     }
   }
   const { connectionString } = target;
-  const pool = await createOwnedPool({ connectionString, maxConnections, connectTimeoutMs, queryTimeoutMs });
+  const pool = await createOwnedPool({
+    connectionString,
+    maxConnections,
+    connectTimeoutMs,
+    queryTimeoutMs,
+    synchronousCommit,
+  });
   try {
     return new PostgresStore(pool, {
       table: table ?? target.table,
       schema: schema ?? target.schema,
-      migrate,
-      purgeIntervalMs,
+      ...common,
       endPool: () => pool.end(),
     });
   } catch (error) {

@@ -3,9 +3,8 @@
  *
  * @module
  */
-import { DEFAULT_TABLE, objectNames, withNames } from "./names.js";
+import { DEFAULT_TABLE, type ObjectNames, objectNames, withNames } from "./names.js";
 import type { PostgresPool } from "./pool.js";
-import { LATEST_BODY } from "./sql.js";
 
 /**
  * Every migration of every oncely store takes this transaction-level advisory lock
@@ -15,7 +14,7 @@ import { LATEST_BODY } from "./sql.js";
 const MIGRATION_LOCK = 122_519_904_676_985n;
 
 /**
- * Creates the store's tables, indexes and function when they are missing. It is one
+ * Creates the store's tables and indexes when they are missing. It is one
  * multi-statement query, which PostgreSQL runs as one transaction, so the advisory lock
  * taken by its first statement holds until all of it is committed.
  *
@@ -28,9 +27,7 @@ const MIGRATION_LOCK = 122_519_904_676_985n;
  * `<table>_chunks` holds the body chunks, numbered from 0 by `idx`; deleting a record
  * deletes its chunks through the foreign key.
  *
- * `<table>_latest(scope, key)` reads a record and its chunk 0 with a snapshot of its own,
- * for the claim statement (see `CLAIM`). It is created only when missing, so a role that
- * does not own it can still run the migration.
+ * {@link migrationSql} can make it create missing tables UNLOGGED.
  */
 export const MIGRATION = `
 SELECT pg_advisory_xact_lock(${MIGRATION_LOCK});
@@ -65,23 +62,16 @@ CREATE TABLE IF NOT EXISTS {chunks} (
   PRIMARY KEY (scope, key, idx),
   FOREIGN KEY (scope, key) REFERENCES {records} (scope, key) ON DELETE CASCADE
 );
+`;
 
-DO $migrate$
-BEGIN
-  IF to_regprocedure('{latest}(text, text)') IS NULL THEN
-    CREATE FUNCTION {latest}(p_scope text, p_key text)
-      RETURNS TABLE (state text, fingerprint text, token text, created_at bigint,
-                     lease_expires_at bigint, completed_at bigint, expires_at bigint,
-                     status integer, headers text, body_length bigint, chunk_count integer,
-                     body_omitted boolean, first_chunk bytea)
-      LANGUAGE sql VOLATILE
-      AS $latest$${LATEST_BODY}$latest$;
-  END IF;
-END
-$migrate$;`;
+/** The migration for a store's objects; `unlogged` creates missing tables UNLOGGED. */
+export function migrationSql(names: ObjectNames, unlogged: boolean): string {
+  const sql = withNames(MIGRATION, names);
+  return unlogged ? sql.replaceAll("CREATE TABLE", "CREATE UNLOGGED TABLE") : sql;
+}
 
 /**
- * Creates the tables, indexes and function of a PostgreSQL store when they are missing.
+ * Creates the tables and indexes of a PostgreSQL store when they are missing.
  * Safe to run on every start, from several processes at once. A store runs it by itself
  * on first use unless created with `migrate: false`; call it yourself to set the schema
  * up at deploy time, for instance with a role that may create tables when the
@@ -92,6 +82,7 @@ $migrate$;`;
  * @param pool where to run it; a `pg.Pool` or anything with the same `query` method
  * @param [options.table="oncely"] prefix of the object names, as given to the store
  * @param [options.schema] schema of the objects, as given to the store
+ * @param [options.unlogged=false] create missing tables UNLOGGED (see the store's `unlogged` option)
  * @throws {InvalidOptionError} when `table` or `schema` is not a plain identifier
  * @example
  * import pg from "pg";
@@ -99,8 +90,12 @@ $migrate$;`;
  */
 export async function migrate(
   pool: PostgresPool,
-  { table = DEFAULT_TABLE, schema }: { table?: string; schema?: string } = {},
+  {
+    table = DEFAULT_TABLE,
+    schema,
+    unlogged = false,
+  }: { table?: string; schema?: string; unlogged?: boolean } = {},
 ): Promise<void> {
   // Without parameters, pg sends the text as a simple query, which may hold several statements.
-  await pool.query(withNames(MIGRATION, objectNames(table, schema)));
+  await pool.query(migrationSql(objectNames(table, schema), unlogged));
 }

@@ -12,8 +12,6 @@ export interface ObjectNames {
   readonly records: string;
   /** Qualified, quoted name of the body chunks table, `<table>_chunks`. */
   readonly chunks: string;
-  /** Qualified, quoted name of the function that reads a record with a fresh snapshot, `<table>_latest`. */
-  readonly latest: string;
   /** Quoted names of the two purge indexes; an index always lives in its table's schema, so they are unqualified. */
   readonly lapsedIndex: string;
   readonly expiredIndex: string;
@@ -44,19 +42,18 @@ export function objectNames(table: string, schema: string | undefined): ObjectNa
   return {
     records: qualified(`${table}_records`),
     chunks: qualified(`${table}_chunks`),
-    latest: qualified(`${table}_latest`),
     lapsedIndex: quote(`${table}_lapsed_leases`),
     expiredIndex: quote(`${table}${LONGEST_SUFFIX}`),
   };
 }
 
 /**
- * Puts the names into a statement written with `{records}`, `{chunks}`, `{latest}`,
+ * Puts the names into a statement written with `{records}`, `{chunks}`,
  * `{lapsedIndex}` and `{expiredIndex}` placeholders.
  */
 export function withNames(sql: string, names: ObjectNames): string {
   return sql.replace(
-    /\{(records|chunks|latest|lapsedIndex|expiredIndex)\}/g,
+    /\{(records|chunks|lapsedIndex|expiredIndex)\}/g,
     (_, name: keyof ObjectNames) => names[name],
   );
 }

@@ -13,14 +13,23 @@ export interface PostgresQueryResult {
   readonly rowCount: number | null;
 }
 
+/** One statement as pg's `query` takes it; with a `name`, pg prepares it once per connection. */
+export interface PostgresStatement {
+  readonly name?: string;
+  readonly text: string;
+  readonly values?: unknown[];
+}
+
 /**
  * The part of a `pg.Pool` the store uses, so that an application can pass its own pool
  * (or a wrapper around one). `query` must run each call on whichever connection is free
- * and, when called without `values`, accept several statements in one text (pg then
- * uses the simple query protocol), which the migration needs.
+ * and, when called with a text and no `values`, accept several statements in one text
+ * (pg then uses the simple query protocol), which the migration needs. The store's
+ * statements come as pg's query config objects (`{ name, text, values }`); without
+ * `preparedStatements`, they carry no `name`.
  */
 export interface PostgresPool {
-  query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
+  query(statement: string | PostgresStatement, values?: unknown[]): Promise<PostgresQueryResult>;
 }
 
 /** A pool the store created, and therefore ends when it closes. */
@@ -31,6 +40,8 @@ export interface OwnedPool extends PostgresPool {
 /** Settings of a pool the store creates itself. */
 export interface OwnedPoolSettings {
   readonly connectionString: string;
+  /** False turns `synchronous_commit` off for the pool's connections (a startup parameter). */
+  readonly synchronousCommit: boolean;
   readonly maxConnections: number;
   readonly connectTimeoutMs: number;
   readonly queryTimeoutMs: number;
@@ -55,6 +66,7 @@ export async function createOwnedPool(settings: OwnedPoolSettings): Promise<Owne
     connectionTimeoutMillis: settings.connectTimeoutMs,
     query_timeout: settings.queryTimeoutMs,
     keepAlive: true,
+    ...(settings.synchronousCommit ? {} : { options: "-c synchronous_commit=off" }),
     // Idle connections must not keep the process alive after the application is done.
     allowExitOnIdle: true,
   });
@@ -71,11 +83,10 @@ export async function createOwnedPool(settings: OwnedPoolSettings): Promise<Owne
  */
 export async function runQuery(
   pool: PostgresPool,
-  text: string,
-  values?: unknown[],
+  statement: string | PostgresStatement,
 ): Promise<PostgresQueryResult> {
   try {
-    return await (values === undefined ? pool.query(text) : pool.query(text, values));
+    return await pool.query(statement);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new StoreUnavailableError(`PostgreSQL store: ${reason}`, { cause: error });

@@ -2,10 +2,12 @@
  * The SQL of the PostgreSQL store, one documented constant per statement.
  *
  * Every operation is one statement, so it commits on its own (no transaction spans two
- * round trips) and needs no session state: no named prepared statements, temporary
- * tables or `SET`. That is what lets the store run behind PgBouncer in transaction mode.
+ * round trips). The store sends them as named prepared statements, parsed and planned once
+ * per connection, unless `preparedStatements: false` (for PgBouncer's transaction mode
+ * before 1.21, which cannot keep a prepared statement for its client): the statements
+ * need no other session state, no temporary tables or `SET`.
  *
- * Object names are placeholders (`{records}`, `{chunks}`, `{latest}`) that
+ * Object names are placeholders (`{records}`, `{chunks}`) that
  * `withNames` fills in once per store. Times are epoch milliseconds (`bigint`) read from
  * the database clock, so application servers with skewed clocks still agree on when a
  * lease lapses. A statement "fenced by $3" only touches an in-flight record whose owner
@@ -22,13 +24,15 @@ const NOW_MS = "floor(extract(epoch FROM now()) * 1000)::bigint";
 const IS_DEAD = `(r.state = 'in_flight' AND r.lease_expires_at <= ${NOW_MS})
       OR (r.state = 'completed' AND r.expires_at <= ${NOW_MS})`;
 
-/** The columns `decodeRecordRow` reads, in the order the `{latest}` function returns them. */
+/** The columns `decodeRecordRow` reads. */
 const RECORD_COLUMNS = `r.state, r.fingerprint, r.token, r.created_at, r.lease_expires_at, r.completed_at,
        r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted`;
 
 /**
  * Claims a key in one statement, without locking a live record, so that a burst of
- * duplicates of one key runs in parallel instead of queueing on its row.
+ * duplicates of one key runs in parallel instead of queueing on its row. A replay is
+ * the same statement: the insert meets the key in the index and writes nothing, and the
+ * record comes back from one read of its row and chunk 0.
  *
  * `inserted` adds a fresh in-flight record unless the key has one; `ON CONFLICT DO
  * NOTHING` takes no lock on the existing row. Otherwise `taken_over` replaces the
@@ -38,13 +42,12 @@ const RECORD_COLUMNS = `r.state, r.fingerprint, r.token, r.created_at, r.lease_e
  * second finds it live and changes nothing. A takeover also deletes the chunks of the
  * replaced record.
  *
- * A live record comes from `{latest}`, not from a plain `SELECT`: a statement reads from
- * a snapshot taken when it started, which misses a row that a concurrent claim inserted
- * and committed just before this one's `INSERT` met it. A VOLATILE function takes a
- * fresh snapshot for its query, so it sees that row, with the chunk 0 that belongs to
- * it. The `NOT EXISTS` gate keeps the function from running when the claim acquired the
- * key. The statement returns no row at all when the record it met was deleted before
- * `{latest}` ran (its owner released it); the caller then claims again.
+ * Otherwise the live record is read from the statement's snapshot. The statement returns
+ * no row at all when that snapshot cannot answer: the record the insert met was committed
+ * after the statement began (a concurrent claim), or was released before it was read, or
+ * the snapshot shows a dead record that another claim took over in the meantime. The
+ * caller then sends the statement again, with a fresh snapshot; each retry follows a
+ * concurrent change of the key, so they are rare and few.
  *
  * Parameters: $1 scope, $2 key, $3 fingerprint, $4 token, $5 lease length in ms
  * Result: one row, or none (see above). When the caller acquired the key: `took_over` is
@@ -84,21 +87,11 @@ SELECT took_over, NULL::text AS state, NULL::text AS fingerprint, NULL::text AS 
        NULL::bytea AS first_chunk
   FROM claimed
 UNION ALL
-SELECT NULL, latest.*
-  FROM {latest}($1::text, $2::text) AS latest
- WHERE NOT EXISTS (SELECT FROM claimed)`;
-
-/**
- * Body of the `{latest}` function created by the migration: a record, whatever its state
- * or age, with chunk 0 when it is completed. Declared VOLATILE (see {@link CLAIM}).
- * Parameters: p_scope, p_key
- * Result: the columns of `RecordRow` and `first_chunk`, or no row.
- */
-export const LATEST_BODY = `
-SELECT ${RECORD_COLUMNS}, c.data
+SELECT NULL, ${RECORD_COLUMNS}, c.data
   FROM {records} r
   LEFT JOIN {chunks} c ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
- WHERE r.scope = p_scope AND r.key = p_key`;
+ WHERE r.scope = $1::text AND r.key = $2::text AND NOT EXISTS (SELECT FROM claimed)
+   AND (${IS_DEAD}) IS NOT TRUE`;
 
 /**
  * Moves the lease end of an owned in-flight record, lapsed or not. Fenced by $3.

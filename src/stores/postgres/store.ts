@@ -4,6 +4,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { InvalidOptionError, StoreClosedError, StoreUnavailableError } from "../../core/errors.js";
 import type {
   ClaimInput,
@@ -18,9 +19,9 @@ import type {
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
 import { decodeRecordRow, encodeHeaders, type RecordRow } from "../record-codec.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
-import { MIGRATION } from "./migrate.js";
+import { migrationSql } from "./migrate.js";
 import { DEFAULT_TABLE, objectNames, withNames } from "./names.js";
-import { type PostgresPool, type PostgresQueryResult, runQuery } from "./pool.js";
+import { type PostgresPool, type PostgresQueryResult, type PostgresStatement, runQuery } from "./pool.js";
 import {
   APPEND_CHUNK,
   CLAIM,
@@ -38,7 +39,7 @@ import {
 export interface PostgresStoreCommonOptions {
   /**
    * Prefix of the store's object names: the tables `<table>_records` and
-   * `<table>_chunks`, the function `<table>_latest` and two indexes. ASCII letters,
+   * `<table>_chunks` and two indexes. ASCII letters,
    * digits and underscores; names are quoted, so case matters.
    * @default "oncely"
    */
@@ -62,6 +63,25 @@ export interface PostgresStoreCommonOptions {
    * @default 60_000
    */
   purgeIntervalMs?: number;
+  /**
+   * Whether statements go as named prepared statements, parsed and planned once per
+   * connection. Turn it off behind PgBouncer in transaction mode before version 1.21 (or
+   * with `max_prepared_statements = 0`), where a prepared statement cannot follow its
+   * client from one server connection to the next; each statement is then parsed and
+   * planned on every call, which costs the database server CPU.
+   * @default true
+   */
+  preparedStatements?: boolean;
+  /**
+   * Whether the migration creates missing tables UNLOGGED: writes skip the write-ahead
+   * log, so each new key costs the server less. **The risk:** after a crash of the
+   * database server (not of the application) PostgreSQL empties unlogged tables, so every
+   * stored response and every in-flight lease is lost, and retries of requests that had
+   * already run execute again. Unlogged tables are not replicated either. Tables that
+   * exist are left as they are.
+   * @default false
+   */
+  unlogged?: boolean;
 }
 
 /** What the {@link PostgresStore} constructor takes: the common options, each possibly undefined, and how to end an owned pool. */
@@ -73,7 +93,6 @@ export type PostgresStoreSettings = {
 
 /** The statements of a store, before its object names are filled in. */
 const STATEMENTS = {
-  migration: MIGRATION,
   claim: CLAIM,
   renew: RENEW,
   release: RELEASE,
@@ -89,7 +108,7 @@ const STATEMENTS = {
 /** Records deleted per statement by a purge: few enough that each statement is short. */
 const PURGE_BATCH_SIZE = 100;
 const DEFAULT_PURGE_LIMIT = 1_000;
-/** Claims in a row that may find the key's record released before giving up. */
+/** Claims in a row that may find the key changed under them (see `CLAIM`) before giving up. */
 const CLAIM_ATTEMPTS = 5;
 /** The largest chunk index an `integer` column holds. */
 const MAX_CHUNK_INDEX = 2_147_483_647;
@@ -106,9 +125,11 @@ type RecordResultRow = RecordRow & { first_chunk: unknown };
 export class PostgresStore implements InspectableStore {
   readonly #pool: PostgresPool;
   readonly #endPool: (() => Promise<void>) | undefined;
-  readonly #sql: Readonly<Record<keyof typeof STATEMENTS, string>>;
+  readonly #sql: Readonly<Record<keyof typeof STATEMENTS, PostgresStatement>>;
+  readonly #migrationSql: string;
   readonly #timer: NodeJS.Timeout | undefined;
   #migration: Promise<void> | undefined;
+  #ready: boolean;
   #purging = false;
   #closed = false;
 
@@ -119,6 +140,8 @@ export class PostgresStore implements InspectableStore {
    * @param [options.schema] see {@link PostgresStoreCommonOptions.schema}
    * @param [options.migrate=true] see {@link PostgresStoreCommonOptions.migrate}
    * @param [options.purgeIntervalMs=60000] see {@link PostgresStoreCommonOptions.purgeIntervalMs}
+   * @param [options.preparedStatements=true] see {@link PostgresStoreCommonOptions.preparedStatements}
+   * @param [options.unlogged=false] see {@link PostgresStoreCommonOptions.unlogged}
    * @param [options.endPool] called by `close()`; pass it when the store owns the pool
    * @throws {InvalidOptionError} for a malformed name or interval
    */
@@ -129,6 +152,8 @@ export class PostgresStore implements InspectableStore {
       schema,
       migrate = true,
       purgeIntervalMs = 60_000,
+      preparedStatements = true,
+      unlogged = false,
       endPool,
     }: PostgresStoreSettings = {},
   ) {
@@ -139,9 +164,14 @@ export class PostgresStore implements InspectableStore {
     this.#pool = pool;
     this.#endPool = endPool;
     this.#sql = Object.fromEntries(
-      Object.entries(STATEMENTS).map(([name, sql]) => [name, withNames(sql, names)]),
-    ) as Record<keyof typeof STATEMENTS, string>;
+      Object.entries(STATEMENTS).map(([operation, sql]) => {
+        const text = withNames(sql, names);
+        return [operation, preparedStatements ? { name: statementName(operation, text), text } : { text }];
+      }),
+    ) as Record<keyof typeof STATEMENTS, PostgresStatement>;
+    this.#migrationSql = migrationSql(names, unlogged);
     this.#migration = migrate ? undefined : Promise.resolve();
+    this.#ready = !migrate;
     if (purgeIntervalMs > 0) {
       this.#timer = setInterval(() => void this.#purgeInBackground(), purgeIntervalMs);
       this.#timer.unref();
@@ -156,7 +186,7 @@ export class PostgresStore implements InspectableStore {
       if (result !== undefined) return result;
       if (attempt === CLAIM_ATTEMPTS) {
         throw new StoreUnavailableError(
-          `PostgreSQL store: the key was released under ${CLAIM_ATTEMPTS} claims in a row`,
+          `PostgreSQL store: the key changed under ${CLAIM_ATTEMPTS} claims in a row`,
         );
       }
     }
@@ -303,17 +333,20 @@ export class PostgresStore implements InspectableStore {
   }
 
   /** Runs one statement, creating the schema first on the store's first use. */
-  async #query(sql: string, values: unknown[]): Promise<PostgresQueryResult> {
+  async #query(statement: PostgresStatement, values: unknown[]): Promise<PostgresQueryResult> {
     this.#assertOpen();
-    await this.#migrated();
+    // Once the schema is known to exist, a call need not wait for a settled promise.
+    if (!this.#ready) await this.#migrated();
     this.#assertOpen();
-    return runQuery(this.#pool, sql, values);
+    return runQuery(this.#pool, { ...statement, values });
   }
 
   /** The migration of this store, started once; a failed one is tried again by the next call. */
   #migrated(): Promise<void> {
-    this.#migration ??= runQuery(this.#pool, this.#sql.migration).then(
-      () => undefined,
+    this.#migration ??= runQuery(this.#pool, this.#migrationSql).then(
+      () => {
+        this.#ready = true;
+      },
       (error: unknown) => {
         this.#migration = undefined;
         throw error;
@@ -334,6 +367,14 @@ export class PostgresStore implements InspectableStore {
       this.#purging = false;
     }
   }
+}
+
+/**
+ * The name of a prepared statement: the operation and a digest of its text, so that stores
+ * with other tables sharing a pool never reuse a name for another text (pg refuses that).
+ */
+function statementName(operation: string, text: string): string {
+  return `oncely_${operation}_${createHash("sha256").update(text).digest("base64url").slice(0, 12)}`;
 }
 
 /** Rounds a duration for a `bigint` parameter, which rejects fractions. */

@@ -3,7 +3,9 @@
  *
  * @module
  */
+
 import { InvalidStoreUrlError, isOncelyError } from "../../core/errors.js";
+import { redactUrl } from "../redact-url.js";
 import { DEFAULT_TABLE, objectNames } from "./names.js";
 
 /** A PostgreSQL store URL, split into what pg connects with and what the store reads. */
@@ -22,8 +24,8 @@ const STORE_PARAMETERS = ["table", "schema"] as const;
  * (or `postgresql://…`). `table` and `schema` are the store's options; every other
  * parameter (`sslmode`, `application_name`, …) is left for pg.
  *
- * @throws {InvalidStoreUrlError} when the URL is malformed; the message never contains
- * the credentials or the query, which may hold a password
+ * @throws {InvalidStoreUrlError} when the URL is malformed; the message shows the URL
+ * as `redactUrl` does, without a password
  */
 export function parsePostgresUrl(url: string): PostgresUrl {
   let parsed: URL;
@@ -54,15 +56,5 @@ export function parsePostgresUrl(url: string): PostgresUrl {
 }
 
 function fail(url: string, reason: string): never {
-  throw new InvalidStoreUrlError(
-    `invalid PostgreSQL store URL ${JSON.stringify(withoutSecrets(url))}: ${reason}`,
-  );
-}
-
-/**
- * Hides the credentials and the query. Everything up to the last `@` goes, so that a
- * password with an unescaped `@`, `/`, `?` or `#` never shows either.
- */
-function withoutSecrets(url: string): string {
-  return url.replace(/\/\/.*@/s, "//***@").replace(/[?#].*$/s, "");
+  throw new InvalidStoreUrlError(`invalid PostgreSQL store URL ${JSON.stringify(redactUrl(url))}: ${reason}`);
 }

@@ -87,29 +87,61 @@ end
 `;
 
 /**
+ * The fields of a record that `claim` returns, in this order (then chunk 0 of a completed
+ * record): a positional reply, so neither side spends work on field names.
+ */
+export const CLAIM_REPLY_FIELDS = [
+  "state",
+  "fingerprint",
+  "token",
+  "created_at",
+  "lease_expires_at",
+  "completed_at",
+  "expires_at",
+  "status",
+  "headers",
+  "body_length",
+  "chunk_count",
+  "body_omitted",
+] as const;
+
+/**
  * claim — create an in-flight record unless a live one exists.
+ *
+ * A completed record is live as long as its key exists: `complete` gives it a Redis expiry
+ * of exactly its TTL. So a replay, the common case, is one read of the hash (and of chunk
+ * 0) without the clock; only a key in flight needs `TIME`, to see whether its lease lapsed.
  *
  * KEYS[1] record hash; KEYS[2] chunk key prefix.
  * ARGV[1] fingerprint; ARGV[2] owner token; ARGV[3] lease (ms);
- * ARGV[4] how long the record outlives its lease before Redis deletes it (ms);
+ * ARGV[4] how long the record lives before Redis deletes it (ms): the lease plus a grace;
  * ARGV[5] scope; ARGV[6] key.
  *
- * Result: `{'acquired', tookOver}` with tookOver 1 when a lapsed or expired record
- * was replaced, else 0; or `{'existing', field, value, …}` with the live record.
+ * Result: the integer 1 when a lapsed record was replaced and 0 when there was none (the
+ * caller acquired the key); otherwise the live record, the values of
+ * {@link CLAIM_REPLY_FIELDS} in order, then chunk 0 of a completed record.
  */
-export const claimScript = `${clock}${int}${recordFields}${isLive}${deleteRecord}
+export const claimScript = `${int}${deleteRecord}
+local row = redis.call('HMGET', KEYS[1], ${CLAIM_REPLY_FIELDS.map((field) => `'${field}'`).join(", ")})
+local state = row[1]
+if state == 'completed' then
+  row[13] = redis.call('HGET', KEYS[1], 'chunk0')
+  return row
+end
+${clock}
 local took_over = 0
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if is_live() then return record_fields({'existing'}) end
+if state then
+  -- An unknown shape counts as live, so that it reaches the decoder and surfaces as corrupt.
+  local lease_end = tonumber(row[5])
+  if state ~= 'in_flight' or not lease_end or lease_end > now then return row end
   delete_record()
   took_over = 1
 end
-local lease = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'state', 'in_flight', 'fingerprint', ARGV[1], 'token', ARGV[2],
-  'created_at', int(now), 'lease_expires_at', int(now + lease), 'chunks_written', '0',
+  'created_at', int(now), 'lease_expires_at', int(now + tonumber(ARGV[3])), 'chunks_written', '0',
   'scope', ARGV[5], 'key', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], int(lease + tonumber(ARGV[4])))
-return {'acquired', took_over}
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return took_over
 `;
 
 /**
@@ -194,25 +226,27 @@ return 1
  *
  * Result: 1 when completed, 0 when the caller is not the owner.
  */
-export const completeScript = `${clock}${int}${ownedBy}${chunksWritten}
-if not owned_by(ARGV[1]) then return 0 end
+export const completeScript = `
+local owner = redis.call('HMGET', KEYS[1], 'state', 'token', 'chunks_written')
+if owner[1] ~= 'in_flight' or owner[2] ~= ARGV[1] then return 0 end
 local count = tonumber(ARGV[5])
-local ttl = tonumber(ARGV[7])
-local written = chunks_written()
-if count == 0 then
-  redis.call('HDEL', KEYS[1], 'chunk0')
-elseif count == 1 then
-  redis.call('HSET', KEYS[1], 'chunk0', ARGV[8])
-else
-  redis.call('SET', KEYS[2] .. (count - 1), ARGV[8])
-end
+local ttl = ARGV[7]
+local written = tonumber(owner[3]) or 0
+if count > 1 then redis.call('SET', KEYS[2] .. (count - 1), ARGV[8])
+elseif count == 0 and written > 0 then redis.call('HDEL', KEYS[1], 'chunk0') end
 for i = math.max(count, 1), written - 1 do redis.call('DEL', KEYS[2] .. i) end
-redis.call('HDEL', KEYS[1], 'token', 'lease_expires_at')
-redis.call('HSET', KEYS[1], 'state', 'completed', 'completed_at', int(now), 'expires_at', int(now + ttl),
-  'status', ARGV[2], 'headers', ARGV[3], 'body_length', ARGV[4], 'chunk_count', ARGV[5],
-  'body_omitted', ARGV[6], 'chunks_written', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], int(ttl))
-for i = 1, count - 1 do redis.call('PEXPIRE', KEYS[2] .. i, int(ttl)) end
+${clock}
+-- The owner token and lease end stay behind: the state alone fences a completed record.
+local fields = {'state', 'completed', 'completed_at', string.format('%d', now),
+  'expires_at', string.format('%d', now + tonumber(ttl)), 'status', ARGV[2], 'headers', ARGV[3],
+  'body_length', ARGV[4], 'chunk_count', ARGV[5], 'body_omitted', ARGV[6], 'chunks_written', ARGV[5]}
+if count == 1 then
+  fields[#fields + 1] = 'chunk0'
+  fields[#fields + 1] = ARGV[8]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ttl)
+for i = 1, count - 1 do redis.call('PEXPIRE', KEYS[2] .. i, ttl) end
 return 1
 `;
 

@@ -21,6 +21,7 @@ import { decodeRecordRow, encodeHeaders, type RecordRow } from "../record-codec.
 import { globEscape, listRecords } from "./listing.js";
 import {
   appendChunkScript,
+  CLAIM_REPLY_FIELDS,
   claimScript,
   completeScript,
   deleteScript,
@@ -93,7 +94,7 @@ export class RedisStore implements InspectableStore {
   readonly #client: RedisClient;
   readonly #scripts: Record<Operation, Script>;
   readonly #prefix: string;
-  readonly #leaseGrace: string;
+  readonly #leaseGrace: number;
   readonly #onClose: (() => Promise<void>) | undefined;
   #closed = false;
 
@@ -106,30 +107,33 @@ export class RedisStore implements InspectableStore {
     this.#client = client;
     this.#scripts = defineScripts(client);
     this.#prefix = prefix;
-    this.#leaseGrace = String(Math.ceil(leaseGraceMs));
+    this.#leaseGrace = Math.ceil(leaseGraceMs);
     this.#onClose = onClose;
   }
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
+    const lease = milliseconds(input.leaseMs, 0);
     const reply = await this.#run("claim", input, [
       input.fingerprint,
       input.token,
-      milliseconds(input.leaseMs, 0),
-      this.#leaseGrace,
+      lease,
+      String(Number(lease) + this.#leaseGrace),
       input.scope,
       input.key,
     ]);
-    const list = Array.isArray(reply) ? reply : [];
-    if (String(list[0]) === "acquired") {
-      const lease = { scope: input.scope, key: input.key, token: input.token };
-      return { outcome: "acquired", lease, tookOver: list[1] === 1 };
+    if (typeof reply === "number") {
+      const owned = { scope: input.scope, key: input.key, token: input.token };
+      return { outcome: "acquired", lease: owned, tookOver: reply === 1 };
     }
-    const record = decodeFields(input, list.slice(1));
+    const record = decodeClaimReply(input, Array.isArray(reply) ? reply : []);
     return record.state === "in_flight" ? { outcome: "in_flight", record } : { outcome: "completed", record };
   }
 
   async renew(lease: Lease, leaseMs: number): Promise<boolean> {
-    return (await this.#run("renew", lease, [lease.token, milliseconds(leaseMs, 0), this.#leaseGrace])) === 1;
+    return (
+      (await this.#run("renew", lease, [lease.token, milliseconds(leaseMs, 0), String(this.#leaseGrace)])) ===
+      1
+    );
   }
 
   async release(lease: Lease): Promise<boolean> {
@@ -280,6 +284,21 @@ function storeError(operation: string, ref: RecordRef, error: unknown): Error {
   }
   const reason = error instanceof Error ? error.message : String(error);
   return new StoreUnavailableError(`Redis store ${operation} failed: ${reason}`, { cause: error });
+}
+
+/** Decodes the positional reply of the claim script: {@link CLAIM_REPLY_FIELDS}, then chunk 0. */
+function decodeClaimReply(ref: RecordRef, values: readonly unknown[]): IdempotencyRecord {
+  const row: Record<string, unknown> = {};
+  for (const [index, name] of CLAIM_REPLY_FIELDS.entries()) {
+    const value = values[index];
+    row[name] = Buffer.isBuffer(value) ? value.toString() : value;
+  }
+  const chunk = values[CLAIM_REPLY_FIELDS.length];
+  return decodeRecordRow(
+    ref,
+    row as unknown as RecordRow,
+    Buffer.isBuffer(chunk) ? toBytes(chunk) : undefined,
+  );
 }
 
 /**

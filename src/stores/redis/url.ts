@@ -1,4 +1,5 @@
 import { InvalidStoreUrlError } from "../../core/errors.js";
+import { redactUrl } from "../redact-url.js";
 
 /** One Redis server address. */
 export interface RedisNode {
@@ -27,8 +28,8 @@ const defaultPort = 6379;
  * Parses `redis://[user:password@]host[:port][/db][?prefix=…]`, the same with
  * `rediss://` (TLS), or `redis-cluster://[user:password@]host:port,host:port,…[?prefix=…]`.
  *
- * @throws {InvalidStoreUrlError} when the URL is malformed; the message never
- * contains the credentials.
+ * @throws {InvalidStoreUrlError} when the URL is malformed; the message shows the URL
+ * as `redactUrl` does, without a password.
  */
 export function parseRedisUrl(url: string): RedisTarget {
   const scheme = url.slice(0, url.indexOf(":")).toLowerCase();
@@ -104,13 +105,5 @@ function decode(component: string, url: string): string {
 }
 
 function fail(url: string, reason: string): never {
-  throw new InvalidStoreUrlError(`invalid Redis store URL ${JSON.stringify(withoutSecrets(url))}: ${reason}`);
-}
-
-/**
- * Hides credentials and the query. Everything up to the last `@` goes, so that a
- * password with unescaped `@`, `/`, `?` or `#` never shows either.
- */
-function withoutSecrets(url: string): string {
-  return url.replace(/\/\/.*@/s, "//***@").replace(/[?#].*$/s, "");
+  throw new InvalidStoreUrlError(`invalid Redis store URL ${JSON.stringify(redactUrl(url))}: ${reason}`);
 }

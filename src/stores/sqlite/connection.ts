@@ -19,13 +19,18 @@ import { checkDriverVersion } from "./driver-version.js";
  * still safe against the process dying at any moment, `kill -9` included: a commit is
  * in the log file, which the operating system holds, before the call returns. Only a
  * power cut or an OS crash can undo the last commits, and even then the file stays
- * consistent. `FULL` would close that gap at the cost of an fsync on every write.
+ * consistent. `FULL` closes that gap at the cost of an fsync on every write; `OFF` skips
+ * the syncs at checkpoints too, and then a power cut can corrupt the file. `synchronous`
+ * chooses; `normal` is the default.
  *
  * @throws {MissingDependencyError} when `better-sqlite3` is not installed
  * @throws {IncompatibleDependencyError} when its version cannot run on this Node.js
  * @throws {StoreUnavailableError} when the directory or the file cannot be opened
  */
-export async function openDatabase(path: string, busyTimeoutMs: number): Promise<BetterSqlite3.Database> {
+export async function openDatabase(
+  path: string,
+  { busyTimeoutMs, synchronous }: { busyTimeoutMs: number; synchronous: "normal" | "full" | "off" },
+): Promise<BetterSqlite3.Database> {
   const Database = await loadBetterSqlite3();
   try {
     mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -37,7 +42,7 @@ export async function openDatabase(path: string, busyTimeoutMs: number): Promise
     const database = new Database(path, { timeout: busyTimeoutMs });
     try {
       database.pragma("journal_mode = WAL");
-      database.pragma("synchronous = NORMAL");
+      database.pragma(`synchronous = ${synchronous.toUpperCase()}`);
       return database;
     } catch (error) {
       database.close();

@@ -39,7 +39,21 @@ export interface SqliteFileOptions extends SqliteStoreCommonOptions {
    * @default 5_000
    */
   busyTimeoutMs?: number;
+  /**
+   * SQLite's `synchronous` setting for the file. `"normal"` (with WAL) loses no commit when
+   * the process dies, `kill -9` included; a power cut or an OS crash may undo the last
+   * commits but never damages the file. `"full"` syncs the log on every commit, so even a
+   * power cut loses nothing, at the cost of a disk flush per write. `"off"` never syncs:
+   * **the risk** is that a power cut or an OS crash can corrupt the database file, losing
+   * every record; in WAL mode `"normal"` already syncs only at checkpoints, so `"off"`
+   * saves little.
+   * @default "normal"
+   */
+  synchronous?: SqliteSynchronous;
 }
+
+/** Values of {@link SqliteFileOptions.synchronous}. */
+export type SqliteSynchronous = "normal" | "full" | "off";
 
 /** Options of {@link createSqliteStore} when the application already holds a connection. */
 export interface SqliteDatabaseOptions extends SqliteStoreCommonOptions {
@@ -64,6 +78,7 @@ export type SqliteStoreOptions = SqliteFileOptions | SqliteDatabaseOptions;
  *
  * @param [options.path] the database file; its directory is created when missing
  * @param [options.busyTimeoutMs=5000] how long to wait for another process's write lock
+ * @param [options.synchronous="normal"] `"full"` survives power cuts; `"off"` risks the file on one
  * @param [options.database] an open better-sqlite3 connection to use instead of `path`
  * @param [options.purgeIntervalMs=60000] how often expired records are swept; `0` turns the sweep off
  * @throws {MissingDependencyError} when `better-sqlite3` is not installed
@@ -74,8 +89,13 @@ export type SqliteStoreOptions = SqliteFileOptions | SqliteDatabaseOptions;
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   const { purgeIntervalMs } = options;
   if ("database" in options) return new SqliteStore(options.database, { purgeIntervalMs });
-  const { path, busyTimeoutMs = 5_000 } = options;
+  const { path, busyTimeoutMs = 5_000, synchronous = "normal" } = options;
   if (typeof path !== "string" || path === "") throw new InvalidOptionError("path must name a database file");
+  if (!["normal", "full", "off"].includes(synchronous)) {
+    throw new InvalidOptionError(
+      `synchronous must be "normal", "full" or "off", got ${JSON.stringify(synchronous)}`,
+    );
+  }
   if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new InvalidOptionError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
   }
@@ -85,7 +105,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
   const pacer = new WaitPacer(busyTimeoutMs);
   for (;;) {
     try {
-      return await openStore(path, busyTimeoutMs, purgeIntervalMs);
+      return await openStore(path, { busyTimeoutMs, synchronous }, purgeIntervalMs);
     } catch (error) {
       if (!isBusy(error) || !(await pacer.pause())) throw error;
     }
@@ -94,10 +114,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
 
 async function openStore(
   path: string,
-  busyTimeoutMs: number,
+  settings: { busyTimeoutMs: number; synchronous: SqliteSynchronous },
   purgeIntervalMs: number | undefined,
 ): Promise<SqliteStore> {
-  const database = await openDatabase(path, busyTimeoutMs);
+  const database = await openDatabase(path, settings);
   try {
     return new SqliteStore(database, { purgeIntervalMs, ownsDatabase: true });
   } catch (error) {

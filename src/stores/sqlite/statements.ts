@@ -13,23 +13,19 @@ import type BetterSqlite3 from "better-sqlite3";
 import type { RecordRow } from "../record-codec.js";
 
 /**
- * Reads a record, whatever its state or age.
+ * Reads a record, whatever its state or age, with chunk 0 of a completed one: one
+ * statement, so one snapshot and no transaction around it.
  * Parameters: @scope, @key
- * Result: one row with the columns of {@link RecordRow}, or none.
+ * Result: one row with the columns of {@link RecordRow} and first_chunk (or NULL), or none.
  */
 export const SELECT_RECORD = `
-SELECT state, fingerprint, token, created_at, lease_expires_at, completed_at, expires_at,
-       status, headers, body_length, chunk_count, body_omitted
-  FROM oncely_records
- WHERE scope = @scope AND key = @key`;
-
-/**
- * Reads a body chunk, whatever the state of its record (the caller has checked it).
- * Parameters: @scope, @key, @idx
- * Result: the chunk's bytes (plucked), or none.
- */
-export const SELECT_CHUNK = `
-SELECT data FROM oncely_chunks WHERE scope = @scope AND key = @key AND idx = @idx`;
+SELECT r.state, r.fingerprint, r.token, r.created_at, r.lease_expires_at, r.completed_at,
+       r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted,
+       c.data AS first_chunk
+  FROM oncely_records r
+  LEFT JOIN oncely_chunks c
+    ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
+ WHERE r.scope = @scope AND r.key = @key`;
 
 /**
  * Reads a body chunk of a completed record that has not expired.
@@ -176,8 +172,7 @@ type Statement<Params extends object, Result = unknown> = BetterSqlite3.Statemen
 
 /** The prepared statements of one connection, named after the constants above. */
 export interface Statements {
-  selectRecord: Statement<RefParams, RecordRow>;
-  selectChunk: Statement<ChunkParams, Uint8Array>;
+  selectRecord: Statement<RefParams, RecordRow & { first_chunk: Uint8Array | null }>;
   selectLiveChunk: Statement<ChunkParams & { now: number }, Uint8Array>;
   listLiveRecords: Statement<
     { afterScope: string | null; afterKey: string | null; now: number; limit: number },
@@ -214,7 +209,6 @@ export function prepareStatements(db: BetterSqlite3.Database): Statements {
   };
   return {
     selectRecord: prepare(SELECT_RECORD),
-    selectChunk: prepare(SELECT_CHUNK, true),
     selectLiveChunk: prepare(SELECT_LIVE_CHUNK, true),
     listLiveRecords: prepare(LIST_LIVE_RECORDS),
     replaceWithInFlight: prepare(REPLACE_WITH_IN_FLIGHT),

@@ -22,6 +22,7 @@ import { decodeRecordRow, encodeHeaders } from "../record-codec.js";
 import { unlessSqliteFails } from "./connection.js";
 import { CREATE_SCHEMA } from "./schema.js";
 import { prepareStatements, type Statements } from "./statements.js";
+import { WriteBatch } from "./write-batch.js";
 
 /** Background purges delete this many records per transaction, so other writers never wait long. */
 const PURGE_BATCH = 500;
@@ -38,12 +39,10 @@ export class SqliteStore implements InspectableStore {
   readonly #sql: Statements;
   readonly #timer: NodeJS.Timeout | undefined;
   #closed = false;
-  readonly #claimLocked: (input: ClaimInput) => ClaimResult;
+  readonly #writes: WriteBatch;
   readonly #releaseLocked: (lease: Lease) => boolean;
   readonly #deleteLocked: (ref: RecordRef) => boolean;
-  readonly #completeLocked: (lease: Lease, input: CompletionInput) => boolean;
   readonly #purgeLocked: (limit: number) => number;
-  readonly #readSnapshot: (ref: RecordRef) => IdempotencyRecord | undefined;
 
   /**
    * Wraps an open connection and creates the tables it lacks. `createSqliteStore` is
@@ -70,23 +69,31 @@ export class SqliteStore implements InspectableStore {
     });
     // Writers start with BEGIN IMMEDIATE: a deferred transaction that reads and then
     // writes can fail with SQLITE_BUSY at once, without waiting for the busy timeout.
-    this.#claimLocked = database.transaction((input: ClaimInput) => this.#claimIn(input)).immediate;
+    this.#writes = new WriteBatch(database);
     this.#releaseLocked = database.transaction((lease: Lease) => this.#releaseIn(lease)).immediate;
     this.#deleteLocked = database.transaction((ref: RecordRef) => this.#deleteIn(ref)).immediate;
-    this.#completeLocked = database.transaction((lease: Lease, input: CompletionInput) =>
-      this.#completeIn(lease, input),
-    ).immediate;
     this.#purgeLocked = database.transaction((limit: number) => this.#purgeIn(limit)).immediate;
-    // A read transaction, so the record row and its chunk 0 come from one snapshot.
-    this.#readSnapshot = database.transaction((ref: RecordRef) => this.#read(ref)).deferred;
     if (purgeIntervalMs > 0) {
       this.#timer = setInterval(() => this.#purgeInBackground(), purgeIntervalMs);
       this.#timer.unref();
     }
   }
 
+  /**
+   * A live record is answered from one read, without the write lock: a replay or a
+   * duplicate in flight writes nothing. Otherwise the claim joins the write batch (see
+   * `WriteBatch`), where it looks again under the lock.
+   */
   claim(input: ClaimInput): Promise<ClaimResult> {
-    return this.#run(() => this.#claimLocked(input));
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    let live: ClaimResult | undefined;
+    try {
+      live = unlessSqliteFails(() => liveOutcome(this.#read(input), Date.now()));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (live) return Promise.resolve(live);
+    return this.#writes.run(() => unlessSqliteFails(() => this.#claimIn(input)));
   }
 
   renew(lease: Lease, leaseMs: number): Promise<boolean> {
@@ -103,13 +110,15 @@ export class SqliteStore implements InspectableStore {
     return this.#run(() => this.#sql.putOwnedChunk.run({ ...owner(lease), idx: index, data }).changes === 1);
   }
 
+  /** Joins the write batch (see `WriteBatch`). */
   complete(lease: Lease, input: CompletionInput): Promise<boolean> {
-    return this.#run(() => this.#completeLocked(lease, input));
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#writes.run(() => unlessSqliteFails(() => this.#completeIn(lease, input)));
   }
 
   get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
     return this.#run(() => {
-      const record = this.#readSnapshot(ref);
+      const record = this.#read(ref);
       return record && isLive(record, Date.now()) ? record : undefined;
     });
   }
@@ -166,11 +175,18 @@ export class SqliteStore implements InspectableStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    // Claims and completions already accepted are committed, not dropped.
+    this.#writes.flush();
     if (this.#ownsDatabase) this.#db.close();
   }
 
-  /** Runs a synchronous operation, with SQLite's failures (and whatever else it throws) as rejections. */
+  /** Runs a synchronous operation so that whatever it throws becomes a rejection. */
   async #run<T>(operation: () => T): Promise<T> {
+    return this.#runNow(operation);
+  }
+
+  /** Runs a synchronous operation, with SQLite's failures thrown as store errors. */
+  #runNow<T>(operation: () => T): T {
     if (this.#closed) throw new StoreClosedError();
     return unlessSqliteFails(operation);
   }
@@ -178,13 +194,10 @@ export class SqliteStore implements InspectableStore {
   #claimIn(input: ClaimInput): ClaimResult {
     const now = Date.now();
     const existing = this.#read(input);
-    if (existing && isLive(existing, now)) {
-      return existing.state === "in_flight"
-        ? { outcome: "in_flight", record: existing }
-        : { outcome: "completed", record: existing };
-    }
+    const live = liveOutcome(existing, now);
+    if (live) return live;
     const { scope, key, fingerprint, token } = input;
-    this.#sql.deleteChunks.run({ scope, key, from: 0 });
+    if (existing) this.#sql.deleteChunks.run({ scope, key, from: 0 });
     this.#sql.replaceWithInFlight.run({
       scope,
       key,
@@ -239,9 +252,8 @@ export class SqliteStore implements InspectableStore {
   #read({ scope, key }: RecordRef): IdempotencyRecord | undefined {
     const row = this.#sql.selectRecord.get({ scope, key });
     if (!row) return undefined;
-    const firstChunk =
-      row.state === "completed" ? this.#sql.selectChunk.get({ scope, key, idx: 0 }) : undefined;
-    return decodeRecordRow({ scope, key }, row, firstChunk && plainBytes(firstChunk));
+    const firstChunk = row.first_chunk;
+    return decodeRecordRow({ scope, key }, row, firstChunk ? plainBytes(firstChunk) : undefined);
   }
 
   #purgeInBackground(): void {
@@ -285,6 +297,12 @@ function decodeCursor(cursor: string): { afterScope: string; afterKey: string } 
 /** A plain Uint8Array over better-sqlite3's fresh Buffer, so callers get the type the contract names. */
 function plainBytes(buffer: Uint8Array): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** The claim's answer when `record` is live; undefined when the key is free to take. */
+function liveOutcome(record: IdempotencyRecord | undefined, now: number): ClaimResult | undefined {
+  if (!record || !isLive(record, now)) return undefined;
+  return record.state === "in_flight" ? { outcome: "in_flight", record } : { outcome: "completed", record };
 }
 
 /** Live means: an in-flight lease that has not lapsed, or a completed record that has not expired. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { InvalidStoreUrlError } from "../../core/errors.js";
-import { redactUrl } from "../create-store.js";
+import { redactUrl } from "../redact-url.js";
 
 /**
  * The database path named by a SQLite store URL: `sqlite:./relative/path.db` (relative

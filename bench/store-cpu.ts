@@ -1,0 +1,113 @@
+// CPU meters for the store benchmarks: a process's CPU time from /proc, a private Redis
+// server whose CPU is ours alone, and the PostgreSQL backends of one application_name.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import pg from "pg";
+
+const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+/** User plus system CPU time of a process so far, in microseconds (0 once it is gone). */
+export function cpuMicroseconds(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return 0;
+  }
+  const fields = (stat.split(") ")[1] as string).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
+}
+
+/** Reads CPU counters (microseconds) of something that serves the store. */
+export interface CpuMeter {
+  /** `cpu`: the server's CPU time; `commands`: the time its commands took, when it counts that. */
+  read(): Promise<{ cpu: number; commands?: number }>;
+  close(): Promise<void>;
+}
+
+/** A free loopback port, for a server started by the benchmark. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts a Redis server of our own (no persistence, as the shared test server runs), so
+ * that its CPU time is the benchmark's alone. Its `close` stops it.
+ */
+export async function privateRedis(): Promise<{ url: string; meter: CpuMeter }> {
+  const port = await freePort();
+  const server: ChildProcess = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  for (let attempt = 0; ; attempt++) {
+    const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      client.disconnect();
+      break;
+    } catch (error) {
+      client.disconnect();
+      if (attempt > 50) throw error;
+      await sleep(100);
+    }
+  }
+  const pid = server.pid as number;
+  const stats = new Redis(url);
+  return {
+    url,
+    meter: {
+      // INFO commandstats: time inside commands (scripts included), without network I/O.
+      read: async () => {
+        const info = await stats.info("commandstats");
+        const lines = [...info.matchAll(/^cmdstat_(\w+):calls=\d+,usec=(\d+)/gm)];
+        const commands = lines
+          .filter((match) => match[1] !== "info")
+          .reduce((sum, match) => sum + Number(match[2]), 0);
+        return { cpu: cpuMicroseconds(pid), commands };
+      },
+      close: async () => {
+        stats.disconnect();
+        server.kill("SIGTERM");
+      },
+    },
+  };
+}
+
+/**
+ * The CPU of the PostgreSQL backends serving connections named `applicationName`: backends
+ * a backend counts from its first
+ * reading, or from its start when it appeared since the last one.
+ */
+export async function postgresBackends(url: string, applicationName: string): Promise<CpuMeter> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const seen = new Map<number, number>();
+  let total = 0;
+  return {
+    read: async () => {
+      const { rows } = await client.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+        [applicationName],
+      );
+      for (const { pid } of rows) {
+        // A backend first seen now started since the last reading: all of its CPU counts.
+        const cpu = cpuMicroseconds(pid);
+        total += cpu - (seen.get(pid) ?? 0);
+        seen.set(pid, cpu);
+      }
+      return { cpu: total };
+    },
+    close: () => client.end(),
+  };
+}
