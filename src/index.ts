@@ -45,9 +45,3 @@ export type { IncomingRequest } from "./core/request.js";
 export type * from "./store.js";
 export { isInspectable } from "./store.js";
 export { createStore } from "./stores/create-store.js";
-export {
-  createMemoryStore,
-  MEMORY_STORE_DEFAULTS,
-  MemoryStore,
-  type MemoryStoreOptions,
-} from "./stores/memory/index.js";

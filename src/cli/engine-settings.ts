@@ -34,7 +34,8 @@ export const ENGINE_SETTINGS = {
     defaultText: DEFAULTS.methods.join(","),
     parse: (text) => parseList(text).map((method) => method.toUpperCase()),
   }),
-  keyHeader: setting({
+  header: setting({
+    renamedFrom: "keyHeader",
     placeholder: "<name>",
     description: "request header that carries the idempotency key",
     defaultText: DEFAULTS.header,
@@ -131,19 +132,22 @@ export const ENGINE_SETTINGS = {
     description: "when set, only these response headers are stored",
     parse: parseHeaderList,
   }),
-  storeBeforeSend: setting({
+  storeBeforeSendBytes: setting({
+    renamedFrom: "storeBeforeSend",
     placeholder: "<size>",
     description: "a response of known length up to this size is stored before it is sent",
     defaultText: formatSize(DEFAULTS.storeBeforeSendBytes),
     parse: parseSize,
   }),
-  maxBody: setting({
+  maxBodyBytes: setting({
+    renamedFrom: "maxBody",
     placeholder: "<size>",
     description: "larger responses are delivered but their body is not stored",
     defaultText: formatSize(DEFAULTS.maxBodyBytes),
     parse: parseSize,
   }),
-  maxRequestBody: setting({
+  maxRequestBodyBytes: setting({
+    renamedFrom: "maxRequestBody",
     placeholder: "<size>",
     description: "largest request body fingerprinted; a larger request with a key gets 413",
     defaultText: formatSize(DEFAULTS.maxRequestBodyBytes),
@@ -174,19 +178,13 @@ export const ENGINE_SETTINGS = {
 export function engineOptions(
   values: SettingValues<typeof ENGINE_SETTINGS>,
 ): Omit<IdempotencyOptions, "store"> {
-  const { keyHeader, denyHeaders, allowHeaders, storeBeforeSend, maxBody, maxRequestBody, ...same } = values;
+  // The settings carry the options' own names, except the two halves of `responseHeaders`.
+  const { denyHeaders, allowHeaders, ...same } = values;
   const responseHeaders = {
     ...(denyHeaders === undefined ? {} : { deny: denyHeaders }),
     ...(allowHeaders === undefined ? {} : { allow: allowHeaders }),
   };
-  return {
-    ...same,
-    ...(keyHeader === undefined ? {} : { header: keyHeader }),
-    ...(Object.keys(responseHeaders).length === 0 ? {} : { responseHeaders }),
-    ...(storeBeforeSend === undefined ? {} : { storeBeforeSendBytes: storeBeforeSend }),
-    ...(maxBody === undefined ? {} : { maxBodyBytes: maxBody }),
-    ...(maxRequestBody === undefined ? {} : { maxRequestBodyBytes: maxRequestBody }),
-  };
+  return { ...same, ...(Object.keys(responseHeaders).length === 0 ? {} : { responseHeaders }) };
 }
 
 function positive(parse: (text: string) => number): (text: string) => number {

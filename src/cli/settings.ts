@@ -29,6 +29,8 @@ export interface Setting<T> {
   readonly defaultText?: string;
   /** Turns the text of a flag or variable into the value; throws a `ValueError`. */
   readonly parse: (text: string) => T;
+  /** The name the setting had before it took the library's option name; still read, not shown. */
+  readonly renamedFrom?: string;
 }
 
 /** Settings by name. */
@@ -63,6 +65,10 @@ export function addSettings(command: Command, table: SettingTable): Command {
       `env ${envName(name)}`,
     ];
     command.addOption(new Option(flag, `${spec.description} (${notes.filter(Boolean).join("; ")})`));
+    if (spec.renamedFrom) {
+      const old = flagName(spec.renamedFrom);
+      command.addOption(new Option(spec.placeholder ? `${old} ${spec.placeholder}` : old).hideHelp());
+    }
   }
   return command;
 }
@@ -88,23 +94,38 @@ export function resolveSettings<S extends SettingTable>(
 ): SettingValues<S> {
   const values: Record<string, unknown> = {};
   const flags = command.opts<Record<string, unknown>>();
-  for (const [name, spec] of Object.entries(table)) {
-    const fromFlag = command.getOptionValueSource(name) === "cli" ? flags[name] : undefined;
-    const fromEnv = sources.env[envName(name)];
-    const fromFile = sources.file[name];
-    if (fromFlag !== undefined) {
-      values[name] = parseValue(spec.parse, fromFlag === true ? "true" : String(fromFlag), flagName(name));
-    } else if (fromEnv !== undefined && fromEnv !== "") {
-      values[name] = parseValue(spec.parse, fromEnv, envName(name));
-    } else if (fromFile !== undefined) {
-      values[name] = parseValue(
-        spec.parse,
-        fileText(fromFile, name, sources.filePath),
-        `"${name}" in ${sources.filePath}`,
-      );
-    }
+  for (const [current, spec] of Object.entries(table)) {
+    // The current name wins over the one it replaced, within each source.
+    const names = spec.renamedFrom ? [current, spec.renamedFrom] : [current];
+    const found =
+      firstOf(names, (name) => {
+        const value = command.getOptionValueSource(name) === "cli" ? flags[name] : undefined;
+        return value === undefined
+          ? undefined
+          : { text: value === true ? "true" : String(value), origin: flagName(name) };
+      }) ??
+      firstOf(names, (name) => {
+        const value = sources.env[envName(name)];
+        return value === undefined || value === "" ? undefined : { text: value, origin: envName(name) };
+      }) ??
+      firstOf(names, (name) => {
+        const value = sources.file[name];
+        return value === undefined
+          ? undefined
+          : { text: fileText(value, name, sources.filePath), origin: `"${name}" in ${sources.filePath}` };
+      });
+    if (found) values[current] = parseValue(spec.parse, found.text, found.origin);
   }
   return values as SettingValues<S>;
+}
+
+/** The first of `names` that `read` finds a value for. */
+function firstOf<T>(names: readonly string[], read: (name: string) => T | undefined): T | undefined {
+  for (const name of names) {
+    const found = read(name);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** Parses `text` with `parse`; a `ValueError` becomes a {@link UsageError} naming `origin` (a flag, variable or field). */
@@ -143,7 +164,11 @@ export function readConfigFile(path: string, tables: readonly SettingTable[]): R
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new UsageError(`the config file ${path} must hold one JSON object`);
   }
-  const known = new Set(tables.flatMap((table) => Object.keys(table)));
+  const known = new Set(
+    tables.flatMap((table) =>
+      Object.entries(table).flatMap(([name, spec]) => (spec.renamedFrom ? [name, spec.renamedFrom] : [name])),
+    ),
+  );
   for (const name of Object.keys(parsed)) {
     if (!known.has(name)) throw new UsageError(`unknown setting "${name}" in the config file ${path}`);
   }

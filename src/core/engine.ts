@@ -139,9 +139,9 @@ export class IdempotencyEngine {
     let pacer: WaitPacer | undefined;
     const startedAt = Date.now();
     for (;;) {
-      let result: ClaimResult;
       // Monotonic, and read before the claim leaves: the store starts the lease no earlier.
       const sentAt = performance.now();
+      let result: ClaimResult;
       try {
         result = await options.store.claim({
           scope: event.scope,
@@ -153,12 +153,7 @@ export class IdempotencyEngine {
       } catch (error) {
         return this.#storeFailed(event, error);
       }
-      if (result.outcome === "acquired") {
-        const elapsed = performance.now() - sentAt;
-        if (elapsed >= startDeadlineMs(options.lease))
-          return await this.#claimedTooLate(event, result.lease, elapsed);
-      }
-      const decision = this.#decide(event, fingerprint, result);
+      const decision = this.#decide(event, fingerprint, result, performance.now() - sentAt);
       if (decision) return decision;
       pacer ??= new WaitPacer(options.wait, startedAt);
       if (!(await pacer.pause())) {
@@ -176,10 +171,20 @@ export class IdempotencyEngine {
     }
   }
 
-  /** The decision a claim's answer makes, or undefined when the key is in flight and must be claimed again. */
-  #decide(event: KeyEvent, fingerprint: string, result: ClaimResult): Decision | undefined {
+  /**
+   * The decision a claim's answer makes, or undefined when the key is in flight and must be
+   * claimed again. `elapsedMs` is how long the claim took.
+   */
+  #decide(
+    event: KeyEvent,
+    fingerprint: string,
+    result: ClaimResult,
+    elapsedMs: number,
+  ): Decision | Promise<Decision> | undefined {
     const { options } = this;
     if (result.outcome === "acquired") {
+      if (elapsedMs >= startDeadlineMs(options.lease))
+        return this.#claimedTooLate(event, result.lease, elapsedMs);
       return { action: "execute", execution: new Execution(options, result.lease, event) };
     }
     if (result.record.fingerprint !== fingerprint) {

@@ -12,12 +12,8 @@ export interface WebhookDedupeOptions extends DeduperOptions {
   eventId: EventIdExtractor;
 }
 
-/** An answer a webhook helper gives instead of running the handler. */
-export interface WebhookAnswer {
-  readonly status: number;
-  readonly headers: ReadonlyArray<readonly [string, string]>;
-  readonly body: string;
-}
+/** An answer a webhook helper gives instead of running the handler: a problem, or the 200 of a duplicate. */
+export type WebhookAnswer = ProblemResponse;
 
 const TEXT = "text/plain; charset=utf-8";
 
@@ -34,8 +30,10 @@ const DUPLICATE: WebhookAnswer = {
   ],
   body: "duplicate delivery: this event was already processed\n",
 };
-const IN_PROGRESS: WebhookAnswer = problemAnswer(
-  problem("event-in-progress", "this event is still being processed; retry later", 1),
+const IN_PROGRESS: WebhookAnswer = problem(
+  "event-in-progress",
+  "this event is still being processed; retry later",
+  1,
 );
 
 /** Thrown inside the deduper when the handler answered with a non-2xx status, so that the id is released. */
@@ -87,9 +85,5 @@ export function webhookDelivery(options: WebhookDedupeOptions): { deliver: Deliv
 
 /** The request carries no usable event id, so it cannot have come from the configured sender. */
 function badId(reason: string): WebhookAnswer {
-  return problemAnswer(problem("invalid-event-id", reason));
-}
-
-function problemAnswer(response: ProblemResponse): WebhookAnswer {
-  return { status: response.status, headers: response.headers, body: response.body };
+  return problem("invalid-event-id", reason);
 }

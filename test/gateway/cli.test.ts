@@ -45,7 +45,7 @@ describe("every engine option that is not a function is a setting", () => {
     const notFlags = ["store", "key", "scope", "shouldStore", "hooks"];
     const everySet = engineOptions({
       methods: ["POST"],
-      keyHeader: "K",
+      header: "K",
       keyJson: "/k",
       maxKeyLength: 1,
       required: true,
@@ -60,14 +60,25 @@ describe("every engine option that is not a function is a setting", () => {
       storeHeader: "N",
       denyHeaders: ["a"],
       allowHeaders: ["b"],
-      storeBeforeSend: 1,
-      maxBody: 1,
-      maxRequestBody: 1,
+      storeBeforeSendBytes: 1,
+      maxBodyBytes: 1,
+      maxRequestBodyBytes: 1,
       onStoreError: "open",
       errorFormat: "stripe",
       retryAfter: 1,
     });
     expect(Object.keys(everySet).sort()).toEqual(declared.filter((name) => !notFlags.includes(name)).sort());
+  });
+
+  it("gives each setting the name of its option (the CLI, its variables and the config file say the same)", () => {
+    const source = readFileSync(new URL("../../src/core/options.ts", import.meta.url), "utf8");
+    const body = /export interface IdempotencyOptions \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? "";
+    const declared = new Set([...body.matchAll(/^ {2}(\w+)\??:/gm)].map((match) => match[1] as string));
+    // The two halves of the nested `responseHeaders` option.
+    const nested = ["denyHeaders", "allowHeaders"];
+    expect(
+      Object.keys(ENGINE_SETTINGS).filter((name) => !declared.has(name) && !nested.includes(name)),
+    ).toEqual([]);
   });
 });
 
@@ -191,6 +202,35 @@ describe("settings precedence: flag > ONCELY_* variable > config file > default"
     expect(await replayHeaderOf(file)).toBe("x-from-file");
     expect(await replayHeaderOf(env)).toBe("x-from-env");
     expect(await replayHeaderOf(flag)).toBe("x-from-flag");
+  });
+
+  it("still reads a setting under the name it had before it took the option's name", async () => {
+    const config = join(temporaryDirectory(), "old-names.json");
+    writeFileSync(
+      config,
+      JSON.stringify({ upstream: upstream.url, store: "memory:", logLevel: "warn", keyHeader: "X-Old-File" }),
+    );
+    /** Whether the gateway reads keys from `header`: a second request with the same key there is a replay. */
+    const readsKeyFrom = async (gateway: GatewayProcess, header: string) => {
+      gateways.push(gateway);
+      const key = newKey();
+      await send(gateway.url, { headers: { [header]: key } });
+      return (
+        (await send(gateway.url, { headers: { [header]: key } })).headers.get("x-idempotency-replayed") ===
+        "true"
+      );
+    };
+    const [file, env, flag, newer] = await Promise.all([
+      startGateway(["--config", config]),
+      startGateway(["--config", config], { ONCELY_KEY_HEADER: "X-Old-Env" }),
+      startGateway(["--config", config, "--key-header", "X-Old-Flag"]),
+      startGateway(["--config", config, "--header", "X-New-Flag", "--key-header", "X-Old-Flag"]),
+    ]);
+    expect(await readsKeyFrom(file, "x-old-file")).toBe(true);
+    expect(await readsKeyFrom(env, "x-old-env")).toBe(true);
+    expect(await readsKeyFrom(flag, "x-old-flag")).toBe(true);
+    expect(await readsKeyFrom(newer, "x-new-flag")).toBe(true);
+    expect(await readsKeyFrom(newer, "x-old-flag")).toBe(false);
   });
 });
 

@@ -39,14 +39,14 @@ beforeAll(async () => {
     startGateway(common),
     startGateway([
       ...common,
-      ...["--methods", "POST,PUT", "--key-header", "X-Request-Id", "--max-key-length", "8", "--required"],
+      ...["--methods", "POST,PUT", "--header", "X-Request-Id", "--max-key-length", "8", "--required"],
       ...["--scope-header", "X-Tenant", "--replay-header", "X-Replayed", "--deny-headers", "x-upstream"],
-      ...["--mismatch", "ignore", "--retry-after", "7", "--max-request-body", "1KiB"],
+      ...["--mismatch", "ignore", "--retry-after", "7", "--max-request-body-bytes", "1KiB"],
     ]),
     startGateway([
       ...common,
       ...["--wait", "5s", "--ttl", "1s", "--fingerprint", "method,path", "--allow-headers", "content-type"],
-      ...["--max-body", "1KiB"],
+      ...["--max-body-bytes", "1KiB"],
     ]),
   ]);
 }, 30_000);
@@ -122,7 +122,7 @@ describe("2. keys", () => {
     expect(JSON.parse(reply.body.toString()).type).toBe(`${PROBLEMS}invalid-key`);
   });
 
-  it("reads the key from --key-header and limits its length with --max-key-length", async () => {
+  it("reads the key from --header and limits its length with --max-key-length", async () => {
     expectProblem(
       await send(tuned.url, { headers: { "x-request-id": "123456789", "x-tenant": "t" } }),
       400,
@@ -384,7 +384,7 @@ describe("13. large and streamed responses", () => {
     expect(sha(replay.body)).toBe(sha(first.body));
   });
 
-  it("delivers a response above --max-body but replays it without a body", async () => {
+  it("delivers a response above --max-body-bytes but replays it without a body", async () => {
     const key = newKey();
     const ran = await executions(async () => {
       const first = await send(lenient.url, { headers: { "idempotency-key": key, "x-size": "4096" } });
@@ -397,7 +397,7 @@ describe("13. large and streamed responses", () => {
     expect(ran).toBe(1);
   });
 
-  it("answers 413 request-too-large for a body above --max-request-body", async () => {
+  it("answers 413 request-too-large for a body above --max-request-body-bytes", async () => {
     const headers = { "x-request-id": shortKey(), "x-tenant": "t" };
     expectProblem(await send(tuned.url, { headers, body: "x".repeat(2048) }), 413, "request-too-large");
   });

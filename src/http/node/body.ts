@@ -34,8 +34,9 @@ export async function bufferRequestBody(
   if (!req.complete) return readAsItArrives(req, limit);
   // An empty body is left alone: reading it would let the request end.
   if (req.readableLength === 0) return EMPTY;
-  if (req.readableLength > limit) return TOO_LARGE;
-  return putBack(req, [req.read() as Buffer], req.readableLength);
+  const length = req.readableLength;
+  if (length > limit) return TOO_LARGE;
+  return putBack(req, [req.read() as Buffer], length);
 }
 
 /** Reads the rest of the body as it arrives, then puts all of it back. */
