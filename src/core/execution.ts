@@ -131,9 +131,11 @@ export class Execution {
   }
 
   /**
-   * Ends the execution: stores the captured response (or releases the key when storing
-   * failed). Never rejects: store failures go to the `onStoreError` hook, because the
-   * handler has already run and its response must still reach the client.
+   * Ends the execution: stores the captured response. Never rejects: store failures go to
+   * the `onStoreError` hook, because the handler has already run and its response must
+   * still reach the client. When storing fails the key is not released: the handler ran,
+   * so a retry must not run it again at once. The key stays in flight until its lease
+   * lapses, as after a crash, and retries get 409 meanwhile.
    */
   async finish(): Promise<void> {
     if (this.#phase !== "capturing") return;
@@ -141,10 +143,7 @@ export class Execution {
     if (this.#appends) await this.#appends;
     const stored = await this.#complete();
     this.#renewal.stop();
-    if (this.#storeError !== undefined) {
-      this.#reportStoreError("complete", this.#storeError);
-      await this.#tryRelease("store-error");
-    }
+    if (this.#storeError !== undefined) this.#reportStoreError("complete", this.#storeError);
     this.#emitExecuted(stored);
   }
 

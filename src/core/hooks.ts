@@ -28,9 +28,10 @@ export interface ReplayedEvent extends KeyEvent {
 
 /**
  * Why a key was released so that a retry executes again: a status `shouldStore` refused,
- * the handler's `storeHeader: no` (`declined`), a thrown error, or a failed store write.
+ * the handler's `storeHeader: no` (`declined`), or a thrown error. A failed store write
+ * releases nothing: the key stays in flight until its lease lapses (in `oncely/events` too).
  */
-export type ReleaseReason = "status" | "declined" | "error" | "store-error";
+export type ReleaseReason = "status" | "declined" | "error";
 
 /** The key was released. */
 export interface ReleasedEvent extends KeyEvent {

@@ -110,8 +110,8 @@ async function execute<T>(
   } catch (error) {
     renewal.stop();
     report("complete", error);
-    // As in the HTTP engine: free the key rather than leave it in flight until the lease lapses.
-    await release(options, lease, report);
+    // As in the HTTP engine: the work ran, so the id is not released for a redelivery to run it
+    // again at once; it stays in flight until its lease lapses, as after a crash.
   }
   return { kind: "executed", value, recorded };
 }

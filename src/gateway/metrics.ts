@@ -33,7 +33,7 @@ export class GatewayMetrics {
   });
   readonly released = new Counter({
     name: "oncely_released_total",
-    help: "Keys released so that a retry executes again, by reason (status, declined, error, store-error).",
+    help: "Keys released so that a retry executes again, by reason (status, declined, error).",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

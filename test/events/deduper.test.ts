@@ -255,7 +255,7 @@ describe.each(storeCases())("dedupe.once over the $name store", ({ create }) => 
     expect(again.outcome === "duplicate" && again.value).toEqual(big);
   });
 
-  it("returns the value unrecorded and reports the store error when completing fails, releasing the id", async () => {
+  it("returns the value unrecorded and reports the store error when completing fails, keeping the id in flight", async () => {
     const failure = new Error("store went away");
     const reports: unknown[] = [];
     const flaky = failing(store, "complete", failure);
@@ -267,9 +267,8 @@ describe.each(storeCases())("dedupe.once over the $name store", ({ create }) => 
       recorded: false,
     });
     expect(reports).toEqual([{ scope, key: "evt_unrecorded", operation: "complete", error: failure }]);
-    expect(await createDeduper({ store, scope }).once("evt_unrecorded", () => "rerun")).toMatchObject({
-      outcome: "executed",
-    });
+    const redelivery = createDeduper({ store, scope, concurrent: "reject" });
+    expect(await redelivery.once("evt_unrecorded", () => "rerun")).toMatchObject({ outcome: "in_progress" });
   });
 });
 
