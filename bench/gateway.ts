@@ -1,7 +1,8 @@
 // `npm run bench:gateway`: requests/s and p50/p99 latency of one upstream reached directly,
-// through nginx as a plain reverse proxy (no idempotency), and through `oncely serve` with the
-// memory and the SQLite store, for unique keys and for replays, and with the dashboard on (its
-// hooks count every event). Every target runs in its own
+// through nginx as a plain reverse proxy (no idempotency), and through `oncely serve`: requests
+// without a key (unguarded pass-through), unique keys on the memory and the SQLite store (one
+// process, and SQLite with `--workers 2`), replays, and with the dashboard on (its hooks count
+// every event). Every target runs in its own
 // process; the load comes from this one (autocannon). Each scenario runs ROUNDS times,
 // interleaved, and the median is reported with the ratio to direct in the same run.
 // Writes the table into docs/benchmarks.md between the gateway markers.
@@ -125,23 +126,26 @@ try {
     ]);
   const memory = await serve("memory:");
   const sqlite = await serve(`sqlite:${join(dir, "bench.db")}`);
+  const sqliteWorkers = await serve(`sqlite:${join(dir, "bench-workers.db")}`, "--workers", "2");
   const watched = await serve("memory:", "--dashboard-token", "bench-dashboard-token-0123456789");
-  children.push(memory, sqlite, watched);
+  children.push(memory, sqlite, sqliteWorkers, watched);
   const proxy = hasNginx ? await startNginx(dir, upstream.port) : undefined;
   nginx = proxy?.process;
 
   const scenarios: Array<{ name: string; url: string; key: () => string | undefined }> = [
     { name: "direct to the upstream", url: upstream.url, key: uniqueKey },
     ...(proxy ? [{ name: "nginx (plain reverse proxy)", url: proxy.url, key: uniqueKey }] : []),
+    { name: "oncely serve, no key (unguarded pass-through)", url: memory.url, key: () => undefined },
     { name: "oncely serve, memory, unique keys", url: memory.url, key: uniqueKey },
     { name: "oncely serve, memory, replays", url: memory.url, key: replayKey },
     { name: "oncely serve, memory, unique keys, dashboard on", url: watched.url, key: uniqueKey },
     { name: "oncely serve, memory, replays, dashboard on", url: watched.url, key: replayKey },
     { name: "oncely serve, SQLite, unique keys", url: sqlite.url, key: uniqueKey },
+    { name: "oncely serve --workers 2, SQLite, unique keys", url: sqliteWorkers.url, key: uniqueKey },
     { name: "oncely serve, SQLite, replays", url: sqlite.url, key: replayKey },
   ];
   // Store the replay keys once, and warm every target up.
-  for (const target of [upstream, memory, sqlite, watched, ...(proxy ? [proxy] : [])]) {
+  for (const target of [upstream, memory, sqlite, sqliteWorkers, watched, ...(proxy ? [proxy] : [])]) {
     for (const key of replayKeys) await postOrder(target.url, key, body);
   }
   const rows = await measureInterleaved(

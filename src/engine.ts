@@ -14,6 +14,7 @@
  * @module
  */
 export { createEngine, type Decision, IdempotencyEngine, type PassReason } from "./core/engine.js";
+export type { ErrorFormat, ProblemDetails } from "./core/error-format.js";
 export { Execution, type ResponsePlan } from "./core/execution.js";
 export type {
   ExecutedEvent,

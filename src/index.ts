@@ -7,6 +7,7 @@
  */
 /** @deprecated import the engine from `oncely/engine`; the root entry will stop re-exporting it. */
 export { createEngine, type Decision, IdempotencyEngine, type PassReason } from "./core/engine.js";
+export type { ErrorFormat, ProblemDetails } from "./core/error-format.js";
 export {
   CorruptRecordError,
   IncompatibleDependencyError,
@@ -30,6 +31,7 @@ export type {
   ReplayedEvent,
   StoreErrorEvent,
 } from "./core/hooks.js";
+export { jsonBodyKey, type KeyExtractor } from "./core/json-key.js";
 export {
   DEFAULTS,
   defaultShouldStore,

@@ -41,6 +41,12 @@ export const ENGINE_SETTINGS = {
     defaultText: DEFAULTS.header,
     parse: parseHeaderName,
   }),
+  keyJson: setting({
+    placeholder: "<field>",
+    description:
+      "take the key from this field of a JSON body (a name, or a JSON pointer such as /meta/idempotency_key) instead of the header",
+    parse: (text) => text,
+  }),
   maxKeyLength: setting({
     placeholder: "<n>",
     description: "longest accepted key, in characters",
@@ -152,6 +158,13 @@ export const ENGINE_SETTINGS = {
     description: "store down: closed answers 503, open proxies without deduplication",
     defaultText: DEFAULTS.onStoreError,
     parse: (text) => parseChoice(text, ["closed", "open"] as const),
+  }),
+  errorFormat: setting({
+    placeholder: "<problem|stripe>",
+    description:
+      "shape of oncely's own error answers: problem+json, or Stripe's {\"error\": {type, code, message}}",
+    defaultText: DEFAULTS.errorFormat,
+    parse: (text) => parseChoice(text, ["problem", "stripe"] as const),
   }),
   retryAfter: setting({
     placeholder: "<seconds>",

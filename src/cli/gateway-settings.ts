@@ -13,6 +13,7 @@ import {
   parseChoice,
   parseDuration,
   parseHttpUrl,
+  parseInteger,
   parsePathPrefix,
   parsePort,
 } from "./values.js";
@@ -86,5 +87,16 @@ export const UPSTREAM_SETTINGS = {
     placeholder: "<url>",
     description: "required: the HTTP API to put the gateway in front of, e.g. http://127.0.0.1:3000",
     parse: parseHttpUrl,
+  }),
+};
+
+/** Settings of `oncely serve` alone. */
+export const SERVE_SETTINGS = {
+  workers: setting({
+    placeholder: "<n>",
+    description:
+      "gateway processes sharing the port and the store (not with memory:); up to the machine's cores",
+    defaultText: String(GATEWAY_DEFAULTS.workers),
+    parse: (text) => parseInteger(text, 1),
   }),
 };

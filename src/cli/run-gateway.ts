@@ -76,6 +76,8 @@ export async function runGateway(
   settings: GatewaySettings,
   upstream: URL,
   onShutdown: () => Promise<void> = async () => {},
+  /** A worker of `--workers` leaves `listening <port>` to its primary. */
+  announce = true,
 ): Promise<RunningGateway> {
   const { port, host, store: storeUrl, upstreamTimeout, shutdownGrace, adminPrefix, logLevel } = settings;
   const { dashboardToken, dashboardWrite } = settings;
@@ -149,7 +151,7 @@ export async function runGateway(
   const announcer = logger.level === "silent" ? logger : logger.child({}, { level: "info" });
   announcer.info(
     { host: address.address, upstream: redactUrl(upstream.href), store: redactUrl(storeLocation) },
-    `listening ${address.port}`,
+    announce ? `listening ${address.port}` : "worker listening",
   );
 
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;

@@ -107,15 +107,25 @@ export class IdempotencyEngine {
 
   async #customKey(request: IncomingRequest) {
     const key = await this.options.key?.(request);
-    return key === undefined ? undefined : validateKey(key, this.options.maxKeyLength);
+    if (key === undefined) return undefined;
+    // A JavaScript callback or a JSON field may hand over anything.
+    if (typeof key !== "string") return { ok: false as const, reason: "the key must be a string" };
+    return validateKey(key, this.options.maxKeyLength);
   }
 
   /** A request without a usable key: passed through, or answered with a 400. */
   #withoutValidKey(parsed: (KeyParseResult & { ok: false }) | undefined): Decision {
-    if (parsed) return respond(problem("invalid-key", parsed.reason));
+    if (parsed)
+      return respond(problem("invalid-key", parsed.reason, undefined, [], this.options.errorFormat));
     if (!this.options.required) return PASS_NO_KEY;
     return respond(
-      problem("key-required", `send an ${displayName(this.options.header)} header with this request`),
+      problem(
+        "key-required",
+        `send an ${displayName(this.options.header)} header with this request`,
+        undefined,
+        [],
+        this.options.errorFormat,
+      ),
     );
   }
 
@@ -153,6 +163,8 @@ export class IdempotencyEngine {
             "request-in-progress",
             "a request with this idempotency key is still being processed; retry later",
             options.retryAfter,
+            [],
+            options.errorFormat,
           ),
         );
       }
@@ -182,6 +194,9 @@ export class IdempotencyEngine {
           problem(
             "key-reused",
             "this idempotency key was already used with a different request method, path or body",
+            undefined,
+            [],
+            options.errorFormat,
           ),
         );
       }
@@ -220,6 +235,8 @@ export class IdempotencyEngine {
         "store-unavailable",
         "the idempotency store answered too late to start safely; retry later",
         options.retryAfter,
+        [],
+        options.errorFormat,
       ),
     );
   }
@@ -233,6 +250,8 @@ export class IdempotencyEngine {
         "store-unavailable",
         "the idempotency store cannot be reached; retry later",
         this.options.retryAfter,
+        [],
+        this.options.errorFormat,
       ),
     );
   }

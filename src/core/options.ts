@@ -1,6 +1,8 @@
 import type { IdempotencyStore } from "../store.js";
+import type { ErrorFormat } from "./error-format.js";
 import { InvalidOptionError } from "./errors.js";
 import type { IdempotencyHooks } from "./hooks.js";
+import { jsonBodyKey, type KeyExtractor } from "./json-key.js";
 import type { IncomingRequest } from "./request.js";
 
 /** What goes into the request fingerprint that detects a key reused with another payload. */
@@ -43,6 +45,15 @@ export interface IdempotencyOptions {
    * @default undefined (read the `header`)
    */
   key?: (request: IncomingRequest) => string | undefined | Promise<string | undefined>;
+  /**
+   * Take the key from a field of a JSON request body instead of the header: a member of the
+   * top-level object (`"idempotency_key"`) or a JSON pointer (`"/meta/idempotency_key"`).
+   * A body that is not JSON or lacks the field (or holds `null`) has no key; a field that is
+   * not a valid key string gets 400 `invalid-key`, like a bad header. Shorthand for
+   * `key: jsonBodyKey(field)`; not together with `key`.
+   * @default undefined (read the `header`)
+   */
+  keyJson?: string;
   /**
    * Which partition a record belongs to, so that two credentials or tenants never see each
    * other's records. @default a SHA-256 hash of the `scopeHeader` value; requests without it share one anonymous scope
@@ -94,6 +105,13 @@ export interface IdempotencyOptions {
   maxBodyBytes?: number;
   /** Largest request body buffered for the fingerprint; larger ones get 413 (a request without a key is handed on unread). @default 10_485_760 (10 MiB) */
   maxRequestBodyBytes?: number;
+  /**
+   * Shape of oncely's own error answers (400, 409, 413, 422, 503; the gateway's 502/504):
+   * `"problem"` (RFC 9457 problem+json), `"stripe"` (`{"error": {"type", "code", "message"}}`,
+   * which Stripe's SDKs raise as their own errors), or a function of the problem whose result
+   * is sent as JSON. @default "problem"
+   */
+  errorFormat?: ErrorFormat;
   /** When the store fails: `"closed"` answers 503, `"open"` executes without deduplication. @default "closed" */
   onStoreError?: "closed" | "open";
   /** `Retry-After` seconds on 409 (in flight) and 503 (store unavailable). @default 1 */
@@ -110,7 +128,8 @@ export interface ResolvedOptions {
   readonly header: string;
   readonly maxKeyLength: number;
   readonly required: boolean;
-  readonly key: IdempotencyOptions["key"];
+  /** `key`, or the extractor of `keyJson`. */
+  readonly key: KeyExtractor | undefined;
   readonly scope: IdempotencyOptions["scope"];
   /** Lower-cased. */
   readonly scopeHeader: string;
@@ -130,6 +149,7 @@ export interface ResolvedOptions {
   readonly storeBeforeSendBytes: number;
   readonly maxBodyBytes: number;
   readonly maxRequestBodyBytes: number;
+  readonly errorFormat: ErrorFormat;
   readonly onStoreError: "closed" | "open";
   readonly retryAfter: number;
   readonly hooks: IdempotencyHooks;
@@ -178,6 +198,7 @@ export const DEFAULTS = {
   storeBeforeSendBytes: 1024 * 1024,
   maxBodyBytes: 100 * 1024 * 1024,
   maxRequestBodyBytes: 10 * 1024 * 1024,
+  errorFormat: "problem",
   onStoreError: "closed",
   retryAfter: 1,
   chunkBytes: 1024 * 1024,
@@ -204,7 +225,7 @@ export function resolveOptions(options: IdempotencyOptions): ResolvedOptions {
     header: headerName("header", options.header ?? DEFAULTS.header),
     maxKeyLength: positiveInteger("maxKeyLength", options.maxKeyLength, DEFAULTS.maxKeyLength),
     required: flag("required", options.required, DEFAULTS.required),
-    key: optionalFunction("key", options.key),
+    key: keyExtractor(options),
     scope: optionalFunction("scope", options.scope),
     scopeHeader: headerName("scopeHeader", options.scopeHeader ?? DEFAULTS.scopeHeader),
     scopeCookie:
@@ -241,6 +262,15 @@ export function resolveOptions(options: IdempotencyOptions): ResolvedOptions {
       options.maxRequestBodyBytes,
       DEFAULTS.maxRequestBodyBytes,
     ),
+    errorFormat:
+      typeof options.errorFormat === "function"
+        ? options.errorFormat
+        : oneOf<"problem" | "stripe">(
+            "errorFormat",
+            options.errorFormat,
+            ["problem", "stripe"],
+            DEFAULTS.errorFormat,
+          ),
     onStoreError: oneOf("onStoreError", options.onStoreError, ["closed", "open"], DEFAULTS.onStoreError),
     retryAfter: positiveInteger("retryAfter", options.retryAfter, DEFAULTS.retryAfter),
     hooks: options.hooks ?? {},
@@ -327,4 +357,12 @@ export function optionalFunction<T>(name: string, value: T | undefined): T | und
     throw new InvalidOptionError(`options.${name} must be a function`);
   }
   return value;
+}
+
+/** The key extractor of `key` or `keyJson`, which exclude each other. */
+function keyExtractor(options: IdempotencyOptions): KeyExtractor | undefined {
+  const key = optionalFunction("key", options.key);
+  if (options.keyJson === undefined) return key;
+  if (key) throw new InvalidOptionError("options.key and options.keyJson exclude each other; set one");
+  return jsonBodyKey(options.keyJson);
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type ErrorFormat, formatError } from "./error-format.js";
+
 /** Where the problem type URIs live; each `type` is this plus the slug. */
 export const PROBLEM_TYPE_BASE = "https://oncely.dev/problems/";
 
@@ -46,24 +48,29 @@ export interface ProblemResponse {
 }
 
 /**
- * Builds the problem+json response for `slug`.
+ * Builds the error response for `slug`: problem+json, or the shape `format` gives.
  * @param detail a sentence for the client about this occurrence
  * @param retryAfter seconds for `Retry-After`, for failures that a later retry can cure
  * @param extraHeaders more header pairs, such as `Allow` on a 405
+ * @param format the body's shape (the `errorFormat` option)
  */
 export function problem(
   slug: ProblemSlug,
   detail: string,
   retryAfter?: number,
   extraHeaders: ReadonlyArray<readonly [string, string]> = [],
+  format: ErrorFormat = "problem",
 ): ProblemResponse {
   const { status, title } = PROBLEMS[slug];
+  const { contentType, body } = formatError(
+    { type: `${PROBLEM_TYPE_BASE}${slug}`, slug, title, status, detail },
+    format,
+  );
   const headers: Array<readonly [string, string]> = [
-    ["content-type", "application/problem+json"],
+    ["content-type", contentType],
     ["cache-control", "no-store"],
   ];
   if (retryAfter !== undefined) headers.push(["retry-after", String(retryAfter)]);
   headers.push(...extraHeaders);
-  const body = JSON.stringify({ type: `${PROBLEM_TYPE_BASE}${slug}`, title, status, detail });
   return { status, headers, body };
 }

@@ -5,7 +5,7 @@ import { createEngine, type IdempotencyEngine } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
 import { problem } from "../core/problems.js";
 import { createDashboard, type Dashboard } from "../dashboard/dashboard.js";
-import { respondToClientError } from "../http/node/client-error.js";
+import { clientErrorResponder } from "../http/node/client-error.js";
 import { guardRequest } from "../http/node/guard.js";
 import { sendWhole } from "../http/node/send.js";
 import { adminEndpoints } from "./admin.js";
@@ -55,7 +55,7 @@ export class Gateway {
     this.#upstream = new Upstream(upstream, upstreamTimeout);
     this.#admin = adminEndpoints(adminPrefix, this.engine.options.store, this.metrics, logger);
     this.server = http.createServer(this.handle);
-    this.server.on("clientError", respondToClientError);
+    this.server.on("clientError", clientErrorResponder(this.engine.options.errorFormat));
   }
 
   /** The request listener, for mounting the gateway on a server of your own. */
@@ -90,6 +90,7 @@ export class Gateway {
   /** Decides with the engine, forwards, relays the answer. Rejects only on the unexpected (see {@link #fail}). */
   async #proxy(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
     let execution: Execution | undefined;
+    let body: Buffer | undefined;
     try {
       if (this.engine.guards(record.method)) {
         const outcome = await guardRequest(this.engine, req, res);
@@ -99,11 +100,12 @@ export class Gateway {
           return;
         }
         execution = outcome.execution;
+        body = outcome.body;
       }
     } finally {
       record.decided(execution);
     }
-    const exchange = this.#upstream.send(req, execution !== undefined);
+    const exchange = this.#upstream.send(req, execution !== undefined, body);
     record.abortUpstream = exchange.abort;
     let upstream: IncomingMessage;
     try {
@@ -113,7 +115,8 @@ export class Gateway {
       await execution?.fail();
       if (error instanceof UpstreamError && !res.destroyed) {
         const detail = `${error.message}; the idempotency key was released, so retrying with it is safe`;
-        sendWhole(res, problem(error.problem, detail, this.engine.options.retryAfter));
+        const { retryAfter, errorFormat } = this.engine.options;
+        sendWhole(res, problem(error.problem, detail, retryAfter, [], errorFormat));
       } else {
         res.destroy();
       }
@@ -142,7 +145,10 @@ export class Gateway {
     }
     this.#options.logger?.error({ err: error, method: record.method, path: record.path }, "request failed");
     if (res.headersSent) res.destroy();
-    else sendWhole(res, problem("internal-error", "the gateway could not handle this request"));
+    else {
+      const detail = "the gateway could not handle this request";
+      sendWhole(res, problem("internal-error", detail, undefined, [], this.engine.options.errorFormat));
+    }
   }
 
   #finished(record: RequestRecord): void {

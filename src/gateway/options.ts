@@ -45,6 +45,7 @@ export const GATEWAY_DEFAULTS = {
   host: "127.0.0.1",
   store: "sqlite:./.oncely/oncely.db",
   shutdownGrace: 10_000,
+  workers: 1,
   logLevel: "info",
 } as const;
 

@@ -61,20 +61,23 @@ export class Upstream {
   }
 
   /**
-   * Forwards `req` — method, path, end-to-end headers and the body as it streams in.
+   * Forwards `req` — method, path, end-to-end headers and the body: `body` when the guard
+   * already read it for the fingerprint, else as it streams in.
    * The upstream call is never tied to the client's connection: once the request is
-   * complete, a client that goes away does not cancel it. Only a client that leaves
-   * before its body is complete aborts it, since the upstream must never act on half a
-   * request.
+   * complete, a client that goes away does not cancel it — even when it left before the
+   * call began (while its key was being claimed), as long as its body is at hand. Only a
+   * client that leaves before its body is complete aborts it, since the upstream must never
+   * act on half a request.
    *
    * A request that fails on a reused pooled connection before any answer (the upstream had
    * closed it meanwhile) is sent once more on a new connection — but only an unguarded
    * request with a safe method and no body, which cannot execute anything twice. A guarded
    * request is never resent: its first attempt may have reached the upstream.
    * @param guarded whether the engine guards the request (an execution holds its key)
+   * @param body the whole request body, when it was already read
    */
-  send(req: IncomingMessage, guarded: boolean): Exchange {
-    const withBody = hasBody(req);
+  send(req: IncomingMessage, guarded: boolean, body?: Buffer): Exchange {
+    const withBody = body === undefined ? hasBody(req) : body.length > 0;
     const resendable = !guarded && !withBody && SAFE_METHODS.has(req.method ?? "GET");
     let outgoing = this.#forward(req, withBody, this.#agent);
     const response = new Promise<IncomingMessage>((resolve, reject) => {
@@ -103,10 +106,23 @@ export class Upstream {
       };
       settle(outgoing, false);
     });
-    req.once("close", () => {
-      if (!req.readableEnded) outgoing.destroy(new ClientAbortedError());
-    });
-    req.pipe(outgoing);
+    if (body !== undefined) {
+      // The guard put the bytes back into the request as well; they are sent from here, so
+      // a client gone meanwhile (its request destroyed with them) loses nothing.
+      req.resume();
+      outgoing.end(body);
+    } else if (!withBody) {
+      req.resume();
+      outgoing.end();
+    } else if (req.destroyed) {
+      // The client left before anyone read its body: nothing whole can be sent.
+      outgoing.destroy(new ClientAbortedError());
+    } else {
+      req.once("close", () => {
+        if (!req.readableEnded) outgoing.destroy(new ClientAbortedError());
+      });
+      req.pipe(outgoing);
+    }
     return { response, abort: () => outgoing.destroy() };
   }
 

@@ -27,6 +27,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   stores: ["core", "store", "stores"],
   http: ["core", "store", "http"],
   adapters: ["core", "store", "http", "adapters"],
+  records: ["core", "store", "records"],
   dashboard: ["core", "store", "records", "http", "dashboard"],
   gateway: ["core", "store", "stores", "records", "http", "dashboard", "gateway"],
   events: ["core", "store", "stores", "http", "events"],

@@ -3,7 +3,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENGINE_SETTINGS, engineOptions } from "../../src/cli/engine-settings.js";
-import { LISTEN_SETTINGS, PROXY_SETTINGS, UPSTREAM_SETTINGS } from "../../src/cli/gateway-settings.js";
+import {
+  LISTEN_SETTINGS,
+  PROXY_SETTINGS,
+  SERVE_SETTINGS,
+  UPSTREAM_SETTINGS,
+} from "../../src/cli/gateway-settings.js";
 import { envName, flagName } from "../../src/cli/settings.js";
 import { formatDuration, formatSize, parseDuration, parseSize } from "../../src/cli/values.js";
 import { newKey, send } from "../helpers/http.js";
@@ -41,6 +46,7 @@ describe("every engine option that is not a function is a setting", () => {
     const everySet = engineOptions({
       methods: ["POST"],
       header: "K",
+      keyJson: "/k",
       maxKeyLength: 1,
       required: true,
       scopeHeader: "S",
@@ -58,6 +64,7 @@ describe("every engine option that is not a function is a setting", () => {
       maxBodyBytes: 1,
       maxRequestBodyBytes: 1,
       onStoreError: "open",
+      errorFormat: "stripe",
       retryAfter: 1,
     });
     expect(Object.keys(everySet).sort()).toEqual(declared.filter((name) => !notFlags.includes(name)).sort());
@@ -85,7 +92,13 @@ describe("docs/gateway.md", () => {
         ),
       ].map((match) => [match[3] as string, { flag: match[1], env: match[2], defaultText: match[4] }]),
     );
-    const tables = { ...UPSTREAM_SETTINGS, ...LISTEN_SETTINGS, ...PROXY_SETTINGS, ...ENGINE_SETTINGS };
+    const tables = {
+      ...UPSTREAM_SETTINGS,
+      ...SERVE_SETTINGS,
+      ...LISTEN_SETTINGS,
+      ...PROXY_SETTINGS,
+      ...ENGINE_SETTINGS,
+    };
     expect([...rows.keys()].sort()).toEqual(Object.keys(tables).sort());
     for (const [name, spec] of Object.entries(tables)) {
       expect(rows.get(name), name).toEqual({
@@ -106,7 +119,13 @@ describe("help", () => {
     const serve = await runCli(["serve", "--help"]);
     expect(serve.code).toBe(0);
     const flat = serve.stdout.replace(/\s+/g, " ");
-    for (const table of [UPSTREAM_SETTINGS, LISTEN_SETTINGS, PROXY_SETTINGS, ENGINE_SETTINGS]) {
+    for (const table of [
+      UPSTREAM_SETTINGS,
+      SERVE_SETTINGS,
+      LISTEN_SETTINGS,
+      PROXY_SETTINGS,
+      ENGINE_SETTINGS,
+    ]) {
       for (const [name, spec] of Object.entries(table)) {
         expect(flat).toContain(flagName(name));
         expect(flat).toContain(envName(name));

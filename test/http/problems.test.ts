@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { PROBLEM_TYPE_BASE, PROBLEMS, problem } from "../../src/core/problems.js";
+import { createStore } from "../../src/index.js";
+import { guardedServer } from "../helpers/guarded.js";
+import { newKey, send } from "../helpers/http.js";
 
 const docs = readFileSync(new URL("../../docs/problems.md", import.meta.url), "utf8");
 
@@ -28,6 +31,29 @@ describe("problem types", () => {
         status: PROBLEMS[slug].status,
         detail: "why",
       });
+    }
+  });
+});
+
+describe("errorFormat in the library", () => {
+  it("shapes the engine's own answers with a function of the problem, the status kept", async () => {
+    const store = await createStore("memory:");
+    const server = await guardedServer(store, {
+      errorFormat: (details) => ({ failure: { reason: details.slug, status: details.status } }),
+    });
+    try {
+      const key = newKey();
+      await send(server.url, { headers: { "idempotency-key": key }, body: "a" });
+      const reused = await send(server.url, { headers: { "idempotency-key": key }, body: "b" });
+      expect(reused.status).toBe(422);
+      expect(reused.headers.get("content-type")).toBe("application/json");
+      expect(reused.json()).toEqual({ failure: { reason: "key-reused", status: 422 } });
+      const invalid = await send(server.url, { headers: { "idempotency-key": "" }, body: "a" });
+      expect(invalid.status).toBe(400);
+      expect(invalid.json()).toEqual({ failure: { reason: "invalid-key", status: 400 } });
+    } finally {
+      await server.close();
+      await store.close();
     }
   });
 });

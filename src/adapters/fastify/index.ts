@@ -123,7 +123,11 @@ async function guard(
     const limit = engine.options.maxRequestBodyBytes;
     const buffered = await readPayload(payload, limit);
     if (buffered === TOO_LARGE) {
-      await sendAnswer(reply, problem("request-too-large", `the request body exceeds ${limit} bytes`));
+      const detail = `the request body exceeds ${limit} bytes`;
+      await sendAnswer(
+        reply,
+        problem("request-too-large", detail, undefined, [], engine.options.errorFormat),
+      );
       return undefined;
     }
     body = buffered;

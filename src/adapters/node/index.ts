@@ -3,5 +3,5 @@
  * @module
  */
 export type { IdempotencyOptions } from "../../core/options.js";
-export { respondToClientError } from "../../http/node/client-error.js";
+export { clientErrorResponder, respondToClientError } from "../../http/node/client-error.js";
 export { idempotency, type NodeHandler, type NodeMiddleware, withIdempotency } from "./middleware.js";

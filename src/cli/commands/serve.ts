@@ -2,9 +2,11 @@
  * `oncely serve`: the gateway in front of any HTTP API.
  * @module
  */
+import cluster from "node:cluster";
 import type { Command } from "commander";
+import { GATEWAY_DEFAULTS } from "../../gateway/options.js";
 import { ENGINE_SETTINGS } from "../engine-settings.js";
-import { LISTEN_SETTINGS, PROXY_SETTINGS, UPSTREAM_SETTINGS } from "../gateway-settings.js";
+import { LISTEN_SETTINGS, PROXY_SETTINGS, SERVE_SETTINGS, UPSTREAM_SETTINGS } from "../gateway-settings.js";
 import {
   addGatewayOptions,
   GATEWAY_COMMAND_SETTINGS,
@@ -12,8 +14,9 @@ import {
   runGateway,
 } from "../run-gateway.js";
 import { reportingUsageErrors, UsageError } from "../settings.js";
+import { checkWorkers, superviseWorkers } from "../workers.js";
 
-const TABLES = [UPSTREAM_SETTINGS, LISTEN_SETTINGS, PROXY_SETTINGS, ENGINE_SETTINGS];
+const TABLES = [UPSTREAM_SETTINGS, SERVE_SETTINGS, LISTEN_SETTINGS, PROXY_SETTINGS, ENGINE_SETTINGS];
 
 /** Registers `serve` on the program. */
 export function registerServe(program: Command): void {
@@ -39,7 +42,7 @@ export function registerServe(program: Command): void {
     reportingUsageErrors(async (_options: unknown, cmd: Command) => {
       const settings = readGatewaySettings(
         cmd,
-        { ...UPSTREAM_SETTINGS, ...GATEWAY_COMMAND_SETTINGS },
+        { ...UPSTREAM_SETTINGS, ...SERVE_SETTINGS, ...GATEWAY_COMMAND_SETTINGS },
         TABLES,
       );
       if (!settings.upstream) {
@@ -47,7 +50,15 @@ export function registerServe(program: Command): void {
           "missing --upstream <url> (or ONCELY_UPSTREAM): the API to put the gateway in front of",
         );
       }
-      await runGateway(settings, settings.upstream);
+      const workers = settings.workers ?? GATEWAY_DEFAULTS.workers;
+      checkWorkers(workers, settings.store ?? GATEWAY_DEFAULTS.store);
+      if (workers > 1 && cluster.isPrimary) await superviseWorkers(workers, settings.logLevel);
+      else
+        await runGateway(settings, settings.upstream, undefined, workers === 1).catch((error: unknown) => {
+          // A worker's channel to its primary would keep it alive after the error is reported.
+          cluster.worker?.disconnect();
+          throw error;
+        });
     }),
   );
 }

@@ -45,7 +45,10 @@ export async function guardFetchRequest(
     const limit = engine.options.maxRequestBodyBytes;
     const buffered = await readBody(limit);
     if (buffered === TOO_LARGE) {
-      return answer(answerResponse(problem("request-too-large", `the request body exceeds ${limit} bytes`)));
+      const detail = `the request body exceeds ${limit} bytes`;
+      return answer(
+        answerResponse(problem("request-too-large", detail, undefined, [], engine.options.errorFormat)),
+      );
     }
     body = buffered;
   }

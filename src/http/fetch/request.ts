@@ -58,7 +58,9 @@ export async function bufferBody(request: Request, limit: number): Promise<Uint8
     if (done) break;
     size += value.length;
     if (size > limit) {
-      await reader.cancel();
+      // Not awaited: cancelling one branch of a cloned (teed) body settles only once the
+      // other branch, the request the handler never reads now, is cancelled too.
+      reader.cancel().catch(() => {});
       return TOO_LARGE;
     }
     chunks.push(value);

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import type { ErrorFormat } from "../../core/error-format.js";
 import { type ProblemSlug, problem } from "../../core/problems.js";
 
 /** Node's parser errors that have their own status, as Node's default answer gives them; the rest are 400. */
@@ -21,20 +22,27 @@ const SLUG_BY_CODE: Readonly<Record<string, ProblemSlug>> = {
  * const server = http.createServer(withIdempotency(handler, { store }));
  * server.on("clientError", respondToClientError);
  */
-export function respondToClientError(error: Error & { code?: string }, socket: Duplex): void {
-  const connection = socket as Duplex & { bytesWritten?: number };
-  if (error.code === "ECONNRESET" || !socket.writable || (connection.bytesWritten ?? 0) > 0) {
-    socket.destroy();
-    return;
-  }
-  const slug = SLUG_BY_CODE[error.code ?? ""] ?? "malformed-request";
-  const detail =
-    slug === "malformed-request"
-      ? `the request could not be parsed as HTTP/1.1 (${error.code ?? error.message}); a header value may hold a control character`
-      : error.message;
-  const { status, headers, body } = problem(slug, detail);
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`];
-  for (const [name, value] of headers) lines.push(`${name}: ${value}`);
-  lines.push(`content-length: ${Buffer.byteLength(body)}`, "connection: close");
-  socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
+export const respondToClientError = clientErrorResponder("problem");
+
+/** {@link respondToClientError} with the answers in `format` (the `errorFormat` option). */
+export function clientErrorResponder(
+  format: ErrorFormat,
+): (error: Error & { code?: string }, socket: Duplex) => void {
+  return function respondToClientError(error, socket) {
+    const connection = socket as Duplex & { bytesWritten?: number };
+    if (error.code === "ECONNRESET" || !socket.writable || (connection.bytesWritten ?? 0) > 0) {
+      socket.destroy();
+      return;
+    }
+    const slug = SLUG_BY_CODE[error.code ?? ""] ?? "malformed-request";
+    const detail =
+      slug === "malformed-request"
+        ? `the request could not be parsed as HTTP/1.1 (${error.code ?? error.message}); a header value may hold a control character`
+        : error.message;
+    const { status, headers, body } = problem(slug, detail, undefined, [], format);
+    const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`];
+    for (const [name, value] of headers) lines.push(`${name}: ${value}`);
+    lines.push(`content-length: ${Buffer.byteLength(body)}`, "connection: close");
+    socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
+  };
 }

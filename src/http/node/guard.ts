@@ -21,9 +21,12 @@ export type NodeMiddleware = (
 
 /**
  * What the caller does once the engine has decided: run the handler (`next: true`; with
- * an execution, its response is captured), or nothing, because oncely answered.
+ * an execution, its response is captured), or nothing, because oncely answered. `body` is
+ * the request body when it was read for the fingerprint (it was also put back into the request).
  */
-export type Outcome = { readonly next: false } | { readonly next: true; readonly execution?: Execution };
+export type Outcome =
+  | { readonly next: false }
+  | { readonly next: true; readonly execution?: Execution; readonly body?: Buffer };
 
 const NEXT: Outcome = { next: true };
 const ANSWERED: Outcome = { next: false };
@@ -46,7 +49,8 @@ export async function guardRequest(
     const limit = engine.options.maxRequestBodyBytes;
     const buffered = await bufferRequestBody(req, limit);
     if (buffered === TOO_LARGE) {
-      sendWhole(res, problem("request-too-large", `the request body exceeds ${limit} bytes`));
+      const detail = `the request body exceeds ${limit} bytes`;
+      sendWhole(res, problem("request-too-large", detail, undefined, [], engine.options.errorFormat));
       return ANSWERED;
     }
     body = buffered;
@@ -54,7 +58,7 @@ export async function guardRequest(
   const decision = await engine.begin(toIncomingRequest(req, body, keyHeader));
   switch (decision.action) {
     case "pass":
-      return NEXT;
+      return body === undefined ? NEXT : { next: true, body };
     case "respond":
       sendWhole(res, decision.response);
       return ANSWERED;
@@ -63,6 +67,8 @@ export async function guardRequest(
       return ANSWERED;
     case "execute":
       captureResponse(res, decision.execution);
-      return { next: true, execution: decision.execution };
+      return body === undefined
+        ? { next: true, execution: decision.execution }
+        : { next: true, execution: decision.execution, body };
   }
 }

@@ -180,8 +180,13 @@ export class SqliteStore implements InspectableStore {
     if (this.#ownsDatabase) this.#db.close();
   }
 
-  /** Runs a synchronous operation, with SQLite's failures (and whatever else it throws) as rejections. */
+  /** Runs a synchronous operation so that whatever it throws becomes a rejection. */
   async #run<T>(operation: () => T): Promise<T> {
+    return this.#runNow(operation);
+  }
+
+  /** Runs a synchronous operation, with SQLite's failures thrown as store errors. */
+  #runNow<T>(operation: () => T): T {
     if (this.#closed) throw new StoreClosedError();
     return unlessSqliteFails(operation);
   }
