@@ -68,13 +68,12 @@ describe("docs/dashboard.md", () => {
       .replace('"oncely/dashboard"', source("dashboard/index.ts"))
       .replace('"oncely/express"', source("adapters/express/index.ts"))
       .replace('"oncely"', source("index.ts"))
-      .replace('"express"', JSON.stringify(createRequire(import.meta.url).resolve("express")))
-      .replace("app.listen(3000)", `app.listen(${port})`);
+      .replace('"express"', JSON.stringify(createRequire(import.meta.url).resolve("express")));
     const directory = temporaryDirectory();
     writeFileSync(join(directory, "app.mts"), runnable);
     const { child, output } = spawnLogged(process.execPath, ["--import", TSX, "app.mts"], {
       cwd: directory,
-      env: { ...process.env, ONCELY_DASHBOARD_TOKEN: TOKEN },
+      env: { ...process.env, ONCELY_DASHBOARD_TOKEN: TOKEN, PORT: String(port) },
     });
     const url = `http://127.0.0.1:${port}`;
     await answering(url, child, output);

@@ -9,14 +9,22 @@ import { createGateway, type Gateway } from "../../src/gateway/index.js";
 import { createStore } from "../../src/index.js";
 import { type DelayProxy, startDelayProxy } from "../helpers/delay-proxy.js";
 import { newKey, send } from "../helpers/http.js";
+import { serviceUrl } from "../helpers/services.js";
 import { startUpstream, type Upstream } from "./helpers.js";
 
 const servers = [
-  { name: "redis", url: process.env.ONCELY_TEST_REDIS_URL },
-  { name: "postgres", url: process.env.ONCELY_TEST_POSTGRES_URL },
+  {
+    name: "redis",
+    url: serviceUrl("ONCELY_TEST_REDIS_URL", "a client that leaves while its claim is on its way to redis"),
+  },
+  {
+    name: "postgres",
+    url: serviceUrl(
+      "ONCELY_TEST_POSTGRES_URL",
+      "a client that leaves while its claim is on its way to postgres",
+    ),
+  },
 ].filter((server): server is { name: string; url: string } => server.url !== undefined);
-if (servers.length === 0)
-  console.warn("late-claim suite skipped: no ONCELY_TEST_REDIS_URL / ONCELY_TEST_POSTGRES_URL");
 
 const CLAIM_DELAY_MS = 300;
 
