@@ -12,6 +12,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { problem } from "../core/problems.js";
+import { sendWhole } from "../http/node/send.js";
 import { type IdempotencyStore, isInspectable } from "../store.js";
 import type { Activity } from "./activity.js";
 import { findByLabel, lookUp, recordsOverview } from "./records.js";
@@ -130,10 +131,7 @@ function sendProblemJson(
   slug: "dashboard-unauthorized" | "dashboard-read-only",
   detail: string,
 ): void {
-  const { status, headers, body } = problem(slug, detail);
-  res.statusCode = status;
-  for (const [name, value] of headers) res.setHeader(name, value);
-  res.end(body);
+  sendWhole(res, problem(slug, detail));
 }
 
 function sendJson(res: ServerResponse, status: number, body: object): void {
