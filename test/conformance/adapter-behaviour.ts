@@ -8,7 +8,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { IdempotencyStore } from "../../src/store.js";
 import { newKey, type Reply, send, type TestServer } from "../helpers/http.js";
-import { claimed, completion, storeCases } from "../helpers/stores.js";
+import { claimed, completion, slowAt, storeCases } from "../helpers/stores.js";
 import { BehaviourApp, BIG_BYTES, Gate, type Serve } from "./behaviour-app.js";
 
 /** Where an adapter's framework differs, and the suite checks the documented behaviour instead. */
@@ -29,6 +29,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
     let server: TestServer;
     let waiting: TestServer;
     let jsonKey: TestServer;
+    let slowToComplete: TestServer;
 
     beforeAll(async () => {
       store = await create();
@@ -39,9 +40,10 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
         { store, key: (request) => requestIdOf(request.body), maxRequestBodyBytes: 64 * 1024 },
         app,
       );
+      slowToComplete = await serve({ store: slowAt(store, "complete", 150) }, app);
     });
     afterAll(async () => {
-      await Promise.all([server.close(), waiting.close(), jsonKey.close()]);
+      await Promise.all([server.close(), waiting.close(), jsonKey.close(), slowToComplete.close()]);
       await store.close();
     });
     beforeEach(() => {
@@ -67,6 +69,19 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
         expect(replay.body.equals(first.body)).toBe(true);
         expect(replay.headers.get("content-length")).toBe(String(first.body.length));
         expect(app.count(path)).toBe(1);
+      },
+    );
+
+    it.each(["/orders", "/stream"])(
+      "ends %s only once its record is complete, so a retry sent at once is a replay",
+      async (path) => {
+        const key = newKey();
+        const first = await post(slowToComplete, path, key, "tea");
+        const retry = await post(slowToComplete, path, key, "tea");
+        expect(first.status).toBe(201);
+        expect(retry.status).toBe(201);
+        expect(retry.headers.get("x-idempotency-replayed")).toBe("true");
+        expect(retry.body.equals(first.body)).toBe(true);
       },
     );
 

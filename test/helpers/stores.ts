@@ -80,3 +80,18 @@ export function failing(
     },
   });
 }
+
+/** The real `store`, except that `method` answers `delayMs` late: a backend that is slow at one step. */
+export function slowAt(store: IdempotencyStore, method: keyof IdempotencyStore, delayMs: number): IdempotencyStore {
+  return new Proxy(store, {
+    get: (target, name) => {
+      const value: unknown = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      if (name !== method) return value.bind(target);
+      return async (...args: unknown[]) => {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return value.apply(target, args);
+      };
+    },
+  });
+}

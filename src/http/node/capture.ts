@@ -307,8 +307,9 @@ class ResponseCapture {
     const res = this.#res;
     const accepted = bytes ? this.#execution.write(bytes) : true;
     if (call.kind === "end") {
-      this.#end(call.args);
-      void this.#execution.finish();
+      // The end goes out once the record is complete: a client that got the whole body
+      // and retries at once must meet the replay, not a key still in flight.
+      void this.#execution.finish().then(() => this.#end(call.args));
       return true;
     }
     const flowing = this.#original.write.apply(res, call.args as never);
