@@ -82,7 +82,11 @@ export function failing(
 }
 
 /** The real `store`, except that `method` answers `delayMs` late: a backend that is slow at one step. */
-export function slowAt(store: IdempotencyStore, method: keyof IdempotencyStore, delayMs: number): IdempotencyStore {
+export function slowAt(
+  store: IdempotencyStore,
+  method: keyof IdempotencyStore,
+  delayMs: number,
+): IdempotencyStore {
   return new Proxy(store, {
     get: (target, name) => {
       const value: unknown = Reflect.get(target, name, target);
