@@ -178,6 +178,16 @@ export class Execution {
   }
 
   /**
+   * The client left before the handler started, and its body went with it: running the
+   * handler would act on a request it cannot read. Releases the key (reason
+   * `client-left`), so the retry executes with its body.
+   */
+  async clientLeft(): Promise<void> {
+    if (this.#phase !== "running") return;
+    await this.#release("client-left");
+  }
+
+  /**
    * Watches the client: once `client.abandoned` is true (it went away before the response
    * ended) the handler may still finish and its response is still stored, so the lease is
    * kept alive — but only for one more lease period, so that a handler that gave up

@@ -28,10 +28,12 @@ export interface ReplayedEvent extends KeyEvent {
 
 /**
  * Why a key was released so that a retry executes again: a status `shouldStore` refused,
- * the handler's `storeHeader: no` (`declined`), or a thrown error. A failed store write
- * releases nothing: the key stays in flight until its lease lapses (in `oncely/events` too).
+ * the handler's `storeHeader: no` (`declined`), a thrown error, or a client that left
+ * while its key was being claimed, before the handler could read its body
+ * (`client-left`). A failed store write releases nothing: the key stays in flight until
+ * its lease lapses (in `oncely/events` too).
  */
-export type ReleaseReason = "status" | "declined" | "error";
+export type ReleaseReason = "status" | "declined" | "error" | "client-left";
 
 /** The key was released. */
 export interface ReleasedEvent extends KeyEvent {

@@ -93,7 +93,7 @@ export class Gateway {
     let body: Buffer | undefined;
     try {
       if (this.engine.guards(record.method)) {
-        const outcome = await guardRequest(this.engine, req, res);
+        const outcome = await guardRequest(this.engine, req, res, { sendsBody: true });
         if (!outcome.next) {
           // Replays, conflicts, mismatches and store failures were noted by the hooks; the rest are 4xx answers.
           if (record.outcome === "passed") record.outcome = "rejected";

@@ -5,6 +5,8 @@
  * @module
  */
 import { createHash, randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { IdempotencyStore } from "../../src/store.js";
 import { newKey, type Reply, send, type TestServer } from "../helpers/http.js";
@@ -30,6 +32,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
     let waiting: TestServer;
     let jsonKey: TestServer;
     let slowToComplete: TestServer;
+    let slowToClaim: TestServer;
 
     beforeAll(async () => {
       store = await create();
@@ -41,9 +44,16 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
         app,
       );
       slowToComplete = await serve({ store: slowAt(store, "complete", 150) }, app);
+      slowToClaim = await serve({ store: slowAt(store, "claim", 200) }, app);
     });
     afterAll(async () => {
-      await Promise.all([server.close(), waiting.close(), jsonKey.close(), slowToComplete.close()]);
+      await Promise.all([
+        server.close(),
+        waiting.close(),
+        jsonKey.close(),
+        slowToComplete.close(),
+        slowToClaim.close(),
+      ]);
       await store.close();
     });
     beforeEach(() => {
@@ -84,6 +94,24 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
         expect(retry.body.equals(first.body)).toBe(true);
       },
     );
+
+    it("never runs the handler without the body of a client that left while its key was claimed", async () => {
+      const key = newKey();
+      const body = '{"item":"tea"}';
+      const socket = connect(Number(new URL(slowToClaim.url).port), "127.0.0.1");
+      await once(socket, "connect");
+      socket.on("error", () => {});
+      socket.write(
+        `POST /orders HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      // Executed with its body and replayed, or let go and executed now: never an answer to no body.
+      const retry = await post(slowToClaim, "/orders", key, body);
+      expect(retry.status).toBe(201);
+      expect(retry.json()).toMatchObject({ body });
+    });
 
     it("answers 409 to a duplicate in flight, and with `wait` the duplicate gets the replay", async () => {
       const key = newKey();

@@ -61,6 +61,11 @@ export async function guardFetchRequest(
     case "replay":
       return answer(await replayResponse(decision.replay, engine.options.storeBeforeSendBytes));
     case "execute":
+      if (request.signal.aborted) {
+        // The client left while its key was claimed: its body is gone, and so is its reader.
+        await decision.execution.clientLeft();
+        return answer(new Response(null, { status: 499 }));
+      }
       return { action: "run", execution: decision.execution };
   }
 }

@@ -28,6 +28,17 @@ export type Outcome =
   | { readonly next: false }
   | { readonly next: true; readonly execution?: Execution; readonly body?: Buffer };
 
+/** How the caller hands the request on. */
+export interface GuardOptions {
+  /**
+   * The caller sends the body of {@link Outcome} itself (the gateway forwards it), so a
+   * client that left while its key was claimed still has its request executed. Otherwise
+   * the handler reads the request, whose body is gone with the client: the key is let go
+   * and nothing runs. @default false
+   */
+  readonly sendsBody?: boolean;
+}
+
 const NEXT: Outcome = { next: true };
 const ANSWERED: Outcome = { next: false };
 
@@ -41,6 +52,7 @@ export async function guardRequest(
   engine: IdempotencyEngine,
   req: IncomingMessage,
   res: ServerResponse,
+  { sendsBody = false }: GuardOptions = {},
 ): Promise<Outcome> {
   const keyHeader = { name: engine.options.header, lines: headerLines(req, engine.options.header) };
   if (engine.passesForLackOfKey(keyHeader.lines)) return NEXT;
@@ -66,6 +78,11 @@ export async function guardRequest(
       await sendReplay(res, decision.replay);
       return ANSWERED;
     case "execute":
+      if (!sendsBody && body !== undefined && body.length > 0 && req.destroyed && !req.readableEnded) {
+        // The client left and Node dropped the body put back for the handler, unread.
+        await decision.execution.clientLeft();
+        return ANSWERED;
+      }
       captureResponse(res, decision.execution);
       return body === undefined
         ? { next: true, execution: decision.execution }
