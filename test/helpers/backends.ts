@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll } from "vitest";
-import type { IdempotencyStore, InspectableStore } from "../../src/store.js";
+import type { InspectableStore } from "../../src/store.js";
 import { type CreateStoreOptions, createStore } from "../../src/stores/create-store.js";
 import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { connectRedis, type OwnedClient } from "../../src/stores/redis/connection.js";
@@ -24,6 +25,11 @@ export interface Backend {
   open(options?: CreateStoreOptions): Promise<InspectableStore>;
   /** Every byte the backend holds for these records: files, rows, Redis values. */
   raw(): Promise<Buffer>;
+  /**
+   * The bytes of the live records only. Differs from {@link raw} for SQLite, whose file keeps
+   * deleted rows in free pages and in its write-ahead log until they are reused.
+   */
+  rows(): Promise<Buffer>;
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -63,17 +69,21 @@ function memoryBackend(): Backend {
       const { encryptStore } = await import("../../src/stores/encrypt-store.js");
       return (await encryptStore(shared, options.encryption)) as InspectableStore;
     },
-    async raw() {
-      const parts: Buffer[] = [];
-      for (const record of (await inner.list({ limit: 10_000 })).records) {
-        if (record.state !== "completed") continue;
-        parts.push(Buffer.from(JSON.stringify(record.response.headers)), Buffer.from(record.firstChunk));
-        for (let index = 1; index < record.response.chunkCount; index++)
-          parts.push(Buffer.from((await inner.readChunk(record, index)) ?? []));
-      }
-      return Buffer.concat(parts);
-    },
+    raw: () => memoryBytes(inner),
+    rows: () => memoryBytes(inner),
   };
+}
+
+/** What the memory store keeps of each record: its headers and body chunks. */
+async function memoryBytes(inner: InspectableStore): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (const record of (await inner.list({ limit: 10_000 })).records) {
+    if (record.state !== "completed") continue;
+    parts.push(Buffer.from(JSON.stringify(record.response.headers)), Buffer.from(record.firstChunk));
+    for (let index = 1; index < record.response.chunkCount; index++)
+      parts.push(Buffer.from((await inner.readChunk(record, index)) ?? []));
+  }
+  return Buffer.concat(parts);
 }
 
 function sqliteBackend(): Backend {
@@ -87,6 +97,19 @@ function sqliteBackend(): Backend {
       return Buffer.concat(
         [path, `${path}-wal`].filter((file) => existsSync(file)).map((file) => readFileSync(file)),
       );
+    },
+    async rows() {
+      const db = new Database(path, { readonly: true });
+      try {
+        const parts: Buffer[] = [];
+        for (const table of ["oncely_records", "oncely_chunks"])
+          for (const row of db.prepare(`SELECT * FROM ${table}`).all() as Array<Record<string, unknown>>)
+            for (const value of Object.values(row))
+              parts.push(Buffer.isBuffer(value) ? value : Buffer.from(String(value)));
+        return Buffer.concat(parts);
+      } finally {
+        db.close();
+      }
     },
   };
 }
@@ -109,23 +132,27 @@ function redisBackend(name: string, base: string): Backend {
     name,
     url,
     open: (options) => createStore(url, options) as Promise<InspectableStore>,
-    async raw() {
-      const redis = await client();
-      const parts: Buffer[] = [];
-      for (const key of await scanKeys(redis, `${prefix}*`)) {
-        const type = await redis.type(key);
-        if (type === "hash") {
-          for (const [field, value] of Object.entries(await redis.hgetallBuffer(key)))
-            parts.push(Buffer.from(field), value);
-        } else if (type === "string") {
-          parts.push((await redis.getBuffer(key)) ?? Buffer.alloc(0));
-        } else {
-          throw new Error(`unexpected Redis type ${type} at ${key}`);
-        }
-      }
-      return Buffer.concat(parts);
-    },
+    rows: () => raw(),
+    raw: () => raw(),
   };
+
+  /** Every field and value under the prefix. */
+  async function raw(): Promise<Buffer> {
+    const redis = await client();
+    const parts: Buffer[] = [];
+    for (const key of await scanKeys(redis, `${prefix}*`)) {
+      const type = await redis.type(key);
+      if (type === "hash") {
+        for (const [field, value] of Object.entries(await redis.hgetallBuffer(key)))
+          parts.push(Buffer.from(field), value);
+      } else if (type === "string") {
+        parts.push((await redis.getBuffer(key)) ?? Buffer.alloc(0));
+      } else {
+        throw new Error(`unexpected Redis type ${type} at ${key}`);
+      }
+    }
+    return Buffer.concat(parts);
+  }
 }
 
 function postgresBackend(base: string): Backend {
@@ -140,17 +167,19 @@ function postgresBackend(base: string): Backend {
     name: "postgres",
     url,
     open: (options) => createStore(url, options) as Promise<InspectableStore>,
-    async raw() {
-      const parts: Buffer[] = [];
-      for (const suffix of ["records", "chunks"]) {
-        const { rows } = await pool.query(`SELECT * FROM "${table}_${suffix}"`);
-        for (const row of rows as Array<Record<string, unknown>>)
-          for (const value of Object.values(row))
-            parts.push(Buffer.isBuffer(value) ? value : Buffer.from(String(value)));
-      }
-      return Buffer.concat(parts);
-    },
+    rows: () => raw(),
+    raw: () => raw(),
   };
-}
 
-export type { IdempotencyStore };
+  /** Every value of every row of the store's two tables. */
+  async function raw(): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for (const suffix of ["records", "chunks"]) {
+      const { rows } = await pool.query(`SELECT * FROM "${table}_${suffix}"`);
+      for (const row of rows as Array<Record<string, unknown>>)
+        for (const value of Object.values(row))
+          parts.push(Buffer.isBuffer(value) ? value : Buffer.from(String(value)));
+    }
+    return Buffer.concat(parts);
+  }
+}
