@@ -114,7 +114,11 @@ export class DecryptionFailedError extends OncelyError {
   readonly key: string;
 
   constructor(scope: string, key: string, reason: string, options?: ErrorOptions) {
-    super("ONCELY_DECRYPTION_FAILED", `stored record for key "${key}" cannot be decrypted: ${reason}`, options);
+    super(
+      "ONCELY_DECRYPTION_FAILED",
+      `stored record for key "${key}" cannot be decrypted: ${reason}`,
+      options,
+    );
     this.scope = scope;
     this.key = key;
   }

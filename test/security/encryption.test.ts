@@ -192,6 +192,10 @@ describe.each(backends())("encryption at rest ($name)", (backend: Backend) => {
         (await send(`${encrypted.url}/small`, { headers: { "idempotency-key": original } })).status,
       ).toBe(201);
       expect(encrypted.count()).toBe(2);
+      // Without the keys, an encrypted record is an error too, never its ciphertext replayed.
+      const withoutKeys = await send(`${plain.url}/small`, { headers: { "idempotency-key": original } });
+      expect(withoutKeys.status).toBe(503);
+      expect(plain.count()).toBe(1);
     } finally {
       await encrypted.close();
       await plain.close();

@@ -8,6 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, runCli, startUpstream, type Upstream } from "../gateway/helpers.js";
+import { commandsOf } from "../helpers/commands.js";
+import { docBlock } from "../helpers/doc-blocks.js";
 import { newKey, send } from "../helpers/http.js";
 import { temporaryDirectory } from "../helpers/stores.js";
 
@@ -24,11 +26,17 @@ afterAll(() => {
 });
 
 /** Starts `oncely serve` with `env` added, keeping all it prints from the first byte on. */
-async function serve(args: readonly string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve", "--port", "0", ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+function serve(args: readonly string[], env: Record<string, string>): Promise<Run> {
+  return watch(
+    spawn(process.execPath, ["--import", "tsx", CLI, "serve", "--port", "0", ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
+}
+
+/** Waits until `child` prints `listening <port>`, keeping all it prints. */
+async function watch(child: ChildProcess): Promise<Run> {
   running.add(child);
   let output = "";
   const port = await new Promise<number>((resolve, reject) => {
@@ -37,8 +45,8 @@ async function serve(args: readonly string[], env: Record<string, string>): Prom
       const match = /listening (\d+)/.exec(output);
       if (match) resolve(Number(match[1]));
     };
-    child.stdout.on("data", read);
-    child.stderr.on("data", read);
+    child.stdout?.on("data", read);
+    child.stderr?.on("data", read);
     child.once("exit", (code) => reject(new Error(`oncely serve exited with ${code}: ${output}`)));
   });
   return {
@@ -144,6 +152,37 @@ describe("oncely serve with encryption keys", () => {
     const help = await runCli(["serve", "--help"]);
     expect(help.stdout).toContain("ONCELY_ENCRYPTION_KEYS");
     expect(help.stdout).not.toContain("--encryption-keys");
+  }, 30_000);
+});
+
+describe("docs/stores.md", () => {
+  it("starts the gateway with a fresh key as its encryption example shows", async () => {
+    const db = join(temporaryDirectory(), "oncely.db");
+    const [exported, command] = commandsOf(docBlock("encryption-serve").code) as [string, string];
+    const cli = command
+      .replace("npx oncely", `${process.execPath} --import tsx ${CLI}`)
+      .replace("http://127.0.0.1:3000", upstream.url)
+      .replace("sqlite:./.oncely/oncely.db", `sqlite:${db}`);
+    const gateway = await watch(
+      spawn("sh", ["-c", `${exported}; exec ${cli}`], {
+        env: { ...process.env, ONCELY_PORT: "0" },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
+    try {
+      const marker = `order-${randomUUID()}`;
+      const request = { headers: { "idempotency-key": newKey() }, body: marker };
+      const first = await send(gateway.url, request);
+      const replay = await send(gateway.url, request);
+      expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replay.text).toBe(first.text);
+      expect(first.text).toContain(marker);
+      const stored = [db, `${db}-wal`].filter((file) => existsSync(file)).map((file) => readFileSync(file));
+      expect(stored.length).toBeGreaterThan(0);
+      for (const bytes of stored) expect(bytes.includes(marker)).toBe(false);
+    } finally {
+      await gateway.stop();
+    }
   }, 30_000);
 });
 

@@ -10,6 +10,7 @@
  * @module
  */
 import { DecryptionFailedError } from "../../core/errors.js";
+import { SEALED_HEADERS } from "../../core/replay.js";
 import type {
   ClaimInput,
   ClaimResult,
@@ -25,9 +26,6 @@ import type {
 } from "../../store.js";
 import { open, seal } from "./cipher.js";
 import type { KeyRing } from "./key-ring.js";
-
-/** The one header pair an encrypted record holds in the store: the sealed real headers. */
-export const SEALED_HEADERS = "x-oncely-sealed";
 
 /** What is sealed with the headers. */
 interface SealedResponse {
