@@ -7,6 +7,7 @@ import {
   UnknownEncryptionKeyError,
 } from "../../src/core/errors.js";
 import type { StoreErrorEvent } from "../../src/core/hooks.js";
+import { createDeduper } from "../../src/events/index.js";
 import type { IdempotencyStore, InspectableStore } from "../../src/store.js";
 import type { EncryptionOptions } from "../../src/stores/encrypt-store.js";
 import { encryptStore } from "../../src/stores/encrypt-store.js";
@@ -200,6 +201,26 @@ describe.each(backends())("encryption at rest ($name)", (backend: Backend) => {
       await encrypted.close();
       await plain.close();
     }
+  });
+});
+
+describe("encryption with oncely/events", () => {
+  it("records a deduper's results encrypted, and returns them decrypted", async () => {
+    const inner = createMemoryStore();
+    const dedupe = createDeduper({ store: await encryptStore(inner, { keys: [keyA] }), scope: "events" });
+    const secret = `card-${randomUUID()}`;
+    let runs = 0;
+    const handler = async () => ({ run: ++runs, secret });
+    expect((await dedupe.once("evt_1", handler)).value).toEqual({ run: 1, secret });
+    expect(await dedupe.once("evt_1", handler)).toMatchObject({
+      outcome: "duplicate",
+      value: { run: 1, secret },
+    });
+    const [record] = (await inner.list()).records;
+    expect(record?.state).toBe("completed");
+    expect(JSON.stringify(record)).not.toContain(secret);
+    expect(Buffer.from(record?.state === "completed" ? record.firstChunk : []).includes(secret)).toBe(false);
+    await inner.close();
   });
 });
 
