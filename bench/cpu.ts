@@ -65,20 +65,22 @@ const servers: Array<{ name: string; script: string; variant: string; key: keyof
 ];
 const encryption = process.env.BENCH_ENCRYPTION === "1";
 if (encryption) {
-  const sqlite = `sqlite:${join(mkdtempSync(join(tmpdir(), "oncely-bench-cpu-")), "oncely.db")}`;
+  // A file each for plain and encrypted servers: a plain record is an error to an encrypted
+  // store, and the other way round.
+  const dir = mkdtempSync(join(tmpdir(), "oncely-bench-cpu-"));
   servers.splice(1);
-  for (const [store, url] of [
-    ["memory", "memory"],
-    ["SQLite", sqlite],
+  for (const [store, plain, encrypted] of [
+    ["memory", "memory", "memory"],
+    ["SQLite", `sqlite:${join(dir, "plain.db")}`, `sqlite:${join(dir, "encrypted.db")}`],
   ] as const) {
     for (const key of ["unique", "replay"] as const) {
       const what = key === "unique" ? "unique keys" : "replays";
       servers.push(
-        { name: `oncely ${store}, ${what}`, script: "bench/server.ts", variant: url, key },
+        { name: `oncely ${store}, ${what}`, script: "bench/server.ts", variant: plain, key },
         {
           name: `oncely ${store} encrypted, ${what}`,
           script: "bench/server.ts",
-          variant: `${url}+encrypted`,
+          variant: `${encrypted}+encrypted`,
           key,
         },
       );

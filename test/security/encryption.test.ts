@@ -211,7 +211,10 @@ describe("encryption with oncely/events", () => {
     const secret = `card-${randomUUID()}`;
     let runs = 0;
     const handler = async () => ({ run: ++runs, secret });
-    expect((await dedupe.once("evt_1", handler)).value).toEqual({ run: 1, secret });
+    expect(await dedupe.once("evt_1", handler)).toMatchObject({
+      outcome: "executed",
+      value: { run: 1, secret },
+    });
     expect(await dedupe.once("evt_1", handler)).toMatchObject({
       outcome: "duplicate",
       value: { run: 1, secret },
