@@ -6,6 +6,7 @@
 // ratios are medians of per-round ratios.
 // BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as rows (unique keys and replays), to
 // compare a change with what it replaces in the same run.
+// BENCH_CONNECTIONS sets the load generator's connections (50 by default).
 // BENCH_ENCRYPTION=1 measures encryption at rest instead: memory and SQLite, each plain and
 // encrypted, unique keys and replays; it writes docs/benchmarks.md's "encryption" section.
 import { execFileSync } from "node:child_process";
@@ -19,7 +20,7 @@ import { cpuMicroseconds } from "./store-cpu.js";
 
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const CONNECTIONS = 50;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const body = JSON.stringify({ sku: "A-1", quantity: 2 });
 
 let counter = 0;
