@@ -162,7 +162,7 @@ try {
     );
     lines.push(
       "",
-      `Encrypted against plain, CPU per request, median of the per-round ratios: ${pairs.join("; ")}. Each encrypted server has a fresh random key; the answer is a small JSON body (one chunk).`,
+      `Encrypted against plain, CPU per request, median of the per-round ratios: ${pairs.join("; ")}. The answer is a small JSON body (one chunk).`,
     );
   } else {
     const oncely = servers.findIndex((server) => server.variant === "memory" && server.key === "unique");

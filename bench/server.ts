@@ -3,10 +3,10 @@
 // bare or behind oncely. argv: variant (bare | least-layer | least-layer:<store URL> | memory |
 // sqlite:PATH | any store URL | pool=<n>:<postgres URL>, a PostgreSQL store with n connections); least-layer is the yardstick of bench/least-layer.ts, on a Map
 // or on the store the URL names (bench/least-stores.ts). A store variant ending in
-// "+encrypted" encrypts its records at rest (a fresh random key).
+// "+encrypted" encrypts its records at rest, under one fixed key that every server shares.
 // Prints "listening <port>".
 
-import { randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import express from "express";
@@ -38,7 +38,9 @@ if (variant === "least-layer") {
   );
 } else if (variant !== "bare") {
   const url = variant.replace(/\+encrypted$/, "");
-  const encryption = url === variant ? {} : { encryption: { keys: [{ id: "bench", key: randomBytes(32) }] } };
+  // One key for all servers: two servers on one SQLite file must read each other's records.
+  const key = createHash("sha256").update("oncely bench key").digest();
+  const encryption = url === variant ? {} : { encryption: { keys: [{ id: "bench", key }] } };
   const store = await createStore(url === "memory" ? "memory:" : url, encryption);
   app.use(idempotency({ store }));
 }

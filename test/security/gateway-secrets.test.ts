@@ -8,6 +8,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, runCli, startUpstream, type Upstream } from "../gateway/helpers.js";
+
+/** `oncely ...args` to completion, given a minute: tsx starts slowly on a busy machine. */
+const cli = (args: readonly string[], env: Record<string, string> = {}) => runCli(args, env, 60_000);
+
 import { commandsOf } from "../helpers/commands.js";
 import { docBlock } from "../helpers/doc-blocks.js";
 import { newKey, send } from "../helpers/http.js";
@@ -130,29 +134,29 @@ describe("oncely serve with encryption keys", () => {
       expect(stored.includes(secret), secret).toBe(false);
       expect(logs.includes(secret), secret).toBe(false);
     }
-  }, 60_000);
+  }, 120_000);
 
   it("refuses a key of the wrong size or shape in one line that names no key, and has no flag for keys", async () => {
     const short = randomBytes(31).toString("base64");
     const store = `sqlite:${join(temporaryDirectory(), "oncely.db")}`;
-    const wrongSize = await runCli(["serve", "--upstream", upstream.url, "--store", store], {
+    const wrongSize = await cli(["serve", "--upstream", upstream.url, "--store", store], {
       ONCELY_ENCRYPTION_KEYS: `k1:${short}`,
     });
     expect(wrongSize.code).toBe(2);
     expect(wrongSize.stderr).toContain("ONCELY_ENCRYPTION_KEYS");
     expect(wrongSize.stderr).toContain("31 bytes");
     expect(wrongSize.stderr).not.toContain(short);
-    const noId = await runCli(["keys", "list", "--store", store], { ONCELY_ENCRYPTION_KEYS: short });
+    const noId = await cli(["keys", "list", "--store", store], { ONCELY_ENCRYPTION_KEYS: short });
     expect(noId.code).toBe(2);
     expect(noId.stderr).toContain("id:base64key");
     expect(noId.stderr).not.toContain(short);
-    const flag = await runCli(["serve", "--upstream", upstream.url, "--encryption-keys", `k1:${key()}`]);
+    const flag = await cli(["serve", "--upstream", upstream.url, "--encryption-keys", `k1:${key()}`]);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain("unknown option");
-    const help = await runCli(["serve", "--help"]);
+    const help = await cli(["serve", "--help"]);
     expect(help.stdout).toContain("ONCELY_ENCRYPTION_KEYS");
     expect(help.stdout).not.toContain("--encryption-keys");
-  }, 30_000);
+  }, 90_000);
 });
 
 describe("docs/stores.md", () => {
@@ -183,7 +187,7 @@ describe("docs/stores.md", () => {
     } finally {
       await gateway.stop();
     }
-  }, 30_000);
+  }, 90_000);
 });
 
 describe("scopes under attack", () => {
@@ -220,9 +224,9 @@ describe("scopes under attack", () => {
       expect(upstream.count()).toBe(before + keys.length + 3 * guesses.length);
 
       const shared = keys[0] as string;
-      const list = await runCli(["keys", "show", shared, "--store", store, "--json"], env);
+      const list = await cli(["keys", "show", shared, "--store", store, "--json"], env);
       expect(list.stdout.trim().split("\n")).toHaveLength(4);
-      const inScope = await runCli(
+      const inScope = await cli(
         ["keys", "show", shared, "--store", store, "--json", "--scope", scopeOf(mallory)],
         env,
       );
@@ -233,16 +237,16 @@ describe("scopes under attack", () => {
       // scope needs --scope, and deleting it there leaves alice's record alone.
       const onlyAlice = keys[5] as string;
       await post(undefined, `${base}-x`, "anonymous");
-      const notThere = await runCli(
+      const notThere = await cli(
         ["keys", "delete", `${base}-x`, "--store", store, "--scope", scopeOf(mallory)],
         env,
       );
       expect(notThere.code).not.toBe(0);
       expect(notThere.stderr).toContain("no live record");
-      const ambiguous = await runCli(["keys", "delete", onlyAlice, "--store", store], env);
+      const ambiguous = await cli(["keys", "delete", onlyAlice, "--store", store], env);
       expect(ambiguous.code).toBe(2);
       expect(ambiguous.stderr).toContain("pass --scope");
-      const deleted = await runCli(
+      const deleted = await cli(
         ["keys", "delete", onlyAlice, "--store", store, "--scope", scopeOf(mallory)],
         env,
       );
@@ -253,5 +257,5 @@ describe("scopes under attack", () => {
     } finally {
       await gateway.stop();
     }
-  }, 60_000);
+  }, 120_000);
 });
