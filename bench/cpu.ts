@@ -6,8 +6,12 @@
 // ratios are medians of per-round ratios.
 // BENCH_BASELINE_DIR=<another built checkout> adds that checkout's oncely as rows (unique keys and replays), to
 // compare a change with what it replaces in the same run.
+// BENCH_CONNECTIONS sets the load generator's connections (50 by default).
+// BENCH_ENCRYPTION=1 measures encryption at rest instead: memory and SQLite, each plain and
+// encrypted, unique keys and replays; it writes docs/benchmarks.md's "encryption" section.
 import { execFileSync } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { mkdtempSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
 import { load, median, postOrder } from "./load.js";
@@ -16,7 +20,7 @@ import { cpuMicroseconds } from "./store-cpu.js";
 
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const CONNECTIONS = 50;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const body = JSON.stringify({ sku: "A-1", quantity: 2 });
 
 let counter = 0;
@@ -60,7 +64,31 @@ const servers: Array<{ name: string; script: string; variant: string; key: keyof
   { name: "oncely memory, unique keys", script: "bench/server.ts", variant: "memory", key: "unique" },
   { name: "oncely memory, replays", script: "bench/server.ts", variant: "memory", key: "replay" },
 ];
-const baselineDir = process.env.BENCH_BASELINE_DIR;
+const encryption = process.env.BENCH_ENCRYPTION === "1";
+if (encryption) {
+  // A file each for plain and encrypted servers: a plain record is an error to an encrypted
+  // store, and the other way round.
+  const dir = mkdtempSync(join(tmpdir(), "oncely-bench-cpu-"));
+  servers.splice(1);
+  for (const [store, plain, encrypted] of [
+    ["memory", "memory", "memory"],
+    ["SQLite", `sqlite:${join(dir, "plain.db")}`, `sqlite:${join(dir, "encrypted.db")}`],
+  ] as const) {
+    for (const key of ["unique", "replay"] as const) {
+      const what = key === "unique" ? "unique keys" : "replays";
+      servers.push(
+        { name: `oncely ${store}, ${what}`, script: "bench/server.ts", variant: plain, key },
+        {
+          name: `oncely ${store} encrypted, ${what}`,
+          script: "bench/server.ts",
+          variant: `${encrypted}+encrypted`,
+          key,
+        },
+      );
+    }
+  }
+}
+const baselineDir = encryption ? undefined : process.env.BENCH_BASELINE_DIR;
 if (baselineDir) {
   const commit = execFileSync("git", ["-C", baselineDir, "log", "-1", "--format=%h"], {
     encoding: "utf8",
@@ -126,22 +154,34 @@ try {
       return `| ${server.name} | ${cpu.toFixed(0)} | ${pairedRatio(index, 0).toFixed(2)}× | ${median(samples[index]?.rps ?? []).toFixed(0)} |`;
     }),
   ];
-  const oncely = servers.findIndex((server) => server.variant === "memory" && server.key === "unique");
-  const leastLayer = servers.findIndex((server) => server.variant === "least-layer");
-  lines.push(
-    "",
-    `oncely against the hand-written least layer, unique keys, median of the per-round ratios: ${pairedRatio(oncely, leastLayer).toFixed(2)}×.`,
-  );
-  if (baselineDir) {
-    const replays = servers.findIndex((server) => server.variant === "memory" && server.key === "replay");
+  if (encryption) {
+    const pairs = servers.flatMap((server, index) =>
+      server.variant.endsWith("+encrypted")
+        ? [`${servers[index - 1]?.name.replace("oncely ", "")} ${pairedRatio(index, index - 1).toFixed(2)}×`]
+        : [],
+    );
     lines.push(
       "",
-      `This build against the baseline build, median of the per-round ratios: unique keys ${pairedRatio(oncely, servers.length - 2).toFixed(2)}×, replays ${pairedRatio(replays, servers.length - 1).toFixed(2)}×.`,
+      `Encrypted against plain, CPU per request, median of the per-round ratios: ${pairs.join("; ")}. The answer is a small JSON body (one chunk).`,
     );
+  } else {
+    const oncely = servers.findIndex((server) => server.variant === "memory" && server.key === "unique");
+    const leastLayer = servers.findIndex((server) => server.variant === "least-layer");
+    lines.push(
+      "",
+      `oncely against the hand-written least layer, unique keys, median of the per-round ratios: ${pairedRatio(oncely, leastLayer).toFixed(2)}×.`,
+    );
+    if (baselineDir) {
+      const replays = servers.findIndex((server) => server.variant === "memory" && server.key === "replay");
+      lines.push(
+        "",
+        `This build against the baseline build, median of the per-round ratios: unique keys ${pairedRatio(oncely, servers.length - 2).toFixed(2)}×, replays ${pairedRatio(replays, servers.length - 1).toFixed(2)}×.`,
+      );
+    }
   }
   const text = lines.join("\n");
   console.log(`\n${text}`);
-  writeBenchmarkSection("cpu", text);
+  writeBenchmarkSection(encryption ? "encryption" : "cpu", text);
 } finally {
   await Promise.all(children.map((child) => child.stop("SIGKILL")));
 }

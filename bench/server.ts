@@ -2,9 +2,11 @@
 // what a typical write endpoint does (parse JSON, a ~2 ms database call, answer 201 JSON),
 // bare or behind oncely. argv: variant (bare | least-layer | least-layer:<store URL> | memory |
 // sqlite:PATH | any store URL | pool=<n>:<postgres URL>, a PostgreSQL store with n connections); least-layer is the yardstick of bench/least-layer.ts, on a Map
-// or on the store the URL names (bench/least-stores.ts).
+// or on the store the URL names (bench/least-stores.ts). A store variant ending in
+// "+encrypted" encrypts its records at rest, under one fixed key that every server shares.
 // Prints "listening <port>".
 
+import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import express from "express";
@@ -35,7 +37,11 @@ if (variant === "least-layer") {
     idempotency({ store: await createPostgresStore({ url: url.join(":"), maxConnections: Number(size) }) }),
   );
 } else if (variant !== "bare") {
-  const store = await createStore(variant === "memory" ? "memory:" : variant);
+  const url = variant.replace(/\+encrypted$/, "");
+  // One key for all servers: two servers on one SQLite file must read each other's records.
+  const key = createHash("sha256").update("oncely bench key").digest();
+  const encryption = url === variant ? {} : { encryption: { keys: [{ id: "bench", key }] } };
+  const store = await createStore(url === "memory" ? "memory:" : url, encryption);
   app.use(idempotency({ store }));
 }
 app.use(express.json());

@@ -10,6 +10,7 @@ export { createEngine, type Decision, IdempotencyEngine, type PassReason } from 
 export type { ErrorFormat, ProblemDetails } from "./core/error-format.js";
 export {
   CorruptRecordError,
+  DecryptionFailedError,
   IncompatibleDependencyError,
   InvalidOptionError,
   InvalidStoreUrlError,
@@ -18,6 +19,7 @@ export {
   OncelyError,
   StoreClosedError,
   StoreUnavailableError,
+  UnknownEncryptionKeyError,
 } from "./core/errors.js";
 /** @deprecated import from `oncely/engine`. */
 export { Execution, type ResponsePlan } from "./core/execution.js";
@@ -44,4 +46,5 @@ export { BODY_OMITTED_HEADER, type Replay, ReplayInterruptedError } from "./core
 export type { IncomingRequest } from "./core/request.js";
 export type * from "./store.js";
 export { isInspectable } from "./store.js";
-export { createStore } from "./stores/create-store.js";
+export { type CreateStoreOptions, createStore } from "./stores/create-store.js";
+export { type EncryptionKey, type EncryptionOptions, encryptStore } from "./stores/encrypt-store.js";

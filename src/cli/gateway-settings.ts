@@ -12,6 +12,7 @@ import {
   parseBoolean,
   parseChoice,
   parseDuration,
+  parseEncryptionKeys,
   parseHttpUrl,
   parseInteger,
   parsePathPrefix,
@@ -37,6 +38,13 @@ export const LISTEN_SETTINGS = {
     description: "where records live: sqlite:PATH, memory:, redis://…, redis-cluster://…, postgres://…",
     defaultText: GATEWAY_DEFAULTS.store,
     parse: (text) => text.trim(),
+  }),
+  encryptionKeys: setting({
+    placeholder: "<id:key,…>",
+    description:
+      "encrypt stored responses with AES-256-GCM: id:base64key pairs (32-byte keys), the first for new records, all for reading",
+    parse: parseEncryptionKeys,
+    secret: true,
   }),
 };
 

@@ -80,10 +80,14 @@ export async function runGateway(
   announce = true,
 ): Promise<RunningGateway> {
   const { port, host, store: storeUrl, upstreamTimeout, shutdownGrace, adminPrefix, logLevel } = settings;
-  const { dashboardToken, dashboardWrite } = settings;
+  // The keys go to the store alone, so that no options object handed on carries them.
+  const { dashboardToken, dashboardWrite, encryptionKeys, ...rest } = settings;
   const { logger, close: closeLog } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
   const storeLocation = storeUrl ?? GATEWAY_DEFAULTS.store;
-  const store = await createStore(storeLocation).catch((error: unknown) => {
+  const store = await createStore(
+    storeLocation,
+    encryptionKeys ? { encryption: { keys: encryptionKeys } } : {},
+  ).catch((error: unknown) => {
     if (error instanceof InvalidStoreUrlError)
       throw new UsageError(`invalid value for --store: ${error.message}`);
     throw error;
@@ -91,7 +95,7 @@ export async function runGateway(
   let gateway: Gateway;
   try {
     gateway = createGateway({
-      ...engineOptions(settings),
+      ...engineOptions(rest),
       store,
       upstream,
       logger,

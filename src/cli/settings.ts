@@ -31,6 +31,11 @@ export interface Setting<T> {
   readonly parse: (text: string) => T;
   /** The name the setting had before it took the library's option name; still read, not shown. */
   readonly renamedFrom?: string;
+  /**
+   * Read from its variable or the config file only, never from a flag: a flag's value is
+   * visible to every user of the machine in `ps` and stays in shell history.
+   */
+  readonly secret?: boolean;
 }
 
 /** Settings by name. */
@@ -58,7 +63,14 @@ export function envName(name: string): string {
 
 /** Declares the settings as options of `command`, with their variable and default in the help text. */
 export function addSettings(command: Command, table: SettingTable): Command {
+  const secrets: string[] = [];
   for (const [name, spec] of Object.entries(table)) {
+    if (spec.secret) {
+      secrets.push(
+        `  ${envName(name)}\n      ${spec.description} (variable or config-file field "${name}" only, never a flag)`,
+      );
+      continue;
+    }
     const flag = spec.placeholder ? `${flagName(name)} ${spec.placeholder}` : flagName(name);
     const notes = [
       spec.defaultText === undefined ? undefined : `default: ${spec.defaultText}`,
@@ -70,6 +82,7 @@ export function addSettings(command: Command, table: SettingTable): Command {
       command.addOption(new Option(spec.placeholder ? `${old} ${spec.placeholder}` : old).hideHelp());
     }
   }
+  if (secrets.length > 0) command.addHelpText("after", `\nSecret settings:\n${secrets.join("\n")}`);
   return command;
 }
 

@@ -5,6 +5,9 @@
  * @module
  */
 import { validateHeaderName } from "node:http";
+import { InvalidOptionError } from "../core/errors.js";
+import type { EncryptionKey } from "../stores/encrypt-store.js";
+import { keyRing } from "../stores/encryption/key-ring.js";
 
 /** A value that does not parse; the message says what was expected. */
 export class ValueError extends Error {
@@ -164,4 +167,24 @@ export function parsePathPrefix(text: string): string {
     );
   }
   return text;
+}
+
+/**
+ * Encryption keys as `id:base64key,id:base64key` (the first encrypts new records). Checked
+ * here, so that a bad key stops the command at once; messages name key ids, never keys.
+ */
+export function parseEncryptionKeys(text: string): EncryptionKey[] {
+  const keys = text.split(",").map((entry, index) => {
+    const colon = entry.indexOf(":");
+    if (colon < 1) throw new ValueError(`entry ${index + 1} must be id:base64key`);
+    return { id: entry.slice(0, colon).trim(), key: entry.slice(colon + 1).trim() };
+  });
+  try {
+    keyRing({ keys });
+  } catch (error) {
+    if (error instanceof InvalidOptionError)
+      throw new ValueError(error.message.replace(/^options\.encryption(\.keys)?/, "key"));
+    throw error;
+  }
+  return keys;
 }

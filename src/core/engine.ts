@@ -1,5 +1,5 @@
 import type { ClaimResult, Lease } from "../store.js";
-import { StoreUnavailableError } from "./errors.js";
+import { DecryptionFailedError, StoreUnavailableError } from "./errors.js";
 import { Execution } from "./execution.js";
 import { credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
@@ -8,7 +8,7 @@ import { startDeadlineMs } from "./lease-renewal.js";
 import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
-import { buildReplay, type Replay } from "./replay.js";
+import { buildReplay, isSealed, type Replay } from "./replay.js";
 import type { IncomingRequest } from "./request.js";
 import { WaitPacer } from "./wait-pacer.js";
 
@@ -202,6 +202,16 @@ export class IdempotencyEngine {
       }
     }
     if (result.outcome === "completed") {
+      if (isSealed(result.record)) {
+        return this.#storeFailed(
+          event,
+          new DecryptionFailedError(
+            event.scope,
+            event.key,
+            "it is encrypted and no encryption keys are configured",
+          ),
+        );
+      }
       emit(options.hooks.onReplayed, { ...event, status: result.record.response.status });
       return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
     }

@@ -82,6 +82,48 @@ export class CorruptRecordError extends OncelyError {
   }
 }
 
+/**
+ * A stored record was encrypted under a key id that is not among the configured keys
+ * (see `createStore(url, { encryption })`): the key was removed from the list too early.
+ */
+export class UnknownEncryptionKeyError extends OncelyError {
+  /** Scope and key of the record, and the id of the key it was written under. */
+  readonly scope: string;
+  readonly key: string;
+  readonly keyId: string;
+
+  constructor(scope: string, key: string, keyId: string) {
+    super(
+      "ONCELY_UNKNOWN_ENCRYPTION_KEY",
+      `stored record for key "${key}" is encrypted under key id "${keyId}", which is not configured`,
+    );
+    this.scope = scope;
+    this.key = key;
+    this.keyId = keyId;
+  }
+}
+
+/**
+ * A stored record of an encrypting store cannot be decrypted: it was altered, moved to
+ * another scope or key, written under other key material with the same id, or written
+ * unencrypted.
+ */
+export class DecryptionFailedError extends OncelyError {
+  /** Scope and key of the record. */
+  readonly scope: string;
+  readonly key: string;
+
+  constructor(scope: string, key: string, reason: string, options?: ErrorOptions) {
+    super(
+      "ONCELY_DECRYPTION_FAILED",
+      `stored record for key "${key}" cannot be decrypted: ${reason}`,
+      options,
+    );
+    this.scope = scope;
+    this.key = key;
+  }
+}
+
 /** The store was used after `close()`. */
 export class StoreClosedError extends OncelyError {
   constructor() {

@@ -2,6 +2,18 @@ import type { CompletedRecord, HeaderPair, IdempotencyStore } from "../store.js"
 import { OncelyError } from "./errors.js";
 import { statusHasNoBody } from "./response-headers.js";
 
+/**
+ * The one header an encrypted record holds in the store (its value: the sealed real headers;
+ * see `encryptStore`). A record that still has it when it reaches the engine was read without
+ * the encryption keys, and must not be replayed.
+ */
+export const SEALED_HEADERS = "x-oncely-sealed";
+
+/** True when `record` is an encrypted record read without decryption. */
+export function isSealed(record: CompletedRecord): boolean {
+  return record.response.headers[0]?.[0] === SEALED_HEADERS;
+}
+
 /** Header that marks a replay whose body exceeded `maxBodyBytes` and was not stored. */
 export const BODY_OMITTED_HEADER = "x-idempotency-body-omitted";
 

@@ -1,6 +1,16 @@
 import { InvalidStoreUrlError } from "../core/errors.js";
 import type { IdempotencyStore } from "../store.js";
+import { type EncryptionOptions, encryptStore } from "./encrypt-store.js";
 import { redactUrl } from "./redact-url.js";
+
+/** Options of {@link createStore} that are not part of the URL. */
+export interface CreateStoreOptions {
+  /**
+   * Encrypt stored responses' headers and body bytes at rest with AES-256-GCM under these
+   * keys (see {@link encryptStore}). @default undefined (stored as sent)
+   */
+  readonly encryption?: EncryptionOptions;
+}
 
 /**
  * Builds a store from a URL. Drivers are loaded on demand, so only the chosen
@@ -16,8 +26,23 @@ import { redactUrl } from "./redact-url.js";
  *
  * @example
  * const store = await createStore("sqlite:./.oncely/oncely.db");
+ * @example
+ * const store = await createStore("redis://127.0.0.1:6379", {
+ *   encryption: { keys: [{ id: "2026-12", key: process.env.RECORD_KEY_2026_12! }] },
+ * });
  */
-export async function createStore(url: string): Promise<IdempotencyStore> {
+export async function createStore(url: string, options: CreateStoreOptions = {}): Promise<IdempotencyStore> {
+  const store = await storeOfUrl(url);
+  if (options.encryption === undefined) return store;
+  try {
+    return await encryptStore(store, options.encryption);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+async function storeOfUrl(url: string): Promise<IdempotencyStore> {
   if (typeof url !== "string" || url.trim() === "") {
     throw new InvalidStoreUrlError("store URL must be a non-empty string such as sqlite:./oncely.db");
   }

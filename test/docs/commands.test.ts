@@ -34,6 +34,7 @@ const CHECKS: Record<string, string> = {
   "dashboard-express": "test/docs/examples.test.ts",
   "openapi-command": "test/docs/examples.test.ts",
   "openapi-code": "test/docs/examples.test.ts",
+  "encryption-serve": "test/security/gateway-secrets.test.ts",
 };
 
 describe("code blocks of README.md and docs/*.md", () => {

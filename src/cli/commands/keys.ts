@@ -24,8 +24,8 @@ export class RecordNotFoundError extends OncelyError {
 /** Records read per `list()` call. */
 const PAGE = 200;
 
-/** `--store`, also from `ONCELY_STORE`. */
-const STORE_SETTING = { store: LISTEN_SETTINGS.store };
+/** `--store`, also from `ONCELY_STORE`, and the keys that decrypt its records from `ONCELY_ENCRYPTION_KEYS`. */
+const STORE_SETTING = { store: LISTEN_SETTINGS.store, encryptionKeys: LISTEN_SETTINGS.encryptionKeys };
 
 /** Registers `keys` and its subcommands on the program. */
 export function registerKeys(program: Command): void {
@@ -119,9 +119,10 @@ export function registerKeys(program: Command): void {
 }
 
 async function withStore(command: Command, use: (store: InspectableStore) => Promise<void>): Promise<void> {
-  const url =
-    resolveSettings(command, STORE_SETTING, { env: process.env, file: {} }).store ?? GATEWAY_DEFAULTS.store;
-  const store = await createStore(url);
+  const settings = resolveSettings(command, STORE_SETTING, { env: process.env, file: {} });
+  const url = settings.store ?? GATEWAY_DEFAULTS.store;
+  const { encryptionKeys: keys } = settings;
+  const store = await createStore(url, keys ? { encryption: { keys } } : {});
   try {
     if (!isInspectable(store)) {
       throw new UsageError(
