@@ -32,9 +32,14 @@ const servers = [
 
 type Chaos = NonNullable<RunOptions["chaos"]>;
 
-/** Runs `action` as a fault of `kind`: from its start to its end. */
-async function fault(faults: Fault[], kind: string, action: () => Promise<void>): Promise<void> {
-  const entry: Fault = { kind, from: Date.now(), to: Number.POSITIVE_INFINITY };
+/** Runs `action` as a fault of `kind`, from its start to its end (see Fault for `harms`). */
+async function fault(
+  faults: Fault[],
+  kind: string,
+  action: () => Promise<void>,
+  harms = true,
+): Promise<void> {
+  const entry: Fault = { kind, from: Date.now(), to: Number.POSITIVE_INFINITY, harms };
   faults.push(entry);
   try {
     await action();
@@ -132,7 +137,7 @@ describe.each(servers)("chaos: $name failing under load", ({ name, start }) => {
       await run("proxy", through.toString(), async ({ random, faults, signal }) =>
         every(random, signal, 4, async () => {
           const action = random.pick(["delay", "stall", "cut"] as const);
-          await fault(faults, action, async () => {
+          const act = async () => {
             if (action === "cut") link.cut();
             else if (action === "stall") {
               const ms = random.between(300, 2 * LEASE_MS);
@@ -143,7 +148,8 @@ describe.each(servers)("chaos: $name failing under load", ({ name, start }) => {
               await sleep(random.between(500, 2000));
               link.delayReplies(0);
             }
-          });
+          };
+          await fault(faults, action, act, action !== "delay");
         }),
       );
     },

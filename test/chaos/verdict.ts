@@ -21,11 +21,16 @@ export interface Kill {
   readonly moment: "random" | "before-answer" | "after-answer";
 }
 
-/** A time span in which the store was stopped, paused or cut off (Date.now() values). */
+/** A time span in which the store was stopped, paused, slowed or cut off (Date.now() values). */
 export interface Fault {
   readonly kind: string;
   readonly from: number;
   to: number;
+  /**
+   * Whether it can make a store call fail or a lease lapse. Replies delayed by less than a
+   * third of a lease can do neither, so they excuse no re-execution and no unstored answer.
+   */
+  readonly harms: boolean;
 }
 
 /** What the store holds for a key after the run (or at a look during it). */
@@ -93,7 +98,7 @@ export function judge(facts: RunFacts): Verdict {
   const byKey = group(facts.executions, (execution) => execution.key);
   const answers = group(facts.load.answers, (answer) => answer.key);
   const faultNear = (from: number, to: number) =>
-    facts.faults.some((fault) => fault.from <= to && fault.to >= from - facts.leaseMs);
+    facts.faults.some((fault) => fault.harms && fault.from <= to && fault.to >= from - facts.leaseMs);
 
   for (const key of facts.keys) {
     const executions = (byKey.get(key) ?? []).sort((a, b) => a.at - b.at);
