@@ -45,6 +45,8 @@ describe.each(stores)("chaos: app processes on $name killed under load", ({ name
           budgetMs: BUDGET_MS,
         });
         expectClean(verdict);
+        // The random kills, and at least the first at the witness (after an answer); a later one
+        // may find its owner dead already and the load over before another execution comes.
         expect(verdict.kills).toBeGreaterThanOrEqual(3);
         expect(verdict.killsAfterAnswer).toBeGreaterThanOrEqual(1);
       }

@@ -53,7 +53,9 @@ describe.each(stores)("chaos: gateway processes on $name killed under load", ({ 
           budgetMs: BUDGET_MS,
         });
         expectClean(verdict);
-        expect(verdict.kills).toBeGreaterThanOrEqual(4);
+        // The random kills, and at least the first at the witness (after an answer); a later one
+        // may find its owner dead already and the load over before another execution comes.
+        expect(verdict.kills).toBeGreaterThanOrEqual(3);
         expect(verdict.killsAfterAnswer).toBeGreaterThanOrEqual(1);
       }
     },

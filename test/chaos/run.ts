@@ -66,34 +66,52 @@ export async function chaosRun(options: RunOptions): Promise<Verdict> {
   const restarts: Promise<void>[] = [];
   let generation = 0;
 
-  const kill = (owner: string, moment: Kill["moment"]) => {
+  /** SIGKILLs `owner` and starts another in its place; false when it was dead already. */
+  const kill = (owner: string, moment: Kill["moment"]): boolean => {
     const child = live.get(owner);
-    if (!child) return;
+    if (!child) return false;
     live.delete(owner);
     child.process.kill("SIGKILL");
     kills.push({ owner, at: Date.now(), moment });
     restarts.push(start());
+    return true;
   };
-  // The executions whose owner dies at the witness, alternately after the side effect and
-  // after its answer: picked among the first four fifths, so that the load is still running.
-  // An execution whose owner is dead already (its request was on the way) passes the kill on.
+  // The executions whose owner dies at the witness, alternately right after the answer and
+  // right after the side effect: picked among the first four fifths, so that the load is
+  // still running. A kill whose owner is dead already (its request was on the way, or a
+  // random kill came first) passes to the next execution.
   const pointKills = new Set<number>();
   while (pointKills.size < options.pointKills)
     pointKills.add(random.between(1, Math.floor(options.keys * 0.8)));
   const due = [...pointKills].sort((a, b) => a - b);
+  const moments: Array<Exclude<KillPoint, "none">> = due.map((_, i) =>
+    i % 2 === 0 ? "after-answer" : "before-answer",
+  );
   let executed = 0;
-  let pointed = 0;
   const decide = (execution: Execution): KillPoint => {
     executed++;
     if (due[0] === undefined || due[0] > executed || !live.has(execution.owner)) return "none";
     due.shift();
-    return pointed++ % 2 === 0 ? "after-answer" : "before-answer";
+    return moments.shift() ?? "none";
   };
-  const witness = startWitness(decide, kill);
+  const witness = startWitness(decide, (owner, moment) => {
+    if (kill(owner, moment)) return;
+    due.unshift(executed + 1);
+    moments.unshift(moment);
+  });
+  /** Starts an owner; like a supervisor, tries again while it exits at once (its store is down). */
   const start = async () => {
     const owner = `${options.name}-${++generation}`;
-    const child = await options.spawn(owner, await witness.listenFor(owner));
-    live.set(owner, child);
+    const url = await witness.listenFor(owner);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        live.set(owner, await options.spawn(owner, url));
+        return;
+      } catch (error) {
+        if (attempt === 20) throw error;
+        await sleep(500);
+      }
+    }
   };
 
   const seenCompleted = new Map<string, string>();
