@@ -25,7 +25,6 @@ const runs = existsSync(report)
       .map((line) => JSON.parse(line))
   : [];
 rmSync(dir, { recursive: true, force: true });
-const sum = (field) => runs.reduce((total, counts) => total + counts[field], 0);
 const fields = [
   "keys",
   "executions",
@@ -43,6 +42,11 @@ const fields = [
   "wrong",
   "unexpected",
 ];
+const sum = (list, field) => list.reduce((total, counts) => total + counts[field], 0);
+const scenarios = new Map();
+for (const counts of runs) scenarios.set(counts.run, [...(scenarios.get(counts.run) ?? []), counts]);
 console.log(`\nchaos: ${runs.length} runs in ${Math.round((Date.now() - started) / 1000)} s`);
-for (const field of fields) console.log(`  ${field}: ${sum(field)}`);
+console.log(`| run | runs | ${fields.join(" | ")} |`);
+for (const [name, list] of [...scenarios, ["total", runs]])
+  console.log(`| ${name} | ${list.length} | ${fields.map((field) => sum(list, field)).join(" | ")} |`);
 process.exit(run.status ?? 1);

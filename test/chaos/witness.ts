@@ -58,9 +58,19 @@ export function startWitness(
       }
       const body = JSON.stringify({ id: execution.id, key });
       res.writeHead(201, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-      // The last byte is out: the owner now holds the answer and has not stored it yet.
-      if (point === "after-answer") res.end(body, () => kill(owner, point));
-      else res.end(body);
+      if (point !== "after-answer") {
+        res.end(body);
+        return;
+      }
+      // Once the last byte is out, the owner holds the answer and has not stored it yet. An
+      // owner that died meanwhile only closes the connection: `kill` is told all the same.
+      let told = false;
+      const tell = () => {
+        if (!told) kill(owner, point);
+        told = true;
+      };
+      res.end(body, tell);
+      res.once("close", tell);
     };
   return {
     executions,
