@@ -10,7 +10,8 @@ import { temporaryDirectory } from "../helpers/stores.js";
 import { expectClean } from "./expect-clean.js";
 import { CHAOS_RUNS, chaosRun, LEASE_MS, testTimeout } from "./run.js";
 
-const BUDGET_MS = 45_000;
+// A restarted gateway takes seconds to start on a loaded machine: more time, fewer kills than the apps get.
+const BUDGET_MS = 60_000;
 
 const stores = [
   { name: "SQLite", url: () => `sqlite:${join(temporaryDirectory(), "chaos.db")}` },
@@ -48,7 +49,7 @@ describe.each(stores)("chaos: gateway processes on $name killed under load", ({ 
           owners: 2,
           keys: 20,
           randomKills: 2,
-          pointKills: 4,
+          pointKills: 2,
           store,
           budgetMs: BUDGET_MS,
         });

@@ -87,14 +87,18 @@ export async function chaosRun(options: RunOptions): Promise<Verdict> {
   const moments: Array<Exclude<KillPoint, "none">> = due.map((_, i) =>
     i % 2 === 0 ? "after-answer" : "before-answer",
   );
+  // One at a time: two decided together could fall on one owner, and the second find it dead.
   let executed = 0;
+  let pending = false;
   const decide = (execution: Execution): KillPoint => {
     executed++;
-    if (due[0] === undefined || due[0] > executed || !live.has(execution.owner)) return "none";
+    if (pending || due[0] === undefined || due[0] > executed || !live.has(execution.owner)) return "none";
     due.shift();
+    pending = true;
     return moments.shift() ?? "none";
   };
   const witness = startWitness(decide, (owner, moment) => {
+    pending = false;
     if (kill(owner, moment)) return;
     due.unshift(executed + 1);
     moments.unshift(moment);
