@@ -170,7 +170,9 @@ function judge(
   const tolerance = options.tolerance;
   if (tolerance !== undefined) {
     for (const field of ["rss", "heapUsed"] as const) {
-      if (!(growth[field] <= tolerance[field]))
+      if (Number.isNaN(growth[field]))
+        failures.push(`${field} not judged: too few samples once warm (run for minutes, not seconds)`);
+      else if (growth[field] > tolerance[field])
         failures.push(
           `${field} grows ${growth[field].toFixed(2)} MiB/min once warm (tolerance ${tolerance[field]})`,
         );
