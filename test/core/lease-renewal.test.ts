@@ -1,0 +1,63 @@
+// Lease renewals share one interval timer per lease length; the timer is cleared when the last
+// renewal using it stops, and a renewal whose requester left stops by itself a lease later.
+// The timers are watched through spies on the global setInterval and clearInterval.
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { LeaseRenewal } from "../../src/core/lease-renewal.js";
+import type { Lease } from "../../src/store.js";
+import { createMemoryStore, type MemoryStore } from "../../src/stores/memory/index.js";
+
+const quiet = { onLost: () => {}, onError: () => {} };
+let set: MockInstance<typeof setInterval>;
+let cleared: MockInstance<typeof clearInterval>;
+
+beforeEach(() => {
+  set = vi.spyOn(globalThis, "setInterval");
+  cleared = vi.spyOn(globalThis, "clearInterval");
+});
+afterEach(() => vi.restoreAllMocks());
+
+/** The interval timers set and not yet cleared. */
+function live(): unknown[] {
+  const clearedTimers = new Set(cleared.mock.calls.map(([timer]) => timer));
+  return set.mock.results.map((result) => result.value).filter((timer) => !clearedTimers.has(timer));
+}
+
+async function leases(store: MemoryStore, count: number, leaseMs: number): Promise<Lease[]> {
+  const claimed: Lease[] = [];
+  for (let i = 0; i < count; i++) {
+    const claim = await store.claim({ scope: "s", key: `k${i}`, fingerprint: "f", token: `t${i}`, leaseMs });
+    if (claim.outcome !== "acquired") throw new Error("a fresh key was not acquired");
+    claimed.push(claim.lease);
+  }
+  return claimed;
+}
+
+describe("LeaseRenewal", () => {
+  it("keeps one timer for any number of renewals of one lease length, and none once they all stop", async () => {
+    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    const renewals = (await leases(store, 100, 3000)).map(
+      (lease) => new LeaseRenewal(store, lease, 3000, quiet),
+    );
+    expect(live()).toHaveLength(1);
+    for (const renewal of renewals.slice(1)) renewal.stop();
+    expect(live()).toHaveLength(1);
+    renewals[0]?.stop();
+    expect(live()).toHaveLength(0);
+    expect(set).toHaveBeenCalledTimes(1);
+  });
+
+  it("stops by itself, clearing its timer, one lease after its requester left, though never stopped", async () => {
+    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    const [lease] = await leases(store, 1, 90);
+    const renewal = new LeaseRenewal(store, lease as Lease, 90, quiet);
+    renewal.watch({ abandoned: true });
+    expect(live()).toHaveLength(1);
+    // Renewed every 30 ms, until one lease (90 ms) after the first renewal saw the requester gone.
+    const started = Date.now();
+    while (live().length > 0 && Date.now() - started < 2000) await sleep(10);
+    expect(live()).toHaveLength(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(renewal.lost).toBe(false);
+  });
+});
