@@ -37,7 +37,9 @@ export interface Row {
   readonly commands: number | undefined;
   /** Median of the per-round ratios of requests/s to bare Express. */
   readonly versusBare: number;
-  /** Set when the subject could not be measured. */
+  /** Runs that failed (timeouts on a loaded machine); the medians are of the others. */
+  readonly failedRuns: number;
+  /** Set when the subject could not be measured at all. */
   readonly failure?: string;
 }
 
@@ -108,10 +110,13 @@ export async function measure(
         scenarios.push({ name: subject.name, key: unique, failure: String(error).slice(0, 120) });
       }
     }
-    const samples = scenarios.map(() => [] as Sample[]);
+    // One entry per round, undefined where that run failed (a run that times out on a loaded
+    // machine costs its round, not the whole row).
+    const samples = scenarios.map(() => [] as Array<Sample | undefined>);
+    const failures = scenarios.map(() => [] as string[]);
     for (let round = 1; round <= settings.rounds; round++) {
       for (const [index, scenario] of scenarios.entries()) {
-        if (!scenario.child || scenario.failure) continue;
+        if (!scenario.child) continue;
         try {
           const nodeBefore = cpuMicroseconds(scenario.child.pid);
           const storeBefore = (await scenario.meter?.read()) ?? { cpu: 0 };
@@ -140,15 +145,23 @@ export async function measure(
             `round ${round} ${scenario.name}: ${sample.rps.toFixed(0)} req/s, p50 ${sample.p50} ms, p99 ${sample.p99} ms, Node ${sample.node.toFixed(0)} µs, store ${sample.store.toFixed(1)} µs (Redis commands ${sample.commands.toFixed(1)} µs) per request`,
           );
         } catch (error) {
-          scenario.failure = String(error).slice(0, 160);
-          console.log(`round ${round} ${scenario.name}: failed: ${scenario.failure}`);
+          samples[index]?.push(undefined);
+          failures[index]?.push(String(error).slice(0, 160));
+          console.log(`round ${round} ${scenario.name}: failed: ${String(error)}`);
         }
       }
     }
     const bare = samples[0] ?? [];
     return scenarios.map((scenario, index) => {
-      const runs = samples[index] ?? [];
+      const rounds = samples[index] ?? [];
+      const runs = rounds.filter((sample) => sample !== undefined);
       const of = (pick: (sample: Sample) => number) => median(runs.map(pick));
+      const ratios = rounds.flatMap((sample, round) => {
+        const baseline = bare[round];
+        return sample && baseline ? [sample.rps / baseline.rps] : [];
+      });
+      const failed = failures[index] ?? [];
+      const failure = scenario.failure ?? (runs.length === 0 ? failed[0] : undefined);
       return {
         name: scenario.name,
         rps: of((s) => s.rps),
@@ -157,10 +170,9 @@ export async function measure(
         node: of((s) => s.node),
         store: scenario.meter ? of((s) => s.store) : undefined,
         commands: scenario.redis ? of((s) => s.commands) : undefined,
-        versusBare: median(
-          runs.map((sample, round) => sample.rps / ((bare[round] as Sample | undefined)?.rps ?? Number.NaN)),
-        ),
-        ...(scenario.failure ? { failure: scenario.failure } : {}),
+        versusBare: ratios.length > 0 ? median(ratios) : Number.NaN,
+        failedRuns: failed.length,
+        ...(failure ? { failure } : {}),
       };
     });
   } finally {
