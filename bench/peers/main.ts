@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { type CpuMeter, postgresBackends, privateRedis } from "../store-cpu.js";
@@ -27,6 +27,8 @@ const dir = mkdtempSync(join(tmpdir(), "oncely-peers-"));
 const redis = await privateRedis();
 const postgresUrl = process.env.ONCELY_TEST_POSTGRES_URL;
 const meters: CpuMeter[] = [];
+// The machine's 1-minute load average when the performance runs began and ended: how shared it was.
+const loads: number[] = [];
 
 /** The store URL of a subject; PostgreSQL connections named after the subject and `purpose`, so their backends can be metered. */
 function storeUrl(subject: Subject, purpose: string): string | undefined {
@@ -61,6 +63,7 @@ try {
   }
   let rows: Row[] = [];
   if (process.env.BENCH_PEERS_SKIP_PERF !== "1") {
+    loads.push(loadavg()[0] as number);
     const placements = new Map<Subject, Placement>();
     for (const subject of subjects) {
       const url = storeUrl(subject, "perf") as string;
@@ -73,6 +76,7 @@ try {
       placements.set(subject, { url, ...(meter ? { meter } : {}) });
     }
     rows = await measure(subjects, (subject) => placements.get(subject) as Placement, settings);
+    loads.push(loadavg()[0] as number);
   }
   writeFileSync(
     "docs/comparison.md",
@@ -157,7 +161,7 @@ async function page(checkedSubjects: readonly Subject[], checked: readonly strin
     rows.length === 0
       ? "Not run (`BENCH_PEERS_SKIP_PERF=1`)."
       : [
-          `50 connections, ${settings.amount} requests per run, ${settings.rounds} rounds with every scenario in turn, handler delay ${settings.handlerMs} ms. Bare Express gets the very requests of the unique-key runs, key header included. Node CPU from /proc of the subject's server process; store CPU from /proc of the redis-server (one for all Redis subjects, which never run at the same time) or of the PostgreSQL backends of the subject's connections (WAL writer and checkpointer not counted); SQLite and memory work inside Node. /proc counts CPU in ticks of 10 ms, so the store CPU of a short run is coarse; the Redis command column (time inside commands from \`INFO commandstats\`, network I/O not included) is the finer one. The load generator, the servers and the stores share the machine's cores.`,
+          `50 connections, ${settings.amount} requests per run, ${settings.rounds} rounds with every scenario in turn, handler delay ${settings.handlerMs} ms. Bare Express gets the very requests of the unique-key runs, key header included. Node CPU from /proc of the subject's server process; store CPU from /proc of the redis-server (one for all Redis subjects, which never run at the same time) or of the PostgreSQL backends of the subject's connections (WAL writer and checkpointer not counted); SQLite and memory work inside Node. /proc counts CPU in ticks of 10 ms, so the store CPU of a short run is coarse; the Redis command column (time inside commands from \`INFO commandstats\`, network I/O not included) is the finer one. The load generator, the servers and the stores share the machine's cores, with other work: the load average was ${loads.map((load) => load.toFixed(1)).join(" at the start and ")} at the end, on ${cpus().length} cores, so requests/s swing between rounds and the CPU columns are the steadier comparison.`,
           "",
           "| scenario | requests/s | vs bare | p50 ms | p99 ms | app CPU µs/request | store CPU µs/request | Redis command µs/request |",
           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
