@@ -138,10 +138,7 @@ async function powertools(url: string, delayMs: number): Promise<RequestHandler[
     async (input: { key: string | undefined; body: { sku?: unknown } }) => createOrder(input.body, delayMs),
     { persistenceStore, config, keyPrefix: "orders" },
   );
-  const statuses: Record<string, number> = {
-    IdempotencyAlreadyInProgressError: 409,
-    IdempotencyValidationError: 422,
-  };
+  const statuses: Record<string, number> = { IdempotencyAlreadyInProgressError: 409 };
   return [
     json,
     async (req: Request, res: Response) => {
