@@ -80,7 +80,7 @@ export async function runGateway(
   announce = true,
 ): Promise<RunningGateway> {
   const { port, host, store: storeUrl, upstreamTimeout, shutdownGrace, adminPrefix, logLevel } = settings;
-  const { dashboardToken, dashboardWrite } = settings;
+  const { dashboardToken, dashboardWrite, maxUploadBytes } = settings;
   const { logger, close: closeLog } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
   const storeLocation = storeUrl ?? GATEWAY_DEFAULTS.store;
   const store = await createStore(storeLocation).catch((error: unknown) => {
@@ -99,6 +99,7 @@ export async function runGateway(
       ...(adminPrefix === undefined ? {} : { adminPrefix }),
       ...(dashboardToken === undefined ? {} : { dashboardToken }),
       ...(dashboardWrite === undefined ? {} : { dashboardWrite }),
+      ...(maxUploadBytes === undefined ? {} : { maxUploadBytes }),
     });
   } catch (error) {
     await store.close();

@@ -232,7 +232,7 @@ export class PostgresStore implements InspectableStore {
 
   async complete(
     { scope, key, token }: Lease,
-    { response, finalChunk, ttlMs }: CompletionInput,
+    { response, finalChunk, ttlMs, fingerprint }: CompletionInput,
   ): Promise<boolean> {
     const { rows } = await this.#query(this.#sql.complete, [
       scope,
@@ -245,6 +245,7 @@ export class PostgresStore implements InspectableStore {
       response.chunkCount,
       response.bodyOmitted,
       finalChunk,
+      fingerprint ?? null,
     ]);
     return (rows[0] as { completed: number } | undefined)?.completed === 1;
   }
