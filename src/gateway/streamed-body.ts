@@ -81,7 +81,10 @@ export class StreamedBody {
 
   readonly #onData = (chunk: Buffer): void => {
     this.#bytes += chunk.length;
-    if (this.#bytes > this.#maxBytes) return this.#fail(new UploadTooLargeError(this.#maxBytes));
+    if (this.#bytes > this.#maxBytes) {
+      this.#fail(new UploadTooLargeError(this.#maxBytes));
+      return;
+    }
     this.#hasher.update(chunk);
     const target = this.#target;
     if (target && !target.write(chunk)) {
