@@ -82,8 +82,17 @@ export interface CompletedRecord extends RecordRef {
 /** A record is either in flight or completed, never a mix of both. */
 export type IdempotencyRecord = InFlightRecord | CompletedRecord;
 
+/**
+ * The fingerprint of a claim made before the request body was hashed (a body too large to
+ * hold streams to the handler and is hashed on its way): the completion then brings the
+ * real one ({@link CompletionInput.fingerprint}). Nobody compares against it: a request
+ * meeting an in-flight record with this fingerprint cannot tell whether it is the same one.
+ */
+export const PENDING_FINGERPRINT = "";
+
 /** Input of {@link IdempotencyStore.claim}. */
 export interface ClaimInput extends RecordRef {
+  /** The request's fingerprint, or {@link PENDING_FINGERPRINT} when its body is still arriving. */
   readonly fingerprint: string;
   /** A fresh, unguessable owner token chosen by the caller. */
   readonly token: string;
@@ -110,6 +119,11 @@ export interface CompletionInput {
   readonly finalChunk: Uint8Array;
   /** How long the completed record lives, in milliseconds (the engine's `ttl`). */
   readonly ttlMs: number;
+  /**
+   * Replaces the record's fingerprint; given when the claim was made before the request
+   * body was hashed (with {@link PENDING_FINGERPRINT}). When absent the claim's is kept.
+   */
+  readonly fingerprint?: string;
 }
 
 /**
@@ -148,7 +162,8 @@ export interface IdempotencyStore {
 
   /**
    * Turn an in-flight record owned by `lease.token` into a completed one, storing the
-   * final chunk and discarding any chunk with an index at or above `chunkCount`.
+   * final chunk (and `input.fingerprint`, when given) and discarding any chunk with an
+   * index at or above `chunkCount`.
    * Succeeds even after the lease lapsed, provided nobody took the key over.
    * False when not the owner.
    */

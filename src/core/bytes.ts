@@ -65,3 +65,23 @@ function nodeHash(crypto: NodeCrypto): (data: string | Uint8Array) => string {
   if (typeof crypto.hash === "function") return (data) => crypto.hash("sha256", data, "base64url");
   return (data) => crypto.createHash("sha256").update(data).digest("base64url");
 }
+
+/** A SHA-256 fed a piece at a time. */
+export interface IncrementalSha256 {
+  update(data: string | Uint8Array): void;
+  /** The digest in base64url; call once, after the last update. */
+  digest(): string;
+}
+
+/** A SHA-256 that takes its input a piece at a time, with the same digests as {@link sha256Base64url}. */
+export function incrementalSha256(): IncrementalSha256 {
+  if (nodeCrypto) {
+    const hash = nodeCrypto.createHash("sha256");
+    return { update: (data) => void hash.update(data), digest: () => hash.digest("base64url") };
+  }
+  const hash = portableSha256.create();
+  return {
+    update: (data) => void hash.update(typeof data === "string" ? utf8(data) : data),
+    digest: () => base64url(hash.digest()),
+  };
+}

@@ -1,7 +1,7 @@
-import type { ClaimResult, Lease } from "../store.js";
+import { type ClaimResult, type Lease, PENDING_FINGERPRINT } from "../store.js";
 import { DecryptionFailedError, StoreUnavailableError } from "./errors.js";
 import { Execution } from "./execution.js";
-import { credentialScope, requestFingerprint } from "./hashing.js";
+import { BodyFingerprintHasher, credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
 import { type KeyParseResult, parseKeyHeader, validateKey } from "./key.js";
 import { startDeadlineMs } from "./lease-renewal.js";
@@ -56,6 +56,23 @@ export class IdempotencyEngine {
   }
 
   /**
+   * Whether a body too large to buffer may stream to the handler while it is hashed (see
+   * `IncomingRequest.bodyFingerprint`): the fingerprint is the default one over the body,
+   * and no `key` or `fingerprint` callback needs the whole body first.
+   */
+  streamsBody(method: string): boolean {
+    const { fingerprint, key } = this.options;
+    return this.guards(method) && key === undefined && typeof fingerprint !== "function" && fingerprint.body;
+  }
+
+  /** A hasher giving the default fingerprint of a request whose body arrives in pieces; see {@link streamsBody}. */
+  bodyHasher(request: Pick<IncomingRequest, "method" | "path">): BodyFingerprintHasher {
+    const { fingerprint } = this.options;
+    if (typeof fingerprint === "function") throw new TypeError("a fingerprint function needs the whole body");
+    return new BodyFingerprintHasher(request, fingerprint);
+  }
+
+  /**
    * Whether a guarded request passes through for want of a key, as its key header alone
    * shows: keys come from that header, are optional, and none was sent. The adapter can
    * then hand it on at once, without reading its body.
@@ -78,10 +95,9 @@ export class IdempotencyEngine {
     const parsed = parseKeyHeader(request.header(options.header), options.maxKeyLength);
     if (!parsed?.ok) return Promise.resolve(this.#withoutValidKey(parsed));
     const scope = credentialScope(request, options.scopeHeader, options.scopeCookie);
-    return this.#claim(
-      keyEvent(request, parsed.key, scope),
-      requestFingerprint(request, options.fingerprint),
-    );
+    const event = keyEvent(request, parsed.key, scope);
+    if (request.bodyFingerprint) return this.#claim(event, PENDING_FINGERPRINT, request.bodyFingerprint);
+    return this.#claim(event, requestFingerprint(request, options.fingerprint));
   }
 
   /** {@link begin} when user callbacks supply the key, the scope or the fingerprint: they may be async. */
@@ -96,13 +112,16 @@ export class IdempotencyEngine {
       : credentialScope(request, options.scopeHeader, options.scopeCookie);
     if (typeof scope !== "string" || scope === "")
       throw new TypeError("options.scope must return a non-empty string");
+    const event = keyEvent(request, parsed.key, scope);
+    if (request.bodyFingerprint && typeof options.fingerprint !== "function")
+      return await this.#claim(event, PENDING_FINGERPRINT, request.bodyFingerprint);
     const fingerprint =
       typeof options.fingerprint === "function"
         ? await options.fingerprint(request)
         : requestFingerprint(request, options.fingerprint);
     // Awaited rather than returned: an async function that returns a promise takes two more
     // turns of the microtask queue to adopt it.
-    return await this.#claim(keyEvent(request, parsed.key, scope), fingerprint);
+    return await this.#claim(event, fingerprint);
   }
 
   async #customKey(request: IncomingRequest) {
@@ -132,8 +151,13 @@ export class IdempotencyEngine {
   /**
    * Claims the key and decides from the answer. While the key is in flight elsewhere it
    * claims again after pauses, as long as `wait` allows, then answers 409.
+   * @param bodyFingerprint the request's, when its body is still arriving (`fingerprint` is then pending)
    */
-  async #claim(event: KeyEvent, fingerprint: string): Promise<Decision> {
+  async #claim(
+    event: KeyEvent,
+    fingerprint: string,
+    bodyFingerprint?: () => Promise<string>,
+  ): Promise<Decision> {
     const { options } = this;
     // Made on the first conflict only: most claims are decided at once.
     let pacer: WaitPacer | undefined;
@@ -153,7 +177,7 @@ export class IdempotencyEngine {
       } catch (error) {
         return this.#storeFailed(event, error);
       }
-      const decision = this.#decide(event, fingerprint, result, performance.now() - sentAt);
+      const decision = this.#decide(event, fingerprint, result, performance.now() - sentAt, bodyFingerprint);
       if (decision) return decision;
       pacer ??= new WaitPacer(options.wait, startedAt);
       if (!(await pacer.pause())) {
@@ -173,21 +197,35 @@ export class IdempotencyEngine {
 
   /**
    * The decision a claim's answer makes, or undefined when the key is in flight and must be
-   * claimed again. `elapsedMs` is how long the claim took.
+   * claimed again. `elapsedMs` is how long the claim took. A pending fingerprint (the body
+   * is still arriving, here or in the record's own request) cannot be compared: against an
+   * in-flight record the check is skipped; a completed record waits for this body's hash.
    */
   #decide(
     event: KeyEvent,
     fingerprint: string,
     result: ClaimResult,
     elapsedMs: number,
+    bodyFingerprint?: () => Promise<string>,
   ): Decision | Promise<Decision> | undefined {
     const { options } = this;
     if (result.outcome === "acquired") {
       if (elapsedMs >= startDeadlineMs(options.lease))
         return this.#claimedTooLate(event, result.lease, elapsedMs);
-      return { action: "execute", execution: new Execution(options, result.lease, event) };
+      return {
+        action: "execute",
+        execution: new Execution(options, result.lease, event, bodyFingerprint),
+      };
     }
-    if (result.record.fingerprint !== fingerprint) {
+    if (bodyFingerprint && result.outcome === "completed") {
+      // The body is read and hashed, not handed on, before the record answers it.
+      return bodyFingerprint().then((settled) => this.#decide(event, settled, result, elapsedMs) as Decision);
+    }
+    if (
+      result.record.fingerprint !== fingerprint &&
+      fingerprint !== PENDING_FINGERPRINT &&
+      result.record.fingerprint !== PENDING_FINGERPRINT
+    ) {
       emit(options.hooks.onMismatch, event);
       if (options.mismatch === "reject") {
         return respond(

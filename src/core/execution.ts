@@ -44,10 +44,18 @@ export class Execution {
   #drainListeners: Array<() => void> = [];
   #lost = false;
   #storeError: unknown;
+  /** The request's fingerprint when its body was still arriving at the claim; see `IncomingRequest.bodyFingerprint`. */
+  readonly #bodyFingerprint: (() => Promise<string>) | undefined;
 
   /** @internal Created by the engine when a claim is acquired. */
-  constructor(options: ResolvedOptions, lease: Lease, event: KeyEvent) {
+  constructor(
+    options: ResolvedOptions,
+    lease: Lease,
+    event: KeyEvent,
+    bodyFingerprint?: () => Promise<string>,
+  ) {
     this.#options = options;
+    this.#bodyFingerprint = bodyFingerprint;
     this.#store = options.store;
     this.#lease = lease;
     this.#event = event;
@@ -136,19 +144,31 @@ export class Execution {
    * still reach the client. When storing fails the key is not released: the handler ran,
    * so a retry must not run it again at once. The key stays in flight until its lease
    * lapses, as after a crash, and retries get 409 meanwhile.
+   *
+   * When the claim was made while the request body was still arriving, the record waits for
+   * the body's fingerprint; a body that broke off (the client left, or it outgrew the cap)
+   * releases the key instead: the request was never whole, so a retry executes again.
    */
   async finish(): Promise<void> {
     if (this.#phase !== "capturing") return;
     this.#phase = "done";
     if (this.#appends) await this.#appends;
-    const stored = await this.#complete();
+    let fingerprint: string | undefined;
+    if (this.#bodyFingerprint) {
+      try {
+        fingerprint = await this.#bodyFingerprint();
+      } catch {
+        return this.#release("error");
+      }
+    }
+    const stored = await this.#complete(fingerprint);
     this.#renewal.stop();
     if (this.#storeError !== undefined) this.#reportStoreError("complete", this.#storeError);
     this.#emitExecuted(stored);
   }
 
   /** Stores the captured response; false when it was not stored (the lease was lost, or the store failed). */
-  async #complete(): Promise<boolean> {
+  async #complete(fingerprint: string | undefined): Promise<boolean> {
     if (this.#storeError !== undefined || this.#lost) return false;
     const finalChunk = this.#omitted ? Buffer.alloc(0) : this.#cutChunk(this.#pendingBytes);
     const chunkCount = this.#omitted ? 0 : this.#chunksWritten + (finalChunk.length > 0 ? 1 : 0);
@@ -163,6 +183,7 @@ export class Execution {
         },
         finalChunk,
         ttlMs: this.#options.ttl,
+        ...(fingerprint === undefined ? {} : { fingerprint }),
       });
     } catch (error) {
       this.#storeError = error;

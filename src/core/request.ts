@@ -16,4 +16,13 @@ export interface IncomingRequest {
   header(name: string): readonly string[];
   /** Raw body bytes; present when the engine asked for them (see `Engine.needsBody`). */
   readonly body?: Uint8Array;
+  /**
+   * Instead of `body`, for a body too large to hold that the adapter streams to the handler
+   * (only where `Engine.streamsBody` allows): resolves with the request's fingerprint once
+   * the body has been read to its end through a hasher from `Engine.bodyHasher` — reading
+   * and discarding the rest when it is not being handed on — and rejects when the body broke
+   * off (the client left) or grew past the adapter's cap. The engine calls it when it needs
+   * the fingerprint: before answering from a completed record, and before completing one.
+   */
+  readonly bodyFingerprint?: () => Promise<string>;
 }

@@ -31,3 +31,10 @@ export class ClientAbortedError extends OncelyError {
     super("ONCELY_CLIENT_ABORTED", "the client closed the connection before its request body was complete");
   }
 }
+
+/** A streamed request body grew past `maxUploadBytes`; the client gets 413 and nothing of it counts. */
+export class UploadTooLargeError extends OncelyError {
+  constructor(readonly maxBytes: number) {
+    super("ONCELY_UPLOAD_TOO_LARGE", `the request body exceeds the ${maxBytes}-byte upload cap`);
+  }
+}

@@ -3,13 +3,14 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createEngine, type IdempotencyEngine } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
-import { problem } from "../core/problems.js";
+import type { BodyFingerprintHasher } from "../core/hashing.js";
+import { type ProblemResponse, problem } from "../core/problems.js";
 import { createDashboard, type Dashboard } from "../dashboard/dashboard.js";
 import { clientErrorResponder } from "../http/node/client-error.js";
 import { guardRequest } from "../http/node/guard.js";
 import { sendWhole } from "../http/node/send.js";
 import { adminEndpoints } from "./admin.js";
-import { UpstreamError } from "./errors.js";
+import { UploadTooLargeError, UpstreamError } from "./errors.js";
 import { GatewayMetrics } from "./metrics.js";
 import { observingHooks } from "./observe.js";
 import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from "./options.js";
@@ -17,6 +18,7 @@ import { relayResponse } from "./relay.js";
 import { logRequest } from "./request-log.js";
 import { currentRequest, RequestRecord } from "./request-record.js";
 import { drain, type ShutdownReport } from "./shutdown.js";
+import { StreamedBody } from "./streamed-body.js";
 import { Upstream } from "./upstream.js";
 
 /**
@@ -90,18 +92,27 @@ export class Gateway {
   /** Decides with the engine, forwards, relays the answer. Rejects only on the unexpected (see {@link #fail}). */
   async #proxy(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
     let execution: Execution | undefined;
-    let body: Buffer | undefined;
+    let body: Buffer | StreamedBody | undefined;
     try {
       if (this.engine.guards(record.method)) {
-        const outcome = await guardRequest(this.engine, req, res, { sendsBody: true });
+        const outcome = await guardRequest(this.engine, req, res, {
+          sendsBody: true,
+          streamer: this.#streamUpload,
+        });
         if (!outcome.next) {
           // Replays, conflicts, mismatches and store failures were noted by the hooks; the rest are 4xx answers.
           if (record.outcome === "passed") record.outcome = "rejected";
           return;
         }
         execution = outcome.execution;
-        body = outcome.body;
+        body = outcome.body ?? outcome.streamed;
       }
+    } catch (error) {
+      // A streamed body outgrew the cap while a completed record waited for its fingerprint.
+      if (!(error instanceof UploadTooLargeError)) throw error;
+      record.outcome = "rejected";
+      sendWhole(res, this.#uploadTooLarge());
+      return;
     } finally {
       record.decided(execution);
     }
@@ -113,7 +124,10 @@ export class Gateway {
     } catch (error) {
       record.outcome = error instanceof UpstreamError ? error.problem : "client-aborted";
       await execution?.fail();
-      if (error instanceof UpstreamError && !res.destroyed) {
+      if (error instanceof UploadTooLargeError && !res.destroyed) {
+        record.outcome = "rejected";
+        sendWhole(res, this.#uploadTooLarge());
+      } else if (error instanceof UpstreamError && !res.destroyed) {
         const detail = `${error.message}; the idempotency key was released, so retrying with it is safe`;
         const { retryAfter, errorFormat } = this.engine.options;
         sendWhole(res, problem(error.problem, detail, retryAfter, [], errorFormat));
@@ -130,6 +144,23 @@ export class Gateway {
       await execution?.fail();
       res.destroy();
     }
+  }
+
+  /**
+   * Starts streaming a body too large to hold (see {@link StreamedBody}), unless its
+   * `Content-Length` already says it is over the cap: then it is refused before any claim.
+   */
+  readonly #streamUpload = (req: IncomingMessage, hasher: BodyFingerprintHasher) => {
+    const cap = this.#options.maxUploadBytes;
+    if (Number(req.headers["content-length"]) > cap) return this.#uploadTooLarge();
+    return new StreamedBody(req, hasher, cap);
+  };
+
+  /** The 413 for a body over `maxUploadBytes`; the connection closes, so its unread rest is never read. */
+  #uploadTooLarge(): ProblemResponse {
+    const detail = `the request body exceeds the ${this.#options.maxUploadBytes}-byte upload cap`;
+    const format = this.engine.options.errorFormat;
+    return problem("request-too-large", detail, undefined, [["connection", "close"]], format);
   }
 
   /**

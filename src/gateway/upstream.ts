@@ -1,12 +1,21 @@
 import http, { type ClientRequest, type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { Duplex } from "node:stream";
-import { ClientAbortedError, UpstreamTimeoutError, UpstreamUnreachableError } from "./errors.js";
+import {
+  ClientAbortedError,
+  UploadTooLargeError,
+  UpstreamTimeoutError,
+  UpstreamUnreachableError,
+} from "./errors.js";
 import { upstreamRequestHeaders } from "./headers.js";
+import { StreamedBody } from "./streamed-body.js";
 
 /** One request on its way upstream. */
 export interface Exchange {
-  /** Settles once the upstream's response headers arrived, or with an `UpstreamError` / {@link ClientAbortedError}. */
+  /**
+   * Settles once the upstream's response headers arrived, or with an `UpstreamError`, a
+   * {@link ClientAbortedError} or (for a streamed body) an {@link UploadTooLargeError}.
+   */
   readonly response: Promise<IncomingMessage>;
   /** Cuts the upstream connection (used only when a shutdown's grace period ran out). */
   abort(): void;
@@ -77,10 +86,11 @@ export class Upstream {
    * request with a safe method and no body, which cannot execute anything twice. A guarded
    * request is never resent: its first attempt may have reached the upstream.
    * @param guarded whether the engine guards the request (an execution holds its key)
-   * @param body the whole request body, when it was already read
+   * @param body the whole request body, when it was already read; or the body too large to
+   *   hold, streamed on as it arrives (a client that leaves before its end cuts the call)
    */
-  send(req: IncomingMessage, guarded: boolean, body?: Buffer): Exchange {
-    const withBody = body === undefined ? hasBody(req) : body.length > 0;
+  send(req: IncomingMessage, guarded: boolean, body?: Buffer | StreamedBody): Exchange {
+    const withBody = body === undefined ? hasBody(req) : body instanceof StreamedBody || body.length > 0;
     const resendable = !guarded && !withBody && SAFE_METHODS.has(req.method ?? "GET");
     let outgoing = this.#forward(req, withBody, this.#agent);
     const response = new Promise<IncomingMessage>((resolve, reject) => {
@@ -101,7 +111,9 @@ export class Upstream {
             return;
           }
           reject(
-            error instanceof UpstreamTimeoutError || error instanceof ClientAbortedError
+            error instanceof UpstreamTimeoutError ||
+              error instanceof ClientAbortedError ||
+              error instanceof UploadTooLargeError
               ? error
               : new UpstreamUnreachableError({ cause: error }),
           );
@@ -109,7 +121,9 @@ export class Upstream {
       };
       settle(outgoing, false);
     });
-    if (body !== undefined) {
+    if (body instanceof StreamedBody) {
+      body.forwardTo(outgoing);
+    } else if (body !== undefined) {
       // The guard put the bytes back into the request as well; they are sent from here, so
       // a client gone meanwhile (its request destroyed with them) loses nothing.
       req.resume();

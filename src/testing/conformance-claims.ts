@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { RecordRef } from "../store.js";
+import { PENDING_FINGERPRINT, type RecordRef } from "../store.js";
 import {
   acquire,
   assertBytes,
@@ -169,6 +169,54 @@ export function registerClaimTests({ describe, test }: SuiteContext): void {
       await completeWith(store, lease, [utf8("late")]);
       const { record } = expectOutcome(await store.claim(claimInput(ref)), "completed");
       assertBytes(record.firstChunk, utf8("late"), "body");
+    });
+  });
+
+  describe("fingerprint settled at completion", () => {
+    test("a claim with the pending fingerprint shows it while in flight", async (store) => {
+      const ref = freshRef();
+      await acquire(store, claimInput(ref, { fingerprint: PENDING_FINGERPRINT }));
+      const { record } = expectOutcome(await store.claim(claimInput(ref)), "in_flight");
+      assert.equal(record.fingerprint, PENDING_FINGERPRINT);
+    });
+
+    test("complete with a fingerprint replaces the claim's; get and claim show it", async (store) => {
+      const ref = freshRef();
+      const lease = await acquire(store, claimInput(ref, { fingerprint: PENDING_FINGERPRINT }));
+      const body = utf8("settled");
+      const input = {
+        response: responseFor([body]),
+        finalChunk: body,
+        ttlMs: LONG_MS,
+        fingerprint: "fp-hashed",
+      };
+      assert.equal(await store.complete(lease, input), true);
+      assert.equal(expectState(await store.get(ref), "completed").fingerprint, "fp-hashed", "get");
+      const { record } = expectOutcome(await store.claim(claimInput(ref)), "completed");
+      assert.equal(record.fingerprint, "fp-hashed", "claim");
+      assertBytes(record.firstChunk, body, "body");
+    });
+
+    test("complete without a fingerprint keeps the claim's", async (store) => {
+      const ref = freshRef();
+      await completeWith(store, await acquire(store, claimInput(ref, { fingerprint: "fp-claimed" })), [
+        utf8("x"),
+      ]);
+      assert.equal(expectState(await store.get(ref), "completed").fingerprint, "fp-claimed");
+    });
+
+    test("a non-owner's complete with a fingerprint changes nothing", async (store) => {
+      const ref = freshRef();
+      const lease = await acquire(store, claimInput(ref, { fingerprint: PENDING_FINGERPRINT }));
+      const input = {
+        response: responseFor([]),
+        finalChunk: new Uint8Array(0),
+        ttlMs: LONG_MS,
+        fingerprint: "fp-x",
+      };
+      assert.equal(await store.complete({ ...lease, token: randomUUID() }, input), false);
+      const record = expectState(await store.get(ref), "in_flight");
+      assert.equal(record.fingerprint, PENDING_FINGERPRINT);
     });
   });
 }

@@ -11,7 +11,7 @@ import { type GatewayProcess, startGateway } from "./helpers.js";
 
 /**
  * What the page's script does: two identical POSTs (as a script's retry would), an upload
- * above the gateway's --max-request-body, and a cross-origin simple POST (to the same gateway
+ * above the gateway's --max-upload-bytes, and a cross-origin simple POST (to the same gateway
  * as localhost); then it reports what it got.
  */
 const PAGE = `<!doctype html><title>order</title><script>
@@ -86,6 +86,8 @@ else
         "session",
         "--max-request-body",
         "1KiB",
+        "--max-upload-bytes",
+        "2KiB",
         "--log-level",
         "warn",
       ]);
@@ -117,7 +119,7 @@ else
       expect(orders[0]?.key).not.toBe(orders[1]?.key);
     }, 90_000);
 
-    it("answers 413 to an upload above --max-request-body, because the browser gave it a key", async () => {
+    it("answers 413 to an upload above --max-upload-bytes, because the browser gave it a key", async () => {
       expect((await done).upload).toBe(413);
       expect(posts.map((post) => post.path)).not.toContain("/upload");
     });

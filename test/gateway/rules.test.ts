@@ -42,6 +42,7 @@ beforeAll(async () => {
       ...["--methods", "POST,PUT", "--header", "X-Request-Id", "--max-key-length", "8", "--required"],
       ...["--scope-header", "X-Tenant", "--replay-header", "X-Replayed", "--deny-headers", "x-upstream"],
       ...["--mismatch", "ignore", "--retry-after", "7", "--max-request-body-bytes", "1KiB"],
+      ...["--max-upload-bytes", "1536"],
     ]),
     startGateway([
       ...common,
@@ -397,7 +398,7 @@ describe("13. large and streamed responses", () => {
     expect(ran).toBe(1);
   });
 
-  it("answers 413 request-too-large for a body above --max-request-body-bytes", async () => {
+  it("answers 413 request-too-large for a body above --max-upload-bytes (bodies above --max-request-body-bytes stream)", async () => {
     const headers = { "x-request-id": shortKey(), "x-tenant": "t" };
     expectProblem(await send(tuned.url, { headers, body: "x".repeat(2048) }), 413, "request-too-large");
   });

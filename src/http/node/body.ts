@@ -55,6 +55,8 @@ function readAsItArrives(req: IncomingMessage, limit: number): Promise<Buffer | 
         chunks.push(chunk);
         if (size > limit) {
           stop();
+          // Put back too: the gateway streams a body this large on from its first byte.
+          putBack(req, chunks, size);
           return resolve(TOO_LARGE);
         }
       }

@@ -62,7 +62,7 @@ export class EncryptedStore implements IdempotencyStore {
     return this.inner.appendChunk(lease, index, seal(this.ring, lease, index, data));
   }
 
-  complete(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): Promise<boolean> {
+  complete(lease: Lease, { response, finalChunk, ttlMs, fingerprint }: CompletionInput): Promise<boolean> {
     const sealed: SealedResponse = {
       status: response.status,
       headers: [...response.headers],
@@ -75,6 +75,7 @@ export class EncryptedStore implements IdempotencyStore {
       finalChunk:
         response.chunkCount > 0 ? seal(this.ring, lease, response.chunkCount - 1, finalChunk) : finalChunk,
       ttlMs,
+      ...(fingerprint === undefined ? {} : { fingerprint }),
     });
   }
 

@@ -170,9 +170,13 @@ export class MemoryStore implements InspectableStore {
     return true;
   }
 
-  async complete(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): Promise<boolean> {
+  async complete(
+    lease: Lease,
+    { response, finalChunk, ttlMs, fingerprint }: CompletionInput,
+  ): Promise<boolean> {
     const entry = this.#owned(lease);
     if (!entry) return false;
+    const recordFingerprint = fingerprint ?? entry.fingerprint;
     const id = recordId(lease);
     const now = Date.now();
     const { chunkCount } = response;
@@ -182,7 +186,7 @@ export class MemoryStore implements InspectableStore {
     if (chunkCount > 0) chunks.push(copy(finalChunk));
     // Sized up front: an array grown by push keeps spare room, for as long as the record lives.
     const headers = new Array<string>(2 * response.headers.length);
-    let bytes = RECORD_OVERHEAD_BYTES + lease.scope.length + lease.key.length + entry.fingerprint.length;
+    let bytes = RECORD_OVERHEAD_BYTES + lease.scope.length + lease.key.length + recordFingerprint.length;
     response.headers.forEach(([name, value], index) => {
       headers[2 * index] = name;
       headers[2 * index + 1] = value;
@@ -194,7 +198,7 @@ export class MemoryStore implements InspectableStore {
     const bodyOmitted = response.bodyOmitted || bytes + bodyBytes > this.#maxBytes;
     this.#remove(id);
     this.#completed.set(id, {
-      fingerprint: entry.fingerprint,
+      fingerprint: recordFingerprint,
       createdAt: entry.createdAt,
       completedAt: now,
       expiresAt: now + ttlMs,

@@ -132,7 +132,8 @@ ON CONFLICT (scope, key, idx) DO UPDATE SET data = excluded.data`;
  * Fenced by $3; deliberately not by the lease end, since a late completion is fine as
  * long as nobody took over.
  * Parameters: $1 scope, $2 key, $3 token, $4 lifetime in ms, $5 status, $6 headers (JSON
- *   text), $7 body length, $8 chunk count, $9 body omitted, $10 final chunk bytes
+ *   text), $7 body length, $8 chunk count, $9 body omitted, $10 final chunk bytes,
+ *   $11 fingerprint (NULL keeps the claim's)
  * Result: one row, `completed` = 1 when the caller owned the record, else 0.
  */
 export const COMPLETE = `
@@ -141,7 +142,8 @@ WITH completed AS (
      SET state = 'completed', token = NULL, lease_expires_at = NULL,
          completed_at = ${NOW_MS}, expires_at = ${NOW_MS} + $4::bigint,
          status = $5::integer, headers = $6::text, body_length = $7::bigint,
-         chunk_count = $8::integer, body_omitted = $9::boolean
+         chunk_count = $8::integer, body_omitted = $9::boolean,
+         fingerprint = COALESCE($11::text, fingerprint)
    WHERE scope = $1::text AND key = $2::text AND state = 'in_flight' AND token = $3::text
   RETURNING scope, key
 ),

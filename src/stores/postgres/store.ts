@@ -230,7 +230,7 @@ export class PostgresStore implements InspectableStore {
 
   async complete(
     { scope, key, token }: Lease,
-    { response, finalChunk, ttlMs }: CompletionInput,
+    { response, finalChunk, ttlMs, fingerprint }: CompletionInput,
   ): Promise<boolean> {
     const { rows } = await this.#query(this.#sql.complete, [
       scope,
@@ -243,6 +243,7 @@ export class PostgresStore implements InspectableStore {
       response.chunkCount,
       response.bodyOmitted,
       finalChunk,
+      fingerprint ?? null,
     ]);
     return (rows[0] as { completed: number } | undefined)?.completed === 1;
   }

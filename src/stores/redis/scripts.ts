@@ -222,7 +222,8 @@ return 1
  * KEYS[1] record hash; KEYS[2] chunk key prefix.
  * ARGV[1] owner token; ARGV[2] status; ARGV[3] headers (JSON); ARGV[4] body length;
  * ARGV[5] chunk count; ARGV[6] body omitted (1 or 0); ARGV[7] TTL (ms, ≥ 1);
- * ARGV[8] final chunk bytes (chunk `count - 1`; ignored when the count is 0).
+ * ARGV[8] final chunk bytes (chunk `count - 1`; ignored when the count is 0);
+ * ARGV[9] (optional) the fingerprint, replacing the claim's.
  *
  * Result: 1 when completed, 0 when the caller is not the owner.
  */
@@ -243,6 +244,10 @@ local fields = {'state', 'completed', 'completed_at', string.format('%d', now),
 if count == 1 then
   fields[#fields + 1] = 'chunk0'
   fields[#fields + 1] = ARGV[8]
+end
+if ARGV[9] then
+  fields[#fields + 1] = 'fingerprint'
+  fields[#fields + 1] = ARGV[9]
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ttl)

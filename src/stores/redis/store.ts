@@ -152,7 +152,7 @@ export class RedisStore implements InspectableStore {
 
   async complete(lease: Lease, input: CompletionInput): Promise<boolean> {
     const { response } = input;
-    const reply = await this.#run("complete", lease, [
+    const args = [
       lease.token,
       String(response.status),
       encodeHeaders(response.headers),
@@ -162,8 +162,9 @@ export class RedisStore implements InspectableStore {
       // PEXPIRE 0 would delete the record before anyone could see it completed.
       milliseconds(input.ttlMs, 1),
       toBuffer(response.chunkCount > 0 ? input.finalChunk : new Uint8Array(0)),
-    ]);
-    return reply === 1;
+    ];
+    if (input.fingerprint !== undefined) args.push(input.fingerprint);
+    return (await this.#run("complete", lease, args)) === 1;
   }
 
   async get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {

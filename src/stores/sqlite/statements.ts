@@ -113,14 +113,15 @@ INSERT OR REPLACE INTO oncely_chunks (scope, key, idx, data) VALUES (@scope, @ke
  * Turns an owned in-flight record into a completed one. Fenced by @token; deliberately
  * not by the lease end, since a late completion is fine as long as nobody took over.
  * Parameters: @scope, @key, @token, @now, @expiresAt, @status, @headers (JSON text),
- *   @bodyLength, @chunkCount, @bodyOmitted (0 or 1)
+ *   @bodyLength, @chunkCount, @bodyOmitted (0 or 1), @fingerprint (NULL keeps the claim's)
  * Result: changes = 1 when the caller owned the record, else 0.
  */
 export const COMPLETE_OWNED_RECORD = `
 UPDATE oncely_records
    SET state = 'completed', token = NULL, lease_expires_at = NULL,
        completed_at = @now, expires_at = @expiresAt, status = @status, headers = @headers,
-       body_length = @bodyLength, chunk_count = @chunkCount, body_omitted = @bodyOmitted
+       body_length = @bodyLength, chunk_count = @chunkCount, body_omitted = @bodyOmitted,
+       fingerprint = COALESCE(@fingerprint, fingerprint)
  WHERE scope = @scope AND key = @key AND state = 'in_flight' AND token = @token`;
 
 /**
@@ -192,6 +193,7 @@ export interface Statements {
       bodyLength: number;
       chunkCount: number;
       bodyOmitted: 0 | 1;
+      fingerprint: string | null;
     }
   >;
   deleteRecord: Statement<RefParams>;

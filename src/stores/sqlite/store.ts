@@ -232,7 +232,7 @@ export class SqliteStore implements InspectableStore {
     return true;
   }
 
-  #completeIn(lease: Lease, { response, finalChunk, ttlMs }: CompletionInput): boolean {
+  #completeIn(lease: Lease, { response, finalChunk, ttlMs, fingerprint }: CompletionInput): boolean {
     const now = Date.now();
     const completed = this.#sql.completeOwnedRecord.run({
       ...owner(lease),
@@ -243,6 +243,7 @@ export class SqliteStore implements InspectableStore {
       bodyLength: response.bodyLength,
       chunkCount: response.chunkCount,
       bodyOmitted: response.bodyOmitted ? 1 : 0,
+      fingerprint: fingerprint ?? null,
     });
     if (completed.changes === 0) return false;
     const ref = { scope: lease.scope, key: lease.key };
