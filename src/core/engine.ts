@@ -10,7 +10,7 @@ import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
 import { buildReplay, type Replay } from "./replay.js";
 import type { IncomingRequest } from "./request.js";
-import { WaitPacer } from "./wait-pacer.js";
+import { changeWaitOf, WaitPacer } from "./wait-pacer.js";
 
 /** Why a request passes through without deduplication. */
 export type PassReason = "method" | "no-key" | "store-error";
@@ -156,7 +156,8 @@ export class IdempotencyEngine {
       const decision = this.#decide(event, fingerprint, result, performance.now() - sentAt);
       if (decision) return decision;
       pacer ??= new WaitPacer(options.wait, startedAt);
-      if (!(await pacer.pause())) {
+      const change = result.outcome === "in_flight" ? changeWaitOf(options.store, result.record) : undefined;
+      if (!(await pacer.pause(change))) {
         emit(options.hooks.onConflict, event);
         return respond(
           problem(
