@@ -213,6 +213,27 @@ function killableSuite(name: string, open: () => Promise<Backend>): void {
   });
 }
 
+/** In-process stores wake their waiters from the write itself, before the write's own caller resumes. */
+function directWakeSuite(name: string, open: () => Promise<WaitingStore>): void {
+  it(`wakes the waiters of ${name} from the completing write itself, before any poll`, async () => {
+    const store = await open();
+    try {
+      const key = randomUUID();
+      const lease = await acquire(store, key);
+      const record = await inFlight(store, key);
+      const order: string[] = [];
+      // Straight on the store's promise: no await in between that would shift the order.
+      const woken = store.waitForChange?.(record, WAIT_MS).then(() => order.push("woken"));
+      await store.complete(lease, { response, finalChunk: bytes, ttlMs: 60_000 });
+      order.push("completed");
+      await woken;
+      expect(order).toEqual(["woken", "completed"]);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
 describe("in-process stores", () => {
   waiterSuite(
     "memory",
@@ -224,6 +245,12 @@ describe("in-process stores", () => {
   );
   const directory = mkdtempSync(join(tmpdir(), "oncely-waiters-"));
   afterAll(() => rmSync(directory, { recursive: true, force: true }));
+  directWakeSuite("memory", async () => createMemoryStore() as unknown as WaitingStore);
+  directWakeSuite(
+    "SQLite",
+    async () =>
+      (await createSqliteStore({ path: join(directory, `${randomUUID()}.db`) })) as unknown as WaitingStore,
+  );
   waiterSuite(
     "SQLite",
     async () => {
