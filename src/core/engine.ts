@@ -10,6 +10,7 @@ import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
 import { buildReplay, type Replay } from "./replay.js";
 import type { IncomingRequest } from "./request.js";
+import { SharedClaims } from "./shared-claims.js";
 import { changeWaitOf, WaitPacer } from "./wait-pacer.js";
 
 /** Why a request passes through without deduplication. */
@@ -37,6 +38,8 @@ export type Decision =
 export class IdempotencyEngine {
   /** The options with every default applied. */
   readonly options: ResolvedOptions;
+  /** Claims of duplicates that waited, merged per key (see {@link SharedClaims}). */
+  readonly #rechecks = new SharedClaims();
 
   constructor(options: IdempotencyOptions) {
     this.options = resolveOptions(options);
@@ -142,14 +145,16 @@ export class IdempotencyEngine {
       // Monotonic, and read before the claim leaves: the store starts the lease no earlier.
       const sentAt = performance.now();
       let result: ClaimResult;
+      const input = {
+        scope: event.scope,
+        key: event.key,
+        fingerprint,
+        token: newOwnerToken(),
+        leaseMs: options.lease,
+      };
       try {
-        result = await options.store.claim({
-          scope: event.scope,
-          key: event.key,
-          fingerprint,
-          token: newOwnerToken(),
-          leaseMs: options.lease,
-        });
+        // After a wait, duplicates woken together share their claims.
+        result = await (pacer ? this.#rechecks.claim(options.store, input) : options.store.claim(input));
       } catch (error) {
         return this.#storeFailed(event, error);
       }

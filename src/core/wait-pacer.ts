@@ -4,11 +4,13 @@ import type { IdempotencyStore, InFlightRecord } from "../store.js";
 const WAIT_POLL_MIN_MS = 20;
 const WAIT_POLL_MAX_MS = 250;
 /**
- * The longest a duplicate trusts a store's change notifications before it looks at the
- * record anyway: a lost notification, or a lease that lapsed without any write, costs at
- * most this much delay. Slow, because a look is what notifications exist to avoid.
+ * How long a duplicate trusts a store's change notifications before it looks at the record
+ * anyway, first and at most: a lost notification, or a lease that lapsed without any write,
+ * is noticed that late. Slow and growing, because a look is what notifications exist to
+ * avoid: a thousand duplicates of one long original would otherwise look all together.
  */
-export const NOTIFIED_RECHECK_MS = 1_000;
+const NOTIFIED_RECHECK_MIN_MS = 1_000;
+const NOTIFIED_RECHECK_MAX_MS = 8_000;
 
 /**
  * Waits for a change of the record, at most `timeoutMs`: a store's `waitForChange`,
@@ -34,6 +36,7 @@ export function changeWaitOf(store: IdempotencyStore, record: InFlightRecord): C
 export class WaitPacer {
   readonly #deadline: number;
   #pause = WAIT_POLL_MIN_MS;
+  #recheck = NOTIFIED_RECHECK_MIN_MS;
 
   /**
    * @param waitMs how long the duplicate may wait in all; 0 gives up at the first look
@@ -52,8 +55,11 @@ export class WaitPacer {
     const remaining = this.#deadline - Date.now();
     if (remaining <= 0) return false;
     if (change) {
+      // ±20 %, so that duplicates that began together do not look again together.
+      const recheck = this.#recheck * (0.8 + 0.4 * Math.random());
+      this.#recheck = Math.min(this.#recheck * 2, NOTIFIED_RECHECK_MAX_MS);
       try {
-        await change(Math.min(NOTIFIED_RECHECK_MS, remaining));
+        await change(Math.min(recheck, remaining));
         return true;
       } catch {
         // The contract says it never rejects; a store that does is polled instead.

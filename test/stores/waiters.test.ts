@@ -393,5 +393,31 @@ describe("the engine's `wait` on a store that reports changes", () => {
         await store.close();
       }
     });
+
+    it(`lets duplicates woken together share one claim (${name})`, async () => {
+      const { store, claims } = countingClaims(await create());
+      const server = await guardedServer(store, { wait: 10_000 }, async (_req, res) => {
+        // Shorter than the first safety look (0.8 s at the earliest): only the wake-up ends the waits.
+        await sleep(600);
+        res.end("original");
+      });
+      try {
+        const key = newKey();
+        const original = send(server.url, { headers: { "idempotency-key": key } });
+        await claimed(store, key);
+        const before = claims();
+        const duplicates = await Promise.all(
+          Array.from({ length: 50 }, () => send(server.url, { headers: { "idempotency-key": key } })),
+        );
+        expect(duplicates.map((reply) => reply.text)).toEqual(Array(50).fill("original"));
+        // One claim each on arrival, then one for all after the wake-up (a few if it straddles
+        // claims still on their way); a claim each again would make 100.
+        expect(claims() - before).toBeLessThanOrEqual(55);
+        await original;
+      } finally {
+        await server.close();
+        await store.close();
+      }
+    });
   }
 });
