@@ -54,6 +54,8 @@ interface Sample {
   p99: number;
   last: number;
   failed: number;
+  /** What the failed ones got: status → count. */
+  failures: string;
   operations: number;
   connections: number;
   storeCpu: number;
@@ -170,6 +172,13 @@ async function arrivals(url: string): Promise<number> {
   return Number(await response.json());
 }
 
+/** `status×count` pairs, for the log. */
+function tally(statuses: readonly number[]): string {
+  const counts = new Map<number, number>();
+  for (const status of statuses) counts.set(status, (counts.get(status) ?? 0) + 1);
+  return [...counts].map(([status, count]) => `${status}×${count}`).join(" ");
+}
+
 /** The p-th percentile of sorted values. */
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
@@ -218,6 +227,9 @@ async function measure(
     p99: percentile(waits, 99),
     last: waits.at(-1) ?? Number.NaN,
     failed: DUPLICATES - waits.length,
+    failures: tally(
+      replies.filter((reply) => !(reply.status === 201 && reply.replayed)).map((reply) => reply.status),
+    ),
     operations: (after?.operations ?? 0) - (before?.operations ?? 0),
     connections,
     storeCpu: (after?.cpu ?? 0) - (before?.cpu ?? 0),
@@ -249,7 +261,7 @@ try {
         const sample = await measure(child, counters);
         samples.get(mode)?.push(sample);
         console.log(
-          `${target.name} ${mode} round ${round}: replays p50 ${sample.p50.toFixed(0)} ms, p99 ${sample.p99.toFixed(0)} ms after the original; ${sample.failed} failed; ${sample.operations} store operations; ${sample.connections} connections; store CPU ${(sample.storeCpu / 1000).toFixed(0)} ms, app CPU ${(sample.nodeCpu / 1000).toFixed(0)} ms`,
+          `${target.name} ${mode} round ${round}: replays p50 ${sample.p50.toFixed(0)} ms, p99 ${sample.p99.toFixed(0)} ms after the original; ${sample.failed} failed ${sample.failures}; ${sample.operations} store operations; ${sample.connections} connections; store CPU ${(sample.storeCpu / 1000).toFixed(0)} ms, app CPU ${(sample.nodeCpu / 1000).toFixed(0)} ms`,
         );
       }
     }

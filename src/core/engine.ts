@@ -38,8 +38,8 @@ export type Decision =
 export class IdempotencyEngine {
   /** The options with every default applied. */
   readonly options: ResolvedOptions;
-  /** Claims of duplicates that waited, merged per key (see {@link SharedClaims}). */
-  readonly #rechecks = new SharedClaims();
+  /** Concurrent claims of one key, merged (see {@link SharedClaims}). */
+  readonly #claims = new SharedClaims();
 
   constructor(options: IdempotencyOptions) {
     this.options = resolveOptions(options);
@@ -153,8 +153,8 @@ export class IdempotencyEngine {
         leaseMs: options.lease,
       };
       try {
-        // After a wait, duplicates woken together share their claims.
-        result = await (pacer ? this.#rechecks.claim(options.store, input) : options.store.claim(input));
+        // Duplicates arriving, or woken, together share their claims.
+        result = await this.#claims.claim(options.store, input);
       } catch (error) {
         return this.#storeFailed(event, error);
       }

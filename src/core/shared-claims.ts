@@ -1,9 +1,10 @@
 import type { ClaimInput, ClaimResult, IdempotencyStore } from "../store.js";
 
 /**
- * Merges the claims that waiting duplicates of one key send again at the same moment, as
- * they do when a store wakes them all together: a thousand duplicates woken by one
- * completion send one claim, not a thousand that would queue for the store's connections.
+ * Merges the claims that duplicates of one key send at the same moment, as a burst of
+ * retries does, and as waiting duplicates do when a store wakes them all together: a
+ * thousand duplicates woken by one completion send one claim, not a thousand that would
+ * queue for the store's connections.
  *
  * A claim joins one of the same scope, key and fingerprint already on its way, and takes
  * its answer when that answer is a record (completed, or still in flight), which any claim
