@@ -283,8 +283,8 @@ if (postgresUrl) {
     const name = `oncely-test-${randomUUID()}`;
     const listenerUrl = new URL(postgresUrl);
     listenerUrl.searchParams.set("application_name", name);
-    const first = await createPostgresStore({ url: postgresUrl, table, purgeIntervalMs: 0 });
-    const second = await createPostgresStore({ url: listenerUrl.href, table, purgeIntervalMs: 0 });
+    const first = await createPostgresStore({ url: postgresUrl, table, purgeInterval: 0 });
+    const second = await createPostgresStore({ url: listenerUrl.href, table, purgeInterval: 0 });
     return {
       first: first as unknown as WaitingStore,
       second: second as unknown as WaitingStore,
