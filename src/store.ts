@@ -186,6 +186,23 @@ export interface IdempotencyStore {
   purgeExpired(limit?: number): Promise<number>;
 
   /**
+   * Optional: lets a duplicate wait for an in-flight record without polling. Resolves once
+   * `record` may have ended (been completed, released, deleted or taken over), and after
+   * `timeoutMs` at the latest, whichever comes first; it never rejects, and it may resolve
+   * early or spuriously. It is a hint, never the truth: the caller reads the record again
+   * after it resolves, and keeps its own deadline. A lease that lapses without a write
+   * need not be reported (the caller's timeout finds it).
+   *
+   * Stores without it are polled; built-in stores wake waiters through the database's
+   * notifications (PostgreSQL LISTEN/NOTIFY, Redis pub/sub) or directly, for writes made
+   * in the same process.
+   *
+   * @param record the in-flight record the caller saw, owner token included
+   * @param timeoutMs how long to wait at most
+   */
+  waitForChange?(record: InFlightRecord, timeoutMs: number): Promise<void>;
+
+  /**
    * Release connections, timers and file handles. Every later call rejects with
    * `StoreClosedError` (or fails fast); closing twice is a no-op.
    */

@@ -10,7 +10,8 @@ import { newOwnerToken } from "./owner-token.js";
 import { type ProblemResponse, problem } from "./problems.js";
 import { buildReplay, isSealed, type Replay } from "./replay.js";
 import type { IncomingRequest } from "./request.js";
-import { WaitPacer } from "./wait-pacer.js";
+import { SharedClaims } from "./shared-claims.js";
+import { changeWaitOf, WaitPacer } from "./wait-pacer.js";
 
 /** Why a request passes through without deduplication. */
 export type PassReason = "method" | "no-key" | "store-error";
@@ -37,6 +38,8 @@ export type Decision =
 export class IdempotencyEngine {
   /** The options with every default applied. */
   readonly options: ResolvedOptions;
+  /** Concurrent claims of one key, merged (see {@link SharedClaims}). */
+  readonly #claims = new SharedClaims();
 
   constructor(options: IdempotencyOptions) {
     this.options = resolveOptions(options);
@@ -166,21 +169,24 @@ export class IdempotencyEngine {
       // Monotonic, and read before the claim leaves: the store starts the lease no earlier.
       const sentAt = performance.now();
       let result: ClaimResult;
+      const input = {
+        scope: event.scope,
+        key: event.key,
+        fingerprint,
+        token: newOwnerToken(),
+        leaseMs: options.lease,
+      };
       try {
-        result = await options.store.claim({
-          scope: event.scope,
-          key: event.key,
-          fingerprint,
-          token: newOwnerToken(),
-          leaseMs: options.lease,
-        });
+        // Duplicates arriving, or woken, together share their claims.
+        result = await this.#claims.claim(options.store, input);
       } catch (error) {
         return this.#storeFailed(event, error);
       }
       const decision = this.#decide(event, fingerprint, result, performance.now() - sentAt, bodyFingerprint);
       if (decision) return decision;
       pacer ??= new WaitPacer(options.wait, startedAt);
-      if (!(await pacer.pause())) {
+      const change = result.outcome === "in_flight" ? changeWaitOf(options.store, result.record) : undefined;
+      if (!(await pacer.pause(change))) {
         emit(options.hooks.onConflict, event);
         return respond(
           problem(

@@ -2,7 +2,7 @@ import { StoreUnavailableError } from "../core/errors.js";
 import { emit } from "../core/hooks.js";
 import { LeaseRenewal, startDeadlineMs } from "../core/lease-renewal.js";
 import { newOwnerToken } from "../core/owner-token.js";
-import { WaitPacer } from "../core/wait-pacer.js";
+import { changeWaitOf, WaitPacer } from "../core/wait-pacer.js";
 import type { CompletedRecord, InFlightRecord, Lease } from "../store.js";
 import { InvalidEventIdError, LeaseLostError } from "./errors.js";
 import type { Fingerprint } from "./fingerprint.js";
@@ -77,7 +77,8 @@ export async function runOnce<T>(
     }
     if (fingerprint.check && claim.record.fingerprint !== fingerprint.value) return { kind: "mismatch" };
     if (claim.outcome === "completed") return { kind: "duplicate", record: claim.record };
-    if (!(await pacer.pause())) return { kind: "in_progress", record: claim.record };
+    if (!(await pacer.pause(changeWaitOf(store, claim.record))))
+      return { kind: "in_progress", record: claim.record };
   }
 }
 

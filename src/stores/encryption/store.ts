@@ -19,6 +19,7 @@ import type {
   HeaderPair,
   IdempotencyRecord,
   IdempotencyStore,
+  InFlightRecord,
   InspectableStore,
   Lease,
   RecordPage,
@@ -39,10 +40,13 @@ interface SealedResponse {
 export class EncryptedStore implements IdempotencyStore {
   protected readonly inner: IdempotencyStore;
   protected readonly ring: KeyRing;
+  /** The inner store's own, when it wakes waiters (an in-flight record holds nothing sealed). */
+  readonly waitForChange?: (record: InFlightRecord, timeoutMs: number) => Promise<void>;
 
   constructor(inner: IdempotencyStore, ring: KeyRing) {
     this.inner = inner;
     this.ring = ring;
+    if (inner.waitForChange) this.waitForChange = inner.waitForChange.bind(inner);
   }
 
   async claim(input: ClaimInput): Promise<ClaimResult> {

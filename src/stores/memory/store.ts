@@ -9,11 +9,13 @@ import type {
   ClaimResult,
   CompletionInput,
   IdempotencyRecord,
+  InFlightRecord,
   InspectableStore,
   Lease,
   RecordPage,
   RecordRef,
 } from "../../store.js";
+import { ChangeWaiters } from "../change-waiters.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
 import { DEFAULT_PURGE_INTERVAL, purgeIntervalOf } from "../purge-interval.js";
 
@@ -87,6 +89,8 @@ export class MemoryStore implements InspectableStore {
   readonly #maxBytes: number;
   #bytes = 0;
   readonly #timer: NodeJS.Timeout | undefined;
+  /** Duplicates waiting for an in-flight record, woken when it is removed (completed, released, deleted). */
+  readonly #waiters = new ChangeWaiters();
   #closed = false;
 
   /**
@@ -268,9 +272,25 @@ export class MemoryStore implements InspectableStore {
     return this.#remove(recordId(ref));
   }
 
+  /**
+   * Resolves as soon as `record` is completed, released or deleted (every write happens in
+   * this process, so none goes unnoticed), or after `timeoutMs`.
+   */
+  waitForChange(record: InFlightRecord, timeoutMs: number): Promise<void> {
+    const id = recordId(record);
+    if (this.#closed || this.#inFlight.get(id)?.token !== record.token) return Promise.resolve();
+    return this.#waiters.wait(id, record.token, timeoutMs).done;
+  }
+
+  /** How many duplicates wait in {@link waitForChange} now. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   /** Stops the purge timer and drops every record. Calling it again does nothing. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#waiters.wakeAll();
     clearInterval(this.#timer);
     this.#inFlight.clear();
     this.#completed.clear();
@@ -296,6 +316,7 @@ export class MemoryStore implements InspectableStore {
     this.#inFlight.delete(id);
     this.#completed.delete(id);
     this.#bytes -= entry.bytes;
+    this.#waiters.wake(id);
     return true;
   }
 

@@ -11,7 +11,7 @@
  */
 import { InvalidOptionError } from "../../core/errors.js";
 import { renamedOption } from "../../core/renamed-option.js";
-import { createOwnedPool, type PostgresPool } from "./pool.js";
+import { createOwnedPool, listenOn, type PostgresPool } from "./pool.js";
 import { PostgresStore, type PostgresStoreCommonOptions } from "./store.js";
 import { parsePostgresUrl } from "./url.js";
 
@@ -60,13 +60,23 @@ export interface PostgresUrlOptions extends PostgresStoreCommonOptions {
    * @default true
    */
   synchronousCommit?: boolean;
+  /**
+   * Whether duplicates that `wait` for an in-flight key are woken by LISTEN/NOTIFY: the
+   * store opens one connection outside the pool, on the first wait, and LISTENs on it for
+   * all its waiters. Turn it off behind PgBouncer in transaction mode, where LISTEN does
+   * not work (notifications do not reach the client); waiters then poll, one claim per
+   * waiter every 20 to 250 ms, each taking a pool connection for a round trip.
+   * @default true
+   */
+  notifications?: boolean;
 }
 
 /** Options of {@link createPostgresStore} when the application already has a pool. */
 export interface PostgresPoolOptions extends PostgresStoreCommonOptions {
   /**
    * A `pg.Pool`, or anything with its `query(text, values)` method. `close()` leaves it
-   * open. Configure timeouts on it (`connectionTimeoutMillis`, `query_timeout`) so that
+   * open. Duplicates that `wait` poll through it: the store opens no connection of its
+   * own to LISTEN on. Configure timeouts on it (`connectionTimeoutMillis`, `query_timeout`) so that
    * calls fail fast while the server is down, and listen for its `error` event.
    */
   pool: PostgresPool;
@@ -85,6 +95,7 @@ export type PostgresStoreOptions = PostgresUrlOptions | PostgresPoolOptions;
  * @param [options.connectTimeout=2000] how long a call waits for a connection
  * @param [options.queryTimeout=2000] how long a call waits for the server's answer
  * @param [options.synchronousCommit=true] `false` trades the last commits before a database crash for speed
+ * @param [options.notifications=true] wake waiting duplicates by LISTEN/NOTIFY; turn off behind PgBouncer's transaction mode
  * @param [options.pool] a `pg.Pool` (or compatible) to use instead of `url`
  * @param [options.table="oncely"] prefix of the store's table names
  * @param [options.schema] schema of the store's tables
@@ -106,7 +117,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const { table, schema, migrate, purgeInterval, purgeIntervalMs, preparedStatements, unlogged } = options;
   const common = { migrate, purgeInterval, purgeIntervalMs, preparedStatements, unlogged };
   if ("pool" in options) return new PostgresStore(options.pool, { table, schema, ...common });
-  const { url, maxConnections = 10, synchronousCommit = true } = options;
+  const { url, maxConnections = 10, synchronousCommit = true, notifications = true } = options;
   const connectTimeout = renamedOption(options, "connectTimeout", "connectTimeoutMs") ?? 2_000;
   const queryTimeout = renamedOption(options, "queryTimeout", "queryTimeoutMs") ?? 2_000;
   const target = parsePostgresUrl(url);
@@ -129,6 +140,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       schema: schema ?? target.schema,
       ...common,
       endPool: () => pool.end(),
+      listen: notifications
+        ? (channel, events) => listenOn({ connectionString, connectTimeout }, channel, events)
+        : undefined,
     });
   } catch (error) {
     // A new pool has no connection yet, so ending it is immediate.

@@ -21,7 +21,11 @@ const MIGRATION_LOCK = 122_519_904_676_985n;
  * `<table>_records` holds one row per `(scope, key)`. In-flight rows fill `token` and
  * `lease_expires_at`; completed rows fill `completed_at`, `expires_at` and the response
  * columns (`headers` is a JSON array of `[name, value]` pairs). Times are epoch
- * milliseconds. The two partial indexes serve the purge, which looks for lapsed leases
+ * milliseconds. `watched` is set while some duplicate waits for the in-flight record, so
+ * that completing or releasing it sends a notification (see `WATCH` in `./sql.ts`). The
+ * `DO` block adds it to tables created by version 0.1.0 (adding a column with a constant
+ * default only changes the catalog), and only then: `ALTER TABLE` would take the table's
+ * exclusive lock on every start, queueing all traffic behind any long transaction. The two partial indexes serve the purge, which looks for lapsed leases
  * and expired completions.
  *
  * `<table>_chunks` holds the body chunks, numbered from 0 by `idx`; deleting a record
@@ -47,8 +51,17 @@ CREATE TABLE IF NOT EXISTS {records} (
   body_length      bigint,
   chunk_count      integer,
   body_omitted     boolean,
+  watched          boolean NOT NULL DEFAULT false,
   PRIMARY KEY (scope, key)
 );
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_attribute
+                  WHERE attrelid = '{records}'::regclass AND attname = 'watched' AND NOT attisdropped) THEN
+    ALTER TABLE {records} ADD COLUMN watched boolean NOT NULL DEFAULT false;
+  END IF;
+END $$;
 
 CREATE INDEX IF NOT EXISTS {lapsedIndex} ON {records} (lease_expires_at) WHERE state = 'in_flight';
 

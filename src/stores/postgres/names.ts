@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { InvalidOptionError } from "../../core/errors.js";
 
 /** Where the store keeps its objects, as given by the `table` and `schema` options. */
@@ -15,6 +16,12 @@ export interface ObjectNames {
   /** Quoted names of the two purge indexes; an index always lives in its table's schema, so they are unqualified. */
   readonly lapsedIndex: string;
   readonly expiredIndex: string;
+  /**
+   * The notification channel of the records table, a plain lower-case identifier (so it
+   * reads the same in `LISTEN` and as `pg_notify`'s text): `oncely_` and a digest of the
+   * qualified table name, so that stores of other tables never wake each other's waiters.
+   */
+  readonly channel: string;
 }
 
 /** The `table` option's default, which gives the same table names as the SQLite store's. */
@@ -39,21 +46,23 @@ export function objectNames(table: string, schema: string | undefined): ObjectNa
   if (schema !== undefined) check("schema", schema, MAX_IDENTIFIER_BYTES);
   const qualified = (name: string) =>
     schema === undefined ? quote(name) : `${quote(schema)}.${quote(name)}`;
+  const records = qualified(`${table}_records`);
   return {
-    records: qualified(`${table}_records`),
+    records,
     chunks: qualified(`${table}_chunks`),
     lapsedIndex: quote(`${table}_lapsed_leases`),
     expiredIndex: quote(`${table}${LONGEST_SUFFIX}`),
+    channel: `oncely_${createHash("sha256").update(records).digest("hex").slice(0, 24)}`,
   };
 }
 
 /**
  * Puts the names into a statement written with `{records}`, `{chunks}`,
- * `{lapsedIndex}` and `{expiredIndex}` placeholders.
+ * `{lapsedIndex}`, `{expiredIndex}` and `{channel}` placeholders.
  */
 export function withNames(sql: string, names: ObjectNames): string {
   return sql.replace(
-    /\{(records|chunks|lapsedIndex|expiredIndex)\}/g,
+    /\{(records|chunks|lapsedIndex|expiredIndex|channel)\}/g,
     (_, name: keyof ObjectNames) => names[name],
   );
 }

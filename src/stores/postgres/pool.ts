@@ -4,8 +4,10 @@
  *
  * @module
  */
+import { Socket } from "node:net";
 import { StoreUnavailableError } from "../../core/errors.js";
 import { importOptional } from "../../core/optional-dependency.js";
+import type { Subscription, SubscriptionEvents } from "../store-notifier.js";
 
 /** What the store reads of a query result. */
 export interface PostgresQueryResult {
@@ -74,6 +76,47 @@ export async function createOwnedPool(settings: OwnedPoolSettings): Promise<Owne
   // drops it from the pool, and without a listener the event would crash the process.
   pool.on("error", () => {});
   return pool;
+}
+
+/** Settings of the listening connection of a store that creates its own pool. */
+export type ListenSettings = Pick<OwnedPoolSettings, "connectionString" | "connectTimeout">;
+
+/**
+ * Opens a connection outside the pool and LISTENs on `channel`, so that waiters never
+ * hold one of the pool's connections. It is named `oncely-listener` in `pg_stat_activity`
+ * (unless the URL names it), and does not keep the process alive by itself.
+ *
+ * @throws {MissingDependencyError} when pg is not installed
+ */
+export async function listenOn(
+  settings: ListenSettings,
+  channel: string,
+  events: SubscriptionEvents,
+): Promise<Subscription> {
+  const pg = await loadPg();
+  const client = new pg.Client({
+    application_name: "oncely-listener",
+    connectionString: settings.connectionString,
+    connectionTimeoutMillis: settings.connectTimeout,
+    keepAlive: true,
+  });
+  client.on("notification", ({ channel: from, payload }) => {
+    if (from === channel && payload !== undefined) events.wake(payload);
+  });
+  client.on("error", events.lost).on("end", events.lost);
+  try {
+    await client.connect();
+    // The socket, not a timer, would keep an otherwise finished process running: the
+    // waiters' own timers decide how long anything waits.
+    const socket: unknown = client.connection.stream;
+    if (socket instanceof Socket) socket.unref();
+    // A channel is a plain lower-case identifier (see `ObjectNames.channel`).
+    await client.query(`LISTEN ${channel}`);
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw error;
+  }
+  return { close: () => client.end() };
 }
 
 /**

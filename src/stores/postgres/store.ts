@@ -11,6 +11,7 @@ import type {
   ClaimResult,
   CompletionInput,
   IdempotencyRecord,
+  InFlightRecord,
   InspectableStore,
   Lease,
   RecordPage,
@@ -19,6 +20,7 @@ import type {
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
 import { purgeIntervalOf } from "../purge-interval.js";
 import { decodeRecordRow, encodeHeaders, type RecordRow } from "../record-codec.js";
+import { StoreNotifier, type Subscription, type SubscriptionEvents } from "../store-notifier.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { migrationSql } from "./migrate.js";
 import { DEFAULT_TABLE, objectNames, withNames } from "./names.js";
@@ -34,6 +36,7 @@ import {
   READ_CHUNK,
   RELEASE,
   RENEW,
+  WATCH,
 } from "./sql.js";
 
 /** Options of {@link PostgresStore} and of `createPostgresStore`, however the database is reached. */
@@ -92,6 +95,11 @@ export type PostgresStoreSettings = {
   [Name in keyof PostgresStoreCommonOptions]?: PostgresStoreCommonOptions[Name] | undefined;
 } & {
   endPool?: () => Promise<void>;
+  /**
+   * Opens a connection outside the pool that LISTENs on the store's channel for the
+   * changes of records that duplicates wait for. Without it, waiting duplicates poll.
+   */
+  listen?: ((channel: string, events: SubscriptionEvents) => Promise<Subscription>) | undefined;
 };
 
 /** The statements of a store, before its object names are filled in. */
@@ -106,6 +114,7 @@ const STATEMENTS = {
   purgeBatch: PURGE_BATCH,
   list: LIST,
   deleteRecord: DELETE_RECORD,
+  watch: WATCH,
 };
 
 /** Records deleted per statement by a purge: few enough that each statement is short. */
@@ -131,6 +140,7 @@ export class PostgresStore implements InspectableStore {
   readonly #sql: Readonly<Record<keyof typeof STATEMENTS, PostgresStatement>>;
   readonly #migrationSql: string;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #notifier: StoreNotifier | undefined;
   #migration: Promise<void> | undefined;
   #ready: boolean;
   #purging = false;
@@ -146,6 +156,7 @@ export class PostgresStore implements InspectableStore {
    * @param [options.preparedStatements=true] see {@link PostgresStoreCommonOptions.preparedStatements}
    * @param [options.unlogged=false] see {@link PostgresStoreCommonOptions.unlogged}
    * @param [options.endPool] called by `close()`; pass it when the store owns the pool
+   * @param [options.listen] opens a connection to LISTEN on, so that waiting duplicates need not poll
    * @throws {InvalidOptionError} for a malformed name or interval, or an interval given under both its names
    */
   constructor(pool: PostgresPool, settings: PostgresStoreSettings = {}) {
@@ -156,6 +167,7 @@ export class PostgresStore implements InspectableStore {
       preparedStatements = true,
       unlogged = false,
       endPool,
+      listen,
     } = settings;
     const purgeInterval = purgeIntervalOf(settings);
     const names = objectNames(table, schema);
@@ -174,6 +186,29 @@ export class PostgresStore implements InspectableStore {
       this.#timer = setInterval(() => void this.#purgeInBackground(), purgeInterval);
       this.#timer.unref();
     }
+    if (listen) {
+      const notifier = new StoreNotifier({
+        subscribe: (events) => listen(names.channel, events),
+        watch: async ({ scope, key, token }) =>
+          (await this.#query(this.#sql.watch, [scope, key, token])).rowCount === 1,
+        idOf: notificationId,
+      });
+      this.#notifier = notifier;
+      this.waitForChange = (record, timeoutMs) => notifier.wait(record, timeoutMs);
+    }
+  }
+
+  /**
+   * Present when the store listens for notifications (a store created from a URL, unless
+   * `notifications: false`): resolves when the record's completion or release is notified
+   * on the store's LISTEN connection, from any process, or after `timeoutMs`. See
+   * `IdempotencyStore.waitForChange`.
+   */
+  readonly waitForChange?: (record: InFlightRecord, timeoutMs: number) => Promise<void>;
+
+  /** How many duplicates wait in {@link waitForChange} now (0 without notifications). */
+  get waiting(): number {
+    return this.#notifier?.size ?? 0;
   }
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
@@ -219,7 +254,8 @@ export class PostgresStore implements InspectableStore {
   }
 
   async release({ scope, key, token }: Lease): Promise<boolean> {
-    return (await this.#query(this.#sql.release, [scope, key, token])).rowCount === 1;
+    const { rows } = await this.#query(this.#sql.release, [scope, key, token]);
+    return (rows[0] as { released: number } | undefined)?.released === 1;
   }
 
   async appendChunk({ scope, key, token }: Lease, index: number, data: Uint8Array): Promise<boolean> {
@@ -315,6 +351,7 @@ export class PostgresStore implements InspectableStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    await this.#notifier?.close();
     await this.#endPool?.();
   }
 
@@ -374,6 +411,17 @@ export class PostgresStore implements InspectableStore {
  */
 function statementName(operation: string, text: string): string {
   return `oncely_${operation}_${createHash("sha256").update(text).digest("base64url").slice(0, 12)}`;
+}
+
+/**
+ * The payload the store's statements notify for a record (`NOTIFICATION_ID` in
+ * `./sql.ts`): an MD5 digest of the length-prefixed scope and the key, so that no key
+ * travels to listeners.
+ */
+function notificationId({ scope, key }: RecordRef): string {
+  return createHash("md5")
+    .update(`${Buffer.byteLength(scope)}:${scope}${key}`)
+    .digest("hex");
 }
 
 /** Rounds a duration for a `bigint` parameter, which rejects fractions. */

@@ -71,6 +71,19 @@ local function is_live()
 end
 `;
 
+/**
+ * Publishes the record's change to the store's channel, `<prefix>changes`, with the
+ * record's hash tag (a digest, never the key) as the message; both are read from KEYS[1],
+ * so only a watched record, the rare case, pays for it. Plain PUBLISH, which a cluster
+ * forwards to every node, so the store's one subscriber connection hears it wherever it is.
+ */
+const publishChange = `
+local function publish_change()
+  local prefix, tag = string.match(KEYS[1], '^(.*){(.*)}:r$')
+  redis.call('PUBLISH', prefix .. 'changes', tag)
+end
+`;
+
 /** Number of chunk keys (indices 1 … n-1) the record may own. */
 const chunksWritten = `
 local function chunks_written()
@@ -163,16 +176,38 @@ return 1
 `;
 
 /**
- * release — delete an in-flight record and its chunks, so the key can run again.
+ * release — delete an in-flight record and its chunks, so the key can run again, and
+ * publish the change when a duplicate watches the record (see `watchScript`).
  *
  * KEYS[1] record hash; KEYS[2] chunk key prefix.
  * ARGV[1] owner token.
  *
  * Result: 1 when deleted, 0 when the caller is not the owner.
  */
-export const releaseScript = `${ownedBy}${deleteRecord}
+export const releaseScript = `${ownedBy}${deleteRecord}${publishChange}
 if not owned_by(ARGV[1]) then return 0 end
+local watched = redis.call('HGET', KEYS[1], 'watched')
 delete_record()
+if watched then publish_change() end
+return 1
+`;
+
+/**
+ * watch — mark an in-flight record as watched, so that its completion or release is
+ * published, when it is still in flight under the token the waiter saw. Sent once per
+ * record by a store whose subscriber already listens, so no message can fall between the
+ * two; scripts run one at a time, so either the completion sees the mark, or this script
+ * sees the completed record and the waiter looks again at once. A takeover replaces the
+ * whole hash, mark included.
+ *
+ * KEYS[1] record hash; KEYS[2] chunk key prefix.
+ * ARGV[1] owner token the waiter saw.
+ *
+ * Result: 1 when marked, 0 when the record is no longer that in-flight record.
+ */
+export const watchScript = `${ownedBy}
+if not owned_by(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'watched', '1')
 return 1
 `;
 
@@ -217,7 +252,8 @@ return 1
 
 /**
  * complete — turn an in-flight record into a completed one: store the final chunk,
- * delete chunks at or above the chunk count, and expire record and chunks after the TTL.
+ * delete chunks at or above the chunk count, and expire record and chunks after the TTL;
+ * publish the change when a duplicate watches the record (see `watchScript`).
  *
  * KEYS[1] record hash; KEYS[2] chunk key prefix.
  * ARGV[1] owner token; ARGV[2] status; ARGV[3] headers (JSON); ARGV[4] body length;
@@ -227,8 +263,8 @@ return 1
  *
  * Result: 1 when completed, 0 when the caller is not the owner.
  */
-export const completeScript = `
-local owner = redis.call('HMGET', KEYS[1], 'state', 'token', 'chunks_written')
+export const completeScript = `${publishChange}
+local owner = redis.call('HMGET', KEYS[1], 'state', 'token', 'chunks_written', 'watched')
 if owner[1] ~= 'in_flight' or owner[2] ~= ARGV[1] then return 0 end
 local count = tonumber(ARGV[5])
 local ttl = ARGV[7]
@@ -252,6 +288,7 @@ end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ttl)
 for i = 1, count - 1 do redis.call('PEXPIRE', KEYS[2] .. i, ttl) end
+if owner[4] then publish_change() end
 return 1
 `;
 

@@ -12,6 +12,7 @@ import type {
   ClaimResult,
   CompletionInput,
   IdempotencyRecord,
+  InFlightRecord,
   InspectableStore,
   Lease,
   RecordPage,
@@ -19,6 +20,7 @@ import type {
 } from "../../store.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
 import { decodeRecordRow, encodeHeaders, type RecordRow } from "../record-codec.js";
+import { StoreNotifier } from "../store-notifier.js";
 import { globEscape, listRecords } from "./listing.js";
 import {
   appendChunkScript,
@@ -30,7 +32,9 @@ import {
   readChunkScript,
   releaseScript,
   renewScript,
+  watchScript,
 } from "./scripts.js";
+import { canSubscribe, subscribeOn } from "./subscriber.js";
 
 /**
  * The part of an ioredis `Redis` or `Cluster` instance the store uses. The store
@@ -42,6 +46,8 @@ export interface RedisClient {
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
   /** A cluster's master nodes, which `list()` scans one by one. */
   nodes?(role: "master"): RedisClient[];
+  /** A new connection with the same settings, on which the store subscribes to wake waiting duplicates. */
+  duplicate?(): unknown;
 }
 
 /** Options of {@link RedisStore}. */
@@ -61,6 +67,14 @@ export interface RedisStoreOptions {
   readonly leaseGrace?: number;
   /** @deprecated use `leaseGrace` (same value, in milliseconds) */
   readonly leaseGraceMs?: number;
+  /**
+   * Whether duplicates that `wait` for an in-flight key are woken by pub/sub: the store
+   * opens one subscriber connection (the client's `duplicate()`), on the first wait, for
+   * all its waiters, and a completion or release that somebody waits for is published to
+   * `<prefix>changes`. Off, waiters poll: one claim per waiter every 20 to 250 ms.
+   * @default true
+   */
+  readonly notifications?: boolean;
 }
 
 type Script = (...args: (string | Buffer)[]) => Promise<unknown>;
@@ -74,6 +88,7 @@ const scriptSources = {
   get: getScript,
   readChunk: readChunkScript,
   delete: deleteScript,
+  watch: watchScript,
 };
 
 type Operation = keyof typeof scriptSources;
@@ -99,6 +114,7 @@ export class RedisStore implements InspectableStore {
   readonly #prefix: string;
   readonly #leaseGrace: number;
   readonly #onClose: (() => Promise<void>) | undefined;
+  readonly #notifier: StoreNotifier | undefined;
   #closed = false;
 
   /**
@@ -106,12 +122,33 @@ export class RedisStore implements InspectableStore {
    * @param onClose run by `close()`; `createRedisStore` passes one that closes a client it opened
    */
   constructor(client: RedisClient, options: RedisStoreOptions = {}, onClose?: () => Promise<void>) {
-    const { prefix, leaseGrace } = resolveStoreOptions(options);
+    const { prefix, leaseGrace, notifications } = resolveStoreOptions(options);
     this.#client = client;
     this.#scripts = defineScripts(client);
     this.#prefix = prefix;
     this.#leaseGrace = Math.ceil(leaseGrace);
     this.#onClose = onClose;
+    if (notifications && canSubscribe(client)) {
+      const notifier = new StoreNotifier({
+        subscribe: (events) => subscribeOn(client, `${prefix}changes`, events),
+        watch: async (record) => (await this.#run("watch", record, [record.token])) === 1,
+        idOf: hashTag,
+      });
+      this.#notifier = notifier;
+      this.waitForChange = (record, timeoutMs) => notifier.wait(record, timeoutMs);
+    }
+  }
+
+  /**
+   * Present when the store subscribes for notifications (unless `notifications: false`, or
+   * the client has no `duplicate()`): resolves when the record's completion or release is
+   * published, from any process, or after `timeoutMs`. See `IdempotencyStore.waitForChange`.
+   */
+  readonly waitForChange?: (record: InFlightRecord, timeoutMs: number) => Promise<void>;
+
+  /** How many duplicates wait in {@link waitForChange} now (0 without notifications). */
+  get waiting(): number {
+    return this.#notifier?.size ?? 0;
   }
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
@@ -221,19 +258,12 @@ export class RedisStore implements InspectableStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#notifier?.close();
     await this.#onClose?.();
   }
 
   #run(operation: Operation, ref: RecordRef, args: (string | Buffer)[]): Promise<unknown> {
-    // The hash tag keeps all keys of a record in one cluster slot; a digest, because
-    // braces or other characters in scope and key must not change where the tag ends.
-    // The scope is length-prefixed so that no other (scope, key) pair hashes the same input.
-    const tag = createHash("sha256")
-      .update(`${Buffer.byteLength(ref.scope)}:${ref.scope}`)
-      .update(ref.key)
-      .digest("base64url")
-      .slice(0, 22);
-    const base = `${this.#prefix}{${tag}}:`;
+    const base = `${this.#prefix}{${hashTag(ref)}}:`;
     return this.#call(operation, [`${base}r`, `${base}c:`], args, ref);
   }
 
@@ -254,13 +284,27 @@ export class RedisStore implements InspectableStore {
 export function resolveStoreOptions(
   options: RedisStoreOptions,
 ): Required<Omit<RedisStoreOptions, "leaseGraceMs">> {
-  const { prefix = "oncely:" } = options;
+  const { prefix = "oncely:", notifications = true } = options;
   const leaseGrace = renamedOption(options, "leaseGrace", "leaseGraceMs") ?? 3_600_000;
   if (/[{}]/.test(prefix)) throw new InvalidOptionError("Redis store prefix must not contain { or }");
   if (!Number.isFinite(leaseGrace) || leaseGrace < 0) {
     throw new InvalidOptionError(`Redis store leaseGrace must be a non-negative number, got ${leaseGrace}`);
   }
-  return { prefix, leaseGrace };
+  return { prefix, leaseGrace, notifications };
+}
+
+/**
+ * The hash tag of a record's keys, which keeps them in one cluster slot, and the message
+ * that announces its change. A digest, because braces or other characters in scope and
+ * key must not change where the tag ends; the scope is length-prefixed so that no other
+ * (scope, key) pair hashes the same input.
+ */
+function hashTag(ref: RecordRef): string {
+  return createHash("sha256")
+    .update(`${Buffer.byteLength(ref.scope)}:${ref.scope}`)
+    .update(ref.key)
+    .digest("base64url")
+    .slice(0, 22);
 }
 
 function defineScripts(client: RedisClient): Record<Operation, Script> {

@@ -12,11 +12,13 @@ import type {
   ClaimResult,
   CompletionInput,
   IdempotencyRecord,
+  InFlightRecord,
   InspectableStore,
   Lease,
   RecordPage,
   RecordRef,
 } from "../../store.js";
+import { ChangeWaiters, waiterId } from "../change-waiters.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
 import { purgeIntervalOf } from "../purge-interval.js";
 import { decodeRecordRow, encodeHeaders } from "../record-codec.js";
@@ -40,6 +42,12 @@ export interface SqliteStoreCommonOptions {
 
 /** Background purges delete this many records per transaction, so other writers never wait long. */
 const PURGE_BATCH = 500;
+/**
+ * The longest a waiter sleeps without a look at the database: writes of other processes
+ * sharing the file wake nobody here. The ceiling of the engine's own polling, so that a
+ * change made by another process is seen as soon as before.
+ */
+const OTHER_PROCESSES_POLL_MS = 250;
 
 /**
  * An {@link InspectableStore} in a SQLite database. Claims run in `BEGIN IMMEDIATE`
@@ -53,6 +61,8 @@ export class SqliteStore implements InspectableStore {
   readonly #sql: Statements;
   readonly #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Duplicates waiting for an in-flight record, woken by this process's writes to it. */
+  readonly #waiters = new ChangeWaiters();
   readonly #writes: WriteBatch;
   readonly #releaseLocked: (lease: Lease) => boolean;
   readonly #deleteLocked: (ref: RecordRef) => boolean;
@@ -181,10 +191,34 @@ export class SqliteStore implements InspectableStore {
     return this.#run(() => this.#deleteLocked(ref));
   }
 
+  /**
+   * Resolves as soon as this process completes, releases or deletes `record`, or when it
+   * is no longer that in-flight record already; else after `timeoutMs`, or after a short
+   * poll interval, because writes of other processes sharing the file wake nobody here.
+   */
+  waitForChange(record: InFlightRecord, timeoutMs: number): Promise<void> {
+    let current: IdempotencyRecord | undefined;
+    try {
+      current = this.#runNow(() => this.#read(record));
+    } catch {
+      // Never rejects (the contract): the caller's next claim reports the failure.
+      return Promise.resolve();
+    }
+    if (current?.state !== "in_flight" || current.token !== record.token) return Promise.resolve();
+    return this.#waiters.wait(waiterId(record), record.token, Math.min(timeoutMs, OTHER_PROCESSES_POLL_MS))
+      .done;
+  }
+
+  /** How many duplicates wait in {@link waitForChange} now. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   /** Stops the purge timer and closes the connection if the store opened it. Calling it again does nothing. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#waiters.wakeAll();
     clearInterval(this.#timer);
     // Claims and completions already accepted are committed, not dropped.
     this.#writes.flush();
@@ -223,12 +257,14 @@ export class SqliteStore implements InspectableStore {
   #releaseIn(lease: Lease): boolean {
     if (this.#sql.deleteOwnedRecord.run(owner(lease)).changes === 0) return false;
     this.#sql.deleteChunks.run({ scope: lease.scope, key: lease.key, from: 0 });
+    this.#wake(lease);
     return true;
   }
 
   #deleteIn({ scope, key }: RecordRef): boolean {
     if (this.#sql.deleteRecord.run({ scope, key }).changes === 0) return false;
     this.#sql.deleteChunks.run({ scope, key, from: 0 });
+    this.#wake({ scope, key });
     return true;
   }
 
@@ -251,7 +287,17 @@ export class SqliteStore implements InspectableStore {
       this.#sql.putChunk.run({ ...ref, idx: response.chunkCount - 1, data: finalChunk });
     }
     this.#sql.deleteChunks.run({ ...ref, from: response.chunkCount });
+    this.#wake(ref);
     return true;
+  }
+
+  /**
+   * Wakes the waiters of `ref`. Called inside the write's transaction: they resume in a
+   * later microtask, after this synchronous transaction has committed (or, rarely, rolled
+   * back, which makes a harmless spurious wake-up).
+   */
+  #wake(ref: RecordRef): void {
+    this.#waiters.wake(waiterId(ref));
   }
 
   #purgeIn(limit: number): number {
