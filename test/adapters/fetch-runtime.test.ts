@@ -30,7 +30,7 @@ describe("oncely/fetch and oncely/hono without Node built-ins", () => {
     expect(seen.executions).toBe(2);
     // The portable SHA-256 gives the digests Node's own crypto gives, so records stay
     // valid whichever runtime wrote them.
-    const input = Buffer.concat([Buffer.from(`m:4:POSTp:3:/äb:6:`), Buffer.from("héllo")]);
+    const input = Buffer.concat([Buffer.from(`m:4:POSTp:3:/äb:`), Buffer.from("héllo")]);
     expect(seen.fingerprint).toBe(createHash("sha256").update(input).digest("base64url"));
   });
 

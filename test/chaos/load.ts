@@ -34,6 +34,11 @@ export interface LoadOptions {
   /** Clients that give up on a key after this time. */
   readonly deadline: number;
   readonly maxAttempts?: number;
+  /**
+   * Starts the keys evenly over this time instead of at once, so that the load outlasts the
+   * faults thrown at it however fast the machine answers. @default 0
+   */
+  readonly spreadMs?: number;
 }
 
 /** Sends every key until it is answered, and reports what the clients got. */
@@ -68,8 +73,12 @@ export async function drive(options: LoadOptions): Promise<LoadResult> {
     result.unanswered.add(key);
   };
   const queue = [...options.keys];
+  const startedAt = Date.now();
+  const startOf = (key: string) =>
+    startedAt + (options.keys.indexOf(key) * (options.spreadMs ?? 0)) / options.keys.length;
   const worker = async () => {
     for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+      await sleep(Math.max(0, startOf(key) - Date.now()));
       const second = sleep(random.between(0, 30)).then(() => client(key));
       await Promise.all([client(key), second]);
     }

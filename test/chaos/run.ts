@@ -53,6 +53,8 @@ export interface RunOptions {
   }) => Promise<void>;
   /** Time for the whole load; clients give up after it. */
   readonly budgetMs: number;
+  /** Starts the keys over this time (see `LoadOptions.spreadMs`). @default 0 */
+  readonly spreadMs?: number;
 }
 
 /** Runs once and returns the verdict, after printing it with the seed. */
@@ -144,6 +146,7 @@ export async function chaosRun(options: RunOptions): Promise<Verdict> {
       random,
       concurrency: 8,
       deadline: startedAt + options.budgetMs,
+      ...(options.spreadMs === undefined ? {} : { spreadMs: options.spreadMs }),
       target: () => {
         const urls = [...live.values()].map((child) => child.url);
         return urls.length ? random.pick(urls) : undefined;

@@ -82,6 +82,8 @@ describe.each(servers)("chaos: $name failing under load", ({ name, start }) => {
         pointKills: 0,
         store,
         budgetMs: BUDGET_MS,
+        // Longer than the first fault can take to come (2.5 s), on any machine.
+        spreadMs: 4_000,
         chaos,
       });
       expectClean(verdict);

@@ -78,10 +78,14 @@ describe.each(storeCases())("keys and methods ($name store)", ({ create }) => {
   it("accepts keys of 1 to 128 printable ASCII characters, and the limit is configurable", async () => {
     const server = await guardedServer(store);
     const short = await guardedServer(store, { maxKeyLength: 8 });
+    // These keys are fixed: a scope of its own keeps records of earlier runs on a shared store apart.
+    const scope = { authorization: `Bearer ${newKey()}` };
     try {
-      expect((await send(server.url, { headers: { "idempotency-key": "x".repeat(128) } })).status).toBe(201);
-      expect((await send(server.url, { headers: { "idempotency-key": "~" } })).status).toBe(201);
-      const long = await send(server.url, { headers: { "idempotency-key": "x".repeat(129) } });
+      expect(
+        (await send(server.url, { headers: { ...scope, "idempotency-key": "x".repeat(128) } })).status,
+      ).toBe(201);
+      expect((await send(server.url, { headers: { ...scope, "idempotency-key": "~" } })).status).toBe(201);
+      const long = await send(server.url, { headers: { ...scope, "idempotency-key": "x".repeat(129) } });
       expect(long.status).toBe(400);
       expect(long.headers.get("content-type")).toBe("application/problem+json");
       expect(long.json()).toMatchObject({
@@ -89,8 +93,12 @@ describe.each(storeCases())("keys and methods ($name store)", ({ create }) => {
         status: 400,
         detail: "the key is longer than 128 characters",
       });
-      expect((await send(short.url, { headers: { "idempotency-key": "123456789" } })).status).toBe(400);
-      expect((await send(short.url, { headers: { "idempotency-key": "12345678" } })).status).toBe(201);
+      expect((await send(short.url, { headers: { ...scope, "idempotency-key": "123456789" } })).status).toBe(
+        400,
+      );
+      expect((await send(short.url, { headers: { ...scope, "idempotency-key": "12345678" } })).status).toBe(
+        201,
+      );
     } finally {
       await server.close();
       await short.close();
