@@ -193,10 +193,9 @@ describe("MemoryStore bounds", () => {
       await small.appendChunk(lease, 0, new Uint8Array(10));
       await small.complete(lease, { response, finalChunk: new Uint8Array(7), ttlMs: 60_000 });
       expect(small.size.bytes).toBe(texts + "x-a12345".length);
-      expect((await small.get(claim))?.response).toMatchObject({
-        bodyOmitted: true,
-        bodyLength: 0,
-        chunkCount: 0,
+      expect(await small.get(claim)).toMatchObject({
+        state: "completed",
+        response: { bodyOmitted: true, bodyLength: 0, chunkCount: 0 },
       });
     } finally {
       await small.close();
