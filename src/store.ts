@@ -13,6 +13,12 @@
  * {@link IdempotencyStore.claim}, so the common case is one round trip each.
  *
  * Stores keep their own clock for leases and expiry; the engine passes durations.
+ *
+ * Units: values passed between engine and store carry their unit in their name
+ * (`leaseMs`, `ttlMs`: milliseconds; `createdAt`, `expiresAt`: epoch milliseconds). This
+ * is the contract third-party stores implement, and a field named `lease` would collide
+ * with the {@link Lease} token. The options users write follow the other rule, durations
+ * in milliseconds without a suffix (`ttl`, `lease`, `purgeInterval`).
  * A store must not keep references to the byte arrays it is given (it copies or
  * serialises them), and callers must not mutate the arrays a store returns.
  *
@@ -81,7 +87,7 @@ export interface ClaimInput extends RecordRef {
   readonly fingerprint: string;
   /** A fresh, unguessable owner token chosen by the caller. */
   readonly token: string;
-  /** How long the lease lasts before another execution may take the key over. */
+  /** How long the lease lasts before another execution may take the key over, in milliseconds (the engine's `lease`). */
   readonly leaseMs: number;
 }
 
@@ -102,7 +108,7 @@ export interface CompletionInput {
    * {@link IdempotencyStore.appendChunk}); ignored when `chunkCount` is 0.
    */
   readonly finalChunk: Uint8Array;
-  /** How long the completed record lives. */
+  /** How long the completed record lives, in milliseconds (the engine's `ttl`). */
   readonly ttlMs: number;
 }
 
@@ -126,7 +132,8 @@ export interface IdempotencyStore {
 
   /**
    * Extend the lease of an in-flight record owned by `lease.token` (also after the lease
-   * lapsed, provided nobody took the key over). False when not the owner any more.
+   * lapsed, provided nobody took the key over) to `leaseMs` milliseconds from now. False
+   * when not the owner any more.
    */
   renew(lease: Lease, leaseMs: number): Promise<boolean>;
 

@@ -43,11 +43,16 @@ export function formatError(
 
 /** Stripe's error object (https://docs.stripe.com/api/errors), which its SDKs turn into their own error classes. */
 function stripeError({ slug, status, detail }: ProblemDetails): unknown {
-  const type =
-    status === 409 || status === 422
-      ? "idempotency_error"
-      : status < 500
-        ? "invalid_request_error"
-        : "api_error";
-  return { error: { type, code: slug.replaceAll("-", "_"), message: detail } };
+  return { error: { type: stripeErrorType(status), code: stripeErrorCode(slug), message: detail } };
+}
+
+/** The Stripe error `type` of a problem with this status. */
+export function stripeErrorType(status: number): "idempotency_error" | "invalid_request_error" | "api_error" {
+  if (status === 409 || status === 422) return "idempotency_error";
+  return status < 500 ? "invalid_request_error" : "api_error";
+}
+
+/** The Stripe error `code` of a problem: its slug with underscores (`key-reused` → `key_reused`). */
+export function stripeErrorCode(slug: string): string {
+  return slug.replaceAll("-", "_");
 }

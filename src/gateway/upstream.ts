@@ -54,8 +54,11 @@ export class Upstream {
     this.#agent = new (class extends Agent {
       override keepSocketAlive(socket: Duplex): boolean {
         if (unclean.has(socket)) return false;
-        super.keepSocketAlive(socket);
-        return true;
+        // Node's own answer is false when the upstream's Keep-Alive hint leaves too little
+        // time to reuse the connection safely (@types/node types it void): honoured, or the
+        // next request races the upstream closing it, and a guarded one fails with 502.
+        const keep: unknown = super.keepSocketAlive(socket);
+        return keep !== false;
       }
     })({ keepAlive: true, scheduling: "lifo" });
   }

@@ -4,6 +4,7 @@
  * into a service's own document.
  * @module
  */
+import { stripeErrorCode, stripeErrorType } from "../core/error-format.js";
 import { defaultShouldStore } from "../core/options.js";
 import { PROBLEM_TYPE_BASE } from "../core/problems.js";
 import { BODY_OMITTED_HEADER } from "../core/replay.js";
@@ -68,11 +69,11 @@ export function idempotencyOpenApi(options: OpenApiOptions = {}): OpenApiObject 
           schema: { type: "integer", minimum: 1 },
         },
       },
-      schemas: { [COMPONENT_NAMES.problemSchema]: PROBLEM_SCHEMA },
+      schemas: { [COMPONENT_NAMES.problemSchema]: ERROR_SCHEMAS[settings.errorFormat] },
       responses: Object.fromEntries(
         [...problems].map(([status, list]) => [
           COMPONENT_NAMES.problemResponse(status),
-          problemResponse(list, retryAfter),
+          problemResponse(list, retryAfter, settings.errorFormat),
         ]),
       ),
     },
@@ -156,30 +157,66 @@ function scopeDescription(scope: DescribedSettings["scope"]): string {
   );
 }
 
-function problemResponse(problems: readonly DescribedProblem[], retryAfterRef: string): OpenApiObject {
-  const [first] = problems as [DescribedProblem];
+function problemResponse(
+  problems: readonly DescribedProblem[],
+  retryAfterRef: string,
+  format: DescribedSettings["errorFormat"],
+): OpenApiObject {
   return {
     description: problems.map((p) => `**${p.slug}** — ${p.title}. ${p.description}`).join("\n\n"),
     headers: problems.some((p) => p.retryAfter) ? { "Retry-After": { $ref: retryAfterRef } } : {},
-    content: {
-      "application/problem+json": {
+    content: errorContent(problems, format),
+  };
+}
+
+/** The body of an error answer in the configured format: its media type, schema and examples. */
+function errorContent(problems: readonly DescribedProblem[], format: DescribedSettings["errorFormat"]) {
+  const [first] = problems as [DescribedProblem];
+  const schemaRef = { $ref: `#/components/schemas/${COMPONENT_NAMES.problemSchema}` };
+  if (format === "custom") return { "application/json": { schema: schemaRef } };
+  if (format === "stripe") {
+    const error = (p: DescribedProblem) => ({
+      type: stripeErrorType(p.status),
+      code: stripeErrorCode(p.slug),
+      message: "…",
+    });
+    return {
+      "application/json": {
         schema: {
-          allOf: [{ $ref: `#/components/schemas/${COMPONENT_NAMES.problemSchema}` }],
+          allOf: [schemaRef],
           properties: {
-            type: { enum: problems.map((p) => `${PROBLEM_TYPE_BASE}${p.slug}`) },
-            status: { const: first.status },
+            error: {
+              properties: {
+                type: { const: stripeErrorType(first.status) },
+                code: { enum: problems.map((p) => stripeErrorCode(p.slug)) },
+              },
+            },
           },
         },
         examples: Object.fromEntries(
-          problems.map((p) => [
-            p.slug,
-            {
-              summary: p.title,
-              value: { type: `${PROBLEM_TYPE_BASE}${p.slug}`, title: p.title, status: p.status, detail: "…" },
-            },
-          ]),
+          problems.map((p) => [p.slug, { summary: p.title, value: { error: error(p) } }]),
         ),
       },
+    };
+  }
+  return {
+    "application/problem+json": {
+      schema: {
+        allOf: [schemaRef],
+        properties: {
+          type: { enum: problems.map((p) => `${PROBLEM_TYPE_BASE}${p.slug}`) },
+          status: { const: first.status },
+        },
+      },
+      examples: Object.fromEntries(
+        problems.map((p) => [
+          p.slug,
+          {
+            summary: p.title,
+            value: { type: `${PROBLEM_TYPE_BASE}${p.slug}`, title: p.title, status: p.status, detail: "…" },
+          },
+        ]),
+      ),
     },
   };
 }
@@ -195,4 +232,35 @@ const PROBLEM_SCHEMA: OpenApiObject = {
     status: { type: "integer" },
     detail: { type: "string" },
   },
+};
+
+/** Stripe's error object, as `errorFormat: "stripe"` writes it. */
+const STRIPE_ERROR_SCHEMA: OpenApiObject = {
+  type: "object",
+  description:
+    "A Stripe-style error object (`errorFormat: stripe`). Match on `error.code`; `message` is for people.",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["type", "code", "message"],
+      properties: {
+        type: { type: "string", enum: ["idempotency_error", "invalid_request_error", "api_error"] },
+        code: { type: "string" },
+        message: { type: "string" },
+      },
+    },
+  },
+};
+
+/** An `errorFormat` function's output, which only the service knows. */
+const CUSTOM_ERROR_SCHEMA: OpenApiObject = {
+  description:
+    "The service's own error shape (an `errorFormat` function). The status code and Retry-After are as described.",
+};
+
+const ERROR_SCHEMAS: Record<DescribedSettings["errorFormat"], OpenApiObject> = {
+  problem: PROBLEM_SCHEMA,
+  stripe: STRIPE_ERROR_SCHEMA,
+  custom: CUSTOM_ERROR_SCHEMA,
 };

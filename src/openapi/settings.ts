@@ -2,7 +2,7 @@
  * The engine options an OpenAPI description depends on, with the engine's defaults applied.
  * @module
  */
-import { DEFAULTS, type IdempotencyOptions, positiveInteger } from "../core/options.js";
+import { DEFAULTS, type IdempotencyOptions, oneOf, positiveInteger } from "../core/options.js";
 
 /**
  * Options of {@link idempotencyOpenApi}: the engine options the service runs with (so that
@@ -36,6 +36,8 @@ export interface DescribedSettings {
   readonly readsBody: boolean;
   readonly onStoreError: "closed" | "open";
   readonly retryAfter: number;
+  /** The shape of error answers; `custom` for a function, whose output the description cannot know. */
+  readonly errorFormat: "problem" | "stripe" | "custom";
   readonly gateway: boolean;
 }
 
@@ -62,6 +64,10 @@ export function describedSettings(options: OpenApiOptions = {}): DescribedSettin
       options.fingerprint?.body !== false,
     onStoreError: options.onStoreError ?? DEFAULTS.onStoreError,
     retryAfter: positiveInteger("retryAfter", options.retryAfter, DEFAULTS.retryAfter),
+    errorFormat:
+      typeof options.errorFormat === "function"
+        ? "custom"
+        : oneOf<"problem" | "stripe">("errorFormat", options.errorFormat, ["problem", "stripe"], "problem"),
     gateway: options.gateway ?? false,
   };
 }

@@ -128,3 +128,25 @@ describe("a request that fails on a stale pooled connection", () => {
     expect(upstream.requests).toEqual(["POST /a", "POST /a", "GET /a", "DELETE /a"]);
   });
 });
+
+describe("an upstream whose Keep-Alive hint is too short to reuse its connections safely", () => {
+  it("gets a new connection for each request, so none races the upstream closing it", async () => {
+    let connections = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.statusCode = 201;
+      res.end("ok");
+    });
+    // Announced as `Keep-Alive: timeout=1`: closed a second after each answer.
+    server.keepAliveTimeout = 1_000;
+    server.on("connection", () => {
+      connections += 1;
+    });
+    const gateway = await gatewayTo(await serve(server));
+    for (let i = 0; i < 3; i++) {
+      const reply = await send(`${gateway}/a`, { headers: { "idempotency-key": newKey() }, body: "{}" });
+      expect(reply.status).toBe(201);
+    }
+    expect(connections).toBe(3);
+  });
+});

@@ -21,18 +21,26 @@ import { runCli, startUpstream, type Upstream } from "../gateway/helpers.js";
 import { newKey, send } from "../helpers/http.js";
 import { claimed, temporaryDirectory } from "../helpers/stores.js";
 
-interface ProblemResponse {
-  description: string;
-  headers: Record<string, unknown>;
-  content: {
-    "application/problem+json": {
-      schema: { properties: { type: { enum: string[] }; status: { const: number } } };
-    };
-  };
+interface ProblemSchema {
+  properties: { type: { enum: string[] }; status: { const: number } };
 }
 
-function responses(document: OpenApiObject): Record<string, ProblemResponse> {
-  return (document.components as { responses: Record<string, ProblemResponse> }).responses;
+interface StripeSchema {
+  properties: { error: { properties: { type: { const: string }; code: { enum: string[] } } } };
+}
+
+interface DescribedResponse {
+  description: string;
+  headers: Record<string, unknown>;
+  content: Record<string, { schema: unknown }>;
+}
+
+function responses(document: OpenApiObject): Record<string, DescribedResponse> {
+  return (document.components as { responses: Record<string, DescribedResponse> }).responses;
+}
+
+function problemSchema(response: DescribedResponse): ProblemSchema {
+  return response.content["application/problem+json"]?.schema as ProblemSchema;
 }
 
 function keyDescription(document: OpenApiObject): string {
@@ -94,7 +102,7 @@ describe("the OpenAPI fragment", () => {
   it("lists every problem type of the code under its status, taken from PROBLEMS (but those of other endpoints)", () => {
     const listed = Object.values(responses(idempotencyOpenApi({ required: true, gateway: true }))).flatMap(
       (response) => {
-        const { type, status } = response.content["application/problem+json"].schema.properties;
+        const { type, status } = problemSchema(response).properties;
         return type.enum.map((uri) => [uri, status.const]);
       },
     );
@@ -115,9 +123,7 @@ describe("the OpenAPI fragment", () => {
 
   it("leaves out the problems the configuration cannot produce", () => {
     const types = (document: OpenApiObject) =>
-      Object.values(responses(document)).flatMap(
-        (response) => response.content["application/problem+json"].schema.properties.type.enum,
-      );
+      Object.values(responses(document)).flatMap((response) => problemSchema(response).properties.type.enum);
     const defaults = types(idempotencyOpenApi());
     expect(defaults).not.toContain(`${PROBLEM_TYPE_BASE}key-required`);
     expect(defaults).not.toContain(`${PROBLEM_TYPE_BASE}upstream-timeout`);
@@ -167,6 +173,25 @@ describe("the OpenAPI fragment", () => {
     );
   });
 
+  it("describes the error shape the service answers with: problem+json, Stripe's error object, or its own", async () => {
+    const contentTypes = (document: OpenApiObject) =>
+      new Set(Object.values(responses(document)).flatMap((response) => Object.keys(response.content)));
+    const schema = (document: OpenApiObject) =>
+      (document.components as { schemas: Record<string, { description: string }> }).schemas[
+        COMPONENT_NAMES.problemSchema
+      ]?.description;
+    const stripe = idempotencyOpenApi({ errorFormat: "stripe", gateway: true });
+    const own = idempotencyOpenApi({ errorFormat: () => ({ oops: true }) });
+    await validate(stripe);
+    await validate(own);
+    expect(contentTypes(idempotencyOpenApi())).toEqual(new Set(["application/problem+json"]));
+    expect(contentTypes(stripe)).toEqual(new Set(["application/json"]));
+    expect(contentTypes(own)).toEqual(new Set(["application/json"]));
+    expect(schema(stripe)).toContain("Stripe-style");
+    expect(schema(own)).toContain("errorFormat");
+    expect(() => idempotencyOpenApi({ errorFormat: "xml" as never })).toThrow(/errorFormat/);
+  });
+
   it("rejects an option out of range", () => {
     expect(() => idempotencyOpenApi({ ttl: -1 })).toThrow(/options\.ttl/);
   });
@@ -174,48 +199,66 @@ describe("the OpenAPI fragment", () => {
 
 const REPLAYED_HEADER = "X-Idempotency-Replayed";
 
-describe("the fragment describes what a real gateway answers", () => {
-  let upstream: Upstream;
-  let gateway: Gateway;
-  let url: string;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    gateway = createGateway({ upstream: upstream.url, store: await createStore("memory:"), required: true });
-    url = `http://127.0.0.1:${(await gateway.listen(0, "127.0.0.1")).port}`;
-  });
-  afterAll(async () => {
-    await gateway?.close(0);
-    await gateway?.engine.options.store.close();
-    await upstream?.close();
-  });
+describe.each(["problem", "stripe"] as const)(
+  "the fragment describes what a real gateway answers in the %s format",
+  (errorFormat) => {
+    let upstream: Upstream;
+    let gateway: Gateway;
+    let url: string;
+    beforeAll(async () => {
+      upstream = await startUpstream();
+      const store = await createStore("memory:");
+      gateway = createGateway({ upstream: upstream.url, store, required: true, errorFormat });
+      url = `http://127.0.0.1:${(await gateway.listen(0, "127.0.0.1")).port}`;
+    });
+    afterAll(async () => {
+      await gateway?.close(0);
+      await gateway?.engine.options.store.close();
+      await upstream?.close();
+    });
 
-  it("every problem answered is one the fragment lists under its status, with Retry-After where declared", async () => {
-    const described = responses(idempotencyOpenApi({ required: true, gateway: true }));
-    const slow = newKey();
-    const inFlight = send(`${url}/orders`, { headers: { "idempotency-key": slow, "x-delay": "1000" } });
-    await claimed(gateway.engine.options.store, slow);
-    const reused = newKey();
-    await send(`${url}/orders`, { headers: { "idempotency-key": reused }, body: "a" });
-    const answers = await Promise.all([
-      send(`${url}/orders`),
-      send(`${url}/orders`, { headers: { "idempotency-key": "" } }),
-      send(`${url}/orders`, { headers: { "idempotency-key": slow, "x-delay": "500" } }),
-      send(`${url}/orders`, { headers: { "idempotency-key": reused }, body: "b" }),
-    ]);
-    await inFlight;
-    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 409, 422]);
-    for (const answer of answers) {
-      const response = described[COMPONENT_NAMES.problemResponse(answer.status)];
-      expect(response, `status ${answer.status}`).toBeDefined();
-      const body = answer.json() as { type: string; status: number; title: string; detail: string };
-      const { properties } = (response as ProblemResponse).content["application/problem+json"].schema;
-      expect(properties.type.enum).toContain(body.type);
-      expect(body.status).toBe(properties.status.const);
-      expect(answer.headers.get("content-type")).toBe("application/problem+json");
-      expect(answer.headers.has("retry-after")).toBe("Retry-After" in (response as ProblemResponse).headers);
-    }
-  });
-});
+    it("every error answered is one the fragment lists under its status, in its shape, with Retry-After where declared", async () => {
+      const document = idempotencyOpenApi({ required: true, gateway: true, errorFormat });
+      await validate(document);
+      const described = responses(document);
+      const slow = newKey();
+      const inFlight = send(`${url}/orders`, { headers: { "idempotency-key": slow, "x-delay": "1000" } });
+      await claimed(gateway.engine.options.store, slow);
+      const reused = newKey();
+      await send(`${url}/orders`, { headers: { "idempotency-key": reused }, body: "a" });
+      const answers = await Promise.all([
+        send(`${url}/orders`),
+        send(`${url}/orders`, { headers: { "idempotency-key": "" } }),
+        send(`${url}/orders`, { headers: { "idempotency-key": slow, "x-delay": "500" } }),
+        send(`${url}/orders`, { headers: { "idempotency-key": reused }, body: "b" }),
+      ]);
+      await inFlight;
+      expect(answers.map((answer) => answer.status)).toEqual([400, 400, 409, 422]);
+      for (const answer of answers) {
+        const response = described[COMPONENT_NAMES.problemResponse(answer.status)];
+        expect(response, `status ${answer.status}`).toBeDefined();
+        const contentType = answer.headers.get("content-type") ?? "";
+        const { schema } = (response as DescribedResponse).content[contentType] ?? {};
+        expect(schema, `${answer.status} described as ${contentType}`).toBeDefined();
+        const body = answer.json();
+        if (errorFormat === "problem") {
+          const { properties } = schema as ProblemSchema;
+          expect(properties.type.enum).toContain((body as { type: string }).type);
+          expect((body as { status: number }).status).toBe(properties.status.const);
+        } else {
+          const { properties } = (schema as StripeSchema).properties.error;
+          const { error } = body as { error: { type: string; code: string; message: string } };
+          expect(properties.code.enum).toContain(error.code);
+          expect(error.type).toBe(properties.type.const);
+          expect(typeof error.message).toBe("string");
+        }
+        expect(answer.headers.has("retry-after")).toBe(
+          "Retry-After" in (response as DescribedResponse).headers,
+        );
+      }
+    });
+  },
+);
 
 describe("oncely openapi", () => {
   it("prints the fragment of `oncely serve` with the same settings", async () => {
@@ -227,6 +270,13 @@ describe("oncely openapi", () => {
     expect(keyDescription(document)).toContain("within 2 hours");
     expect(Object.keys(responses(document))).toContain(COMPONENT_NAMES.problemResponse(504));
     expect(document).toEqual(idempotencyOpenApi({ ttl: 7_200_000, required: true, gateway: true }));
+  });
+
+  it("describes the error format of `oncely serve --error-format`", async () => {
+    const run = await runCli(["openapi", "--error-format", "stripe"]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual(idempotencyOpenApi({ errorFormat: "stripe", gateway: true }));
   });
 
   it("reads the variables, and answers a bad value with one line and exit code 2", async () => {

@@ -31,10 +31,10 @@ import Database from "better-sqlite3";
 import { createMemoryStore, MemoryStore } from "oncely/memory";
 import { createSqliteStore, SqliteStore } from "oncely/sqlite";
 
-const memory = createMemoryStore({ purgeIntervalMs: 0 });
-const file = await createSqliteStore({ path: ".oncely/exports.db", busyTimeoutMs: 100, purgeIntervalMs: 0 });
+const memory = createMemoryStore({ purgeInterval: 0 });
+const file = await createSqliteStore({ path: ".oncely/exports.db", busyTimeout: 100, purgeInterval: 0 });
 const database = new Database(":memory:");
-const mine = await createSqliteStore({ database, purgeIntervalMs: 1000 });
+const mine = await createSqliteStore({ database, purgeInterval: 1000 });
 const outcomes = [];
 for (const store of [memory, file, mine]) outcomes.push((await store.claim(${CLAIM})).outcome);
 for (const store of [memory, file, mine]) await store.close();
@@ -55,7 +55,7 @@ console.log(JSON.stringify({
   const redisUrl = serviceUrl("ONCELY_TEST_REDIS_URL", "oncely/redis from the built package");
   // Registered only with a server; serviceUrl has registered, in its place, a suite that says why not.
   if (redisUrl)
-    it("oncely/redis takes a client the app already has, or a URL with timeoutMs", () => {
+    it("oncely/redis takes a client the app already has, or a URL with timeout", () => {
       const result = runInApp(
         "redis.mjs",
         `
@@ -63,8 +63,8 @@ import { Redis } from "ioredis";
 import { createRedisStore, RedisStore } from "oncely/redis";
 
 const client = new Redis(process.env.URL);
-const mine = await createRedisStore({ client, prefix: "oncely-exports:", leaseGraceMs: 60000 });
-const own = await createRedisStore({ url: process.env.URL, timeoutMs: 1000, prefix: "oncely-exports:" });
+const mine = await createRedisStore({ client, prefix: "oncely-exports:", leaseGrace: 60000 });
+const own = await createRedisStore({ url: process.env.URL, timeout: 1000, prefix: "oncely-exports:" });
 const outcomes = [(await mine.claim(${CLAIM})).outcome, (await own.claim(${CLAIM})).outcome];
 await mine.close();
 await own.close();
@@ -89,14 +89,14 @@ import { createPostgresStore, migrate, PostgresStore } from "oncely/postgres";
 const pool = new pg.Pool({ connectionString: process.env.URL });
 const table = "exports_" + Date.now();
 // migrate: false creates nothing, so the first call finds no table.
-const unmigrated = await createPostgresStore({ pool, table, migrate: false, purgeIntervalMs: 0 });
+const unmigrated = await createPostgresStore({ pool, table, migrate: false, purgeInterval: 0 });
 const withoutTables = await unmigrated.claim(${CLAIM}).then(() => "acquired", () => "failed");
-const mine = await createPostgresStore({ pool, table, purgeIntervalMs: 0 });
+const mine = await createPostgresStore({ pool, table, purgeInterval: 0 });
 const own = await createPostgresStore({
   url: process.env.URL + "?table=" + table,
   maxConnections: 2,
-  connectTimeoutMs: 1000,
-  queryTimeoutMs: 1000,
+  connectTimeout: 1000,
+  queryTimeout: 1000,
 });
 const outcomes = [(await mine.claim(${CLAIM})).outcome, (await own.claim(${CLAIM})).outcome];
 for (const store of [unmigrated, mine, own]) await store.close();

@@ -72,8 +72,8 @@ describe("MemoryStore", () => {
     }
   });
 
-  it("rejects an invalid purgeIntervalMs, maxEntries or maxBytes", () => {
-    expect(() => createMemoryStore({ purgeIntervalMs: -1 })).toThrow(InvalidOptionError);
+  it("rejects an invalid purgeInterval, maxEntries or maxBytes", () => {
+    expect(() => createMemoryStore({ purgeInterval: -1 })).toThrow(InvalidOptionError);
     for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => createMemoryStore({ maxEntries: bad })).toThrow(/maxEntries must be a positive integer/);
       expect(() => createMemoryStore({ maxBytes: bad })).toThrow(/maxBytes must be a positive integer/);
@@ -82,7 +82,7 @@ describe("MemoryStore", () => {
 
   it("is created from memory:, with bounds from its query string", async () => {
     await memoryStoreFromUrl("memory:").close();
-    const bounded = memoryStoreFromUrl("memory:?maxEntries=2&maxBytes=100000&purgeIntervalMs=0");
+    const bounded = memoryStoreFromUrl("memory:?maxEntries=2&maxBytes=100000&purgeInterval=0");
     try {
       for (const key of ["a", "b", "c"]) await completeRecord(bounded, key);
       expect(await held(bounded, ["a", "b", "c"])).toEqual(["b", "c"]);
@@ -113,7 +113,7 @@ async function held(store: MemoryStore, keys: readonly string[]): Promise<string
 
 describe("MemoryStore bounds", () => {
   it("keeps at most maxEntries records, evicting the oldest completed one", async () => {
-    const store = createMemoryStore({ maxEntries: 3, purgeIntervalMs: 0 });
+    const store = createMemoryStore({ maxEntries: 3, purgeInterval: 0 });
     try {
       for (const key of ["a", "b", "c", "d", "e"]) await completeRecord(store, key);
       expect(await held(store, ["a", "b", "c", "d", "e"])).toEqual(["c", "d", "e"]);
@@ -124,7 +124,7 @@ describe("MemoryStore bounds", () => {
   });
 
   it("evicts the least recently used completed record: a replay counts as a use", async () => {
-    const store = createMemoryStore({ maxEntries: 3, purgeIntervalMs: 0 });
+    const store = createMemoryStore({ maxEntries: 3, purgeInterval: 0 });
     try {
       for (const key of ["a", "b", "c"]) await completeRecord(store, key);
       const replay = await store.claim({ scope: "s", key: "a", fingerprint: "f", token: "t2", leaseMs: 1 });
@@ -139,7 +139,7 @@ describe("MemoryStore bounds", () => {
   });
 
   it("never evicts an in-flight record, even past maxEntries", async () => {
-    const store = createMemoryStore({ maxEntries: 2, purgeIntervalMs: 0 });
+    const store = createMemoryStore({ maxEntries: 2, purgeInterval: 0 });
     try {
       await completeRecord(store, "done");
       const leases = [];
@@ -203,13 +203,13 @@ describe("MemoryStore bounds", () => {
   });
 
   it("keeps the records within maxBytes, evicting the least recently used completed ones", async () => {
-    const probe = createMemoryStore({ purgeIntervalMs: 0 });
+    const probe = createMemoryStore({ purgeInterval: 0 });
     await completeRecord(probe, "a", 1_000);
     const one = probe.size.bytes;
     await probe.close();
     expect(one).toBeGreaterThan(1_000);
 
-    const store = createMemoryStore({ maxBytes: Math.floor(2.5 * one), purgeIntervalMs: 0 });
+    const store = createMemoryStore({ maxBytes: Math.floor(2.5 * one), purgeInterval: 0 });
     try {
       for (const key of ["a", "b"]) await completeRecord(store, key, 1_000);
       expect(store.size.bytes).toBe(2 * one);
@@ -222,7 +222,7 @@ describe("MemoryStore bounds", () => {
   });
 
   it("counts an in-flight record's appended chunks, and evicts completed records for them, not it", async () => {
-    const store = createMemoryStore({ maxBytes: 8_192, purgeIntervalMs: 0 });
+    const store = createMemoryStore({ maxBytes: 8_192, purgeInterval: 0 });
     try {
       await completeRecord(store, "done", 1_000);
       const lease = await acquire(store, { scope: "s", key: "streaming" });
@@ -238,7 +238,7 @@ describe("MemoryStore bounds", () => {
   });
 
   it("keeps a response larger than maxBytes completed, without its body", async () => {
-    const store = createMemoryStore({ maxBytes: 4_096, purgeIntervalMs: 0 });
+    const store = createMemoryStore({ maxBytes: 4_096, purgeInterval: 0 });
     try {
       await completeRecord(store, "small", 100);
       await completeRecord(store, "huge", 10_000);
@@ -261,7 +261,7 @@ describe("MemoryStore bounds", () => {
   });
 
   it("gives back the bytes of released, deleted, purged and taken-over records", async () => {
-    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    const store = createMemoryStore({ purgeInterval: 0 });
     try {
       const released = await acquire(store, { scope: "s", key: "released" });
       await store.appendChunk(released, 0, new Uint8Array(300));
@@ -289,7 +289,7 @@ describe("MemoryStore bounds", () => {
       expect(await store.purgeExpired()).toBe(1);
       // Only the record that took "lapsed" over is left.
       expect(store.size.entries).toBe(1);
-      const fresh = createMemoryStore({ purgeIntervalMs: 0 });
+      const fresh = createMemoryStore({ purgeInterval: 0 });
       await fresh.claim({ scope: "s", key: "lapsed", fingerprint: "f", token: "t2", leaseMs: 60_000 });
       expect(store.size.bytes).toBe(fresh.size.bytes);
       await fresh.close();

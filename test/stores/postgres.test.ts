@@ -40,11 +40,11 @@ describe("PostgreSQL store URLs and options (no server needed)", () => {
   it("rejects table and schema names that are not plain identifiers", async () => {
     const pool: PostgresPool = { query: () => Promise.reject(new Error("not reached")) };
     for (const table of ["", "a b", 'x"; DROP TABLE y; --', "9lives", "x".repeat(44)]) {
-      await expect(createPostgresStore({ pool, table, purgeIntervalMs: 0 })).rejects.toBeInstanceOf(
+      await expect(createPostgresStore({ pool, table, purgeInterval: 0 })).rejects.toBeInstanceOf(
         InvalidOptionError,
       );
     }
-    await expect(createPostgresStore({ pool, schema: "pub.lic", purgeIntervalMs: 0 })).rejects.toBeInstanceOf(
+    await expect(createPostgresStore({ pool, schema: "pub.lic", purgeInterval: 0 })).rejects.toBeInstanceOf(
       InvalidOptionError,
     );
   });
@@ -102,7 +102,7 @@ function registerServerTests(url: string): void {
       const store = await createPostgresStore({
         pool: counted.pool,
         table: freshTable(),
-        purgeIntervalMs: 0,
+        purgeInterval: 0,
       });
       try {
         // The first call also creates the tables: one query more, once per store.
@@ -159,7 +159,7 @@ function registerServerTests(url: string): void {
         const store = await createPostgresStore({
           pool: counted.pool,
           table: freshTable(),
-          purgeIntervalMs: 0,
+          purgeInterval: 0,
           preparedStatements,
         });
         try {
@@ -182,7 +182,7 @@ function registerServerTests(url: string): void {
     it("creates its tables UNLOGGED only when asked to", async () => {
       for (const unlogged of [false, true]) {
         const table = freshTable();
-        const store = await createPostgresStore({ pool: admin, table, purgeIntervalMs: 0, unlogged });
+        const store = await createPostgresStore({ pool: admin, table, purgeInterval: 0, unlogged });
         try {
           await store.claim(claimInput());
           const { rows } = await admin.query(
@@ -205,8 +205,8 @@ function registerServerTests(url: string): void {
         const pool = await createOwnedPool({
           connectionString: url,
           maxConnections: 1,
-          connectTimeoutMs: 2_000,
-          queryTimeoutMs: 2_000,
+          connectTimeout: 2_000,
+          queryTimeout: 2_000,
           synchronousCommit,
         });
         try {
@@ -219,7 +219,7 @@ function registerServerTests(url: string): void {
     });
 
     it("leaves a pool it was given open, and ends one it created", async () => {
-      const store = await createPostgresStore({ pool: admin, table: freshTable(), purgeIntervalMs: 0 });
+      const store = await createPostgresStore({ pool: admin, table: freshTable(), purgeInterval: 0 });
       await store.claim(claimInput());
       await store.close();
       expect((await admin.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
@@ -227,7 +227,7 @@ function registerServerTests(url: string): void {
       const pool = new pg.Pool({ connectionString: url });
       const owned = new PostgresStore(pool, {
         table: freshTable(),
-        purgeIntervalMs: 0,
+        purgeInterval: 0,
         endPool: () => pool.end(),
       });
       await owned.claim(claimInput());
@@ -239,7 +239,7 @@ function registerServerTests(url: string): void {
   describe("PostgresStore storage", () => {
     it("leaves no chunk behind a release, a takeover, a delete or a purge", async () => {
       const table = freshTable();
-      const store = await createPostgresStore({ url, table, purgeIntervalMs: 0 });
+      const store = await createPostgresStore({ url, table, purgeInterval: 0 });
       const chunkRows = async () =>
         Number((await admin.query(`SELECT count(*) AS n FROM "${table}_chunks"`)).rows[0]?.n);
       const completeWithTwoChunks = async (input: ClaimInput, ttlMs = 60_000) => {
@@ -282,7 +282,7 @@ function registerServerTests(url: string): void {
     });
 
     it("reads times from the database clock, not the application's", async () => {
-      const store = await createPostgresStore({ pool: admin, table: freshTable(), purgeIntervalMs: 0 });
+      const store = await createPostgresStore({ pool: admin, table: freshTable(), purgeInterval: 0 });
       // An application server whose clock is a day behind the database's.
       vi.useFakeTimers({ toFake: ["Date"], now: Date.now() - 86_400_000 });
       try {
@@ -306,7 +306,7 @@ function registerServerTests(url: string): void {
         url,
         table: freshTable(),
         maxConnections: 20,
-        purgeIntervalMs: 0,
+        purgeInterval: 0,
       });
       try {
         await openConnections(store, 20);
@@ -332,7 +332,7 @@ function registerServerTests(url: string): void {
         url,
         table: freshTable(),
         maxConnections: 20,
-        purgeIntervalMs: 0,
+        purgeInterval: 0,
       });
       try {
         const first = claimInput();
@@ -359,7 +359,7 @@ function registerServerTests(url: string): void {
         url,
         table: freshTable(),
         maxConnections: 20,
-        purgeIntervalMs: 0,
+        purgeInterval: 0,
       });
       try {
         await openConnections(store, 20);
@@ -384,7 +384,7 @@ function registerServerTests(url: string): void {
 
     it("answers a claim of a live key without taking its row lock", async () => {
       const table = freshTable();
-      const store = await createPostgresStore({ url, table, purgeIntervalMs: 0 });
+      const store = await createPostgresStore({ url, table, purgeInterval: 0 });
       const holder = await admin.connect();
       try {
         const owner = claimInput();
@@ -419,7 +419,7 @@ function registerServerTests(url: string): void {
         END $$;
         CREATE TRIGGER pause BEFORE INSERT ON "${table}_records"
           FOR EACH ROW EXECUTE FUNCTION "${table}_pause"()`);
-      const store = await createPostgresStore({ url, table, purgeIntervalMs: 0 });
+      const store = await createPostgresStore({ url, table, purgeInterval: 0 });
       try {
         const owner = claimInput();
         const slow = { ...claimInput(owner), fingerprint: "slow" };
@@ -438,7 +438,7 @@ function registerServerTests(url: string): void {
     it("creates the tables once when eight stores start using them at the same moment", async () => {
       const table = freshTable();
       const stores = await Promise.all(
-        Array.from({ length: 8 }, () => createPostgresStore({ url, table, purgeIntervalMs: 0 })),
+        Array.from({ length: 8 }, () => createPostgresStore({ url, table, purgeInterval: 0 })),
       );
       try {
         const ref = claimInput();
@@ -462,7 +462,7 @@ function registerServerTests(url: string): void {
       await admin.query(`CREATE SCHEMA "${schema}"`);
       const withSchema = new URL(url);
       withSchema.searchParams.set("schema", schema);
-      const store = await createPostgresStore({ url: withSchema.href, purgeIntervalMs: 0 });
+      const store = await createPostgresStore({ url: withSchema.href, purgeInterval: 0 });
       try {
         await store.claim(claimInput());
         const { rows } = await admin.query(
@@ -487,9 +487,9 @@ function registerServerTests(url: string): void {
       const store = await createPostgresStore({
         url: target.href,
         table: freshTable(),
-        connectTimeoutMs: 1_000,
-        queryTimeoutMs: 1_000,
-        purgeIntervalMs: 0,
+        connectTimeout: 1_000,
+        queryTimeout: 1_000,
+        purgeInterval: 0,
       });
       return { proxy, store };
     };

@@ -123,7 +123,7 @@ if (enabled) {
     it("times out calls to a server that stopped answering, then carries on", async () => {
       const port = await freePort();
       const server = await startServer(port);
-      const store = await createRedisStore({ url: `redis://127.0.0.1:${port}`, timeoutMs: 500 });
+      const store = await createRedisStore({ url: `redis://127.0.0.1:${port}`, timeout: 500 });
       try {
         const ref = { scope: "s", key: "k" };
         expect(await store.get(ref)).toBeUndefined();

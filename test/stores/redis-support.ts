@@ -51,7 +51,7 @@ export function redisConformanceSuite(name: string, url: string): void {
     async create() {
       const prefix = uniquePrefix();
       // A short grace, so that the test's abandoned in-flight records leave soon.
-      const store = await createRedisStore({ url, prefix, leaseGraceMs: 10_000 });
+      const store = await createRedisStore({ url, prefix, leaseGrace: 10_000 });
       prefixes.set(store, prefix);
       return store;
     },

@@ -75,7 +75,7 @@ describe("Redis store URLs", () => {
     await expect(createRedisStore({ url: "redis://127.0.0.1:1", prefix: "a{b}:" })).rejects.toBeInstanceOf(
       InvalidOptionError,
     );
-    await expect(createRedisStore({ url: "redis://127.0.0.1:1", timeoutMs: 0 })).rejects.toBeInstanceOf(
+    await expect(createRedisStore({ url: "redis://127.0.0.1:1", timeout: 0 })).rejects.toBeInstanceOf(
       InvalidOptionError,
     );
   });

@@ -32,7 +32,7 @@ if (url) {
   describe("RedisStore expiry", () => {
     it("gives every key an expiry and leaves no key behind once records expire", async () => {
       const prefix = uniquePrefix();
-      const store = await createRedisStore({ url, prefix, leaseGraceMs: 100 });
+      const store = await createRedisStore({ url, prefix, leaseGrace: 100 });
       try {
         const completed = await acquire(store, { scope: "s", key: "completed" });
         await store.appendChunk(completed, 0, bytes("a"));
@@ -80,7 +80,7 @@ if (url) {
     });
 
     it("keeps streamed chunks alive for as long as renewals keep the lease", async () => {
-      const store = await createRedisStore({ url, prefix: uniquePrefix(), leaseGraceMs: 50 });
+      const store = await createRedisStore({ url, prefix: uniquePrefix(), leaseGrace: 50 });
       try {
         const ref = { scope: "s", key: "long-stream" };
         const lease = await acquire(store, ref, 150);

@@ -178,7 +178,7 @@ describe("SqliteStore writes", () => {
     const statements: string[] = [];
     const database = new Database(freshPath(), { verbose: (sql) => statements.push(String(sql).trim()) });
     database.pragma("journal_mode = WAL");
-    const store = await createSqliteStore({ database, purgeIntervalMs: 0 });
+    const store = await createSqliteStore({ database, purgeInterval: 0 });
     const begins = () => statements.filter((sql) => sql.startsWith("BEGIN"));
     try {
       statements.length = 0;
@@ -203,7 +203,7 @@ describe("SqliteStore writes", () => {
 
   it("fails one operation of a batch alone, and commits the others", async () => {
     const database = new Database(freshPath());
-    const store = await createSqliteStore({ database, purgeIntervalMs: 0 });
+    const store = await createSqliteStore({ database, purgeInterval: 0 });
     try {
       const held = await store.claim(claimOf("held"));
       if (held.outcome !== "acquired") throw new Error("expected to acquire");
@@ -234,7 +234,7 @@ describe("createSqliteStore", () => {
   it("opens the file with the synchronous setting asked for, NORMAL unless told", async () => {
     const levels = { off: 0, normal: 1, full: 2 } as const;
     for (const [synchronous, level] of Object.entries(levels) as [keyof typeof levels, number][]) {
-      const database = await openDatabase(freshPath(), { busyTimeoutMs: 100, synchronous });
+      const database = await openDatabase(freshPath(), { busyTimeout: 100, synchronous });
       expect(database.pragma("synchronous", { simple: true })).toBe(level);
       database.close();
     }
@@ -267,7 +267,7 @@ describe("createSqliteStore", () => {
 
   it("turns a write lock held too long into StoreUnavailableError", async () => {
     const path = freshPath();
-    const store = await createSqliteStore({ path, busyTimeoutMs: 50 });
+    const store = await createSqliteStore({ path, busyTimeout: 50 });
     const blocker = new Database(path);
     try {
       blocker.exec("BEGIN IMMEDIATE");

@@ -15,6 +15,7 @@ import type {
   RecordRef,
 } from "../../store.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
+import { DEFAULT_PURGE_INTERVAL, purgeIntervalOf } from "../purge-interval.js";
 
 import {
   type CompletedEntry,
@@ -34,6 +35,8 @@ export interface MemoryStoreOptions {
    * is unref'd: it never keeps the process alive.
    * @default 60_000
    */
+  purgeInterval?: number;
+  /** @deprecated use `purgeInterval` (same value, in milliseconds) */
   purgeIntervalMs?: number;
   /**
    * The most records kept, in flight and completed. Past it, the completed record used
@@ -54,10 +57,10 @@ export interface MemoryStoreOptions {
 
 /** The defaults of {@link MemoryStoreOptions}. */
 export const MEMORY_STORE_DEFAULTS = {
-  purgeIntervalMs: 60_000,
+  purgeInterval: DEFAULT_PURGE_INTERVAL,
   maxEntries: 100_000,
   maxBytes: 64 * 1024 * 1024,
-} as const satisfies Required<MemoryStoreOptions>;
+} as const satisfies Required<Omit<MemoryStoreOptions, "purgeIntervalMs">>;
 
 /** What each record is counted as besides its bytes and text: the objects that hold it. */
 export const RECORD_OVERHEAD_BYTES = 256;
@@ -87,19 +90,15 @@ export class MemoryStore implements InspectableStore {
   #closed = false;
 
   /**
-   * @param [options.purgeIntervalMs=60000] see {@link MemoryStoreOptions.purgeIntervalMs}
+   * @param [options.purgeInterval=60000] see {@link MemoryStoreOptions.purgeInterval}
    * @param [options.maxEntries=100000] see {@link MemoryStoreOptions.maxEntries}
    * @param [options.maxBytes=67108864] see {@link MemoryStoreOptions.maxBytes}
-   * @throws {InvalidOptionError} when an option is not a number in its range
+   * @throws {InvalidOptionError} when an option is not a number in its range, or is given under both its names
    */
-  constructor({
-    purgeIntervalMs = MEMORY_STORE_DEFAULTS.purgeIntervalMs,
-    maxEntries = MEMORY_STORE_DEFAULTS.maxEntries,
-    maxBytes = MEMORY_STORE_DEFAULTS.maxBytes,
-  }: MemoryStoreOptions = {}) {
-    if (!Number.isFinite(purgeIntervalMs) || purgeIntervalMs < 0) {
-      throw new InvalidOptionError(`purgeIntervalMs must be a non-negative number, got ${purgeIntervalMs}`);
-    }
+  constructor(options: MemoryStoreOptions = {}) {
+    const { maxEntries = MEMORY_STORE_DEFAULTS.maxEntries, maxBytes = MEMORY_STORE_DEFAULTS.maxBytes } =
+      options;
+    const purgeInterval = purgeIntervalOf(options);
     for (const [name, value] of Object.entries({ maxEntries, maxBytes })) {
       if (!Number.isSafeInteger(value) || value < 1) {
         throw new InvalidOptionError(`${name} must be a positive integer, got ${value}`);
@@ -107,8 +106,8 @@ export class MemoryStore implements InspectableStore {
     }
     this.#maxEntries = maxEntries;
     this.#maxBytes = maxBytes;
-    if (purgeIntervalMs > 0) {
-      this.#timer = setInterval(() => this.#purge(Date.now(), Number.POSITIVE_INFINITY), purgeIntervalMs);
+    if (purgeInterval > 0) {
+      this.#timer = setInterval(() => this.#purge(Date.now(), Number.POSITIVE_INFINITY), purgeInterval);
       this.#timer.unref();
     }
   }

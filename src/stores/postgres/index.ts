@@ -10,6 +10,7 @@
  * @module
  */
 import { InvalidOptionError } from "../../core/errors.js";
+import { renamedOption } from "../../core/renamed-option.js";
 import { createOwnedPool, type PostgresPool } from "./pool.js";
 import { PostgresStore, type PostgresStoreCommonOptions } from "./store.js";
 import { parsePostgresUrl } from "./url.js";
@@ -36,6 +37,8 @@ export interface PostgresUrlOptions extends PostgresStoreCommonOptions {
    * before it fails with a `StoreUnavailableError`.
    * @default 2_000
    */
+  connectTimeout?: number;
+  /** @deprecated use `connectTimeout` (same value, in milliseconds) */
   connectTimeoutMs?: number;
   /**
    * How long a call may wait for the server's answer before it fails with a
@@ -43,6 +46,8 @@ export interface PostgresUrlOptions extends PostgresStoreCommonOptions {
    * so it also ends calls to a server that stopped answering altogether.
    * @default 2_000
    */
+  queryTimeout?: number;
+  /** @deprecated use `queryTimeout` (same value, in milliseconds) */
   queryTimeoutMs?: number;
   /**
    * Whether each commit waits for its write-ahead log record to reach the disk. `false`
@@ -77,19 +82,19 @@ export type PostgresStoreOptions = PostgresUrlOptions | PostgresPoolOptions;
  *
  * @param [options.url] connection URL; the store creates a pool from it
  * @param [options.maxConnections=10] the most connections of that pool
- * @param [options.connectTimeoutMs=2000] how long a call waits for a connection
- * @param [options.queryTimeoutMs=2000] how long a call waits for the server's answer
+ * @param [options.connectTimeout=2000] how long a call waits for a connection
+ * @param [options.queryTimeout=2000] how long a call waits for the server's answer
  * @param [options.synchronousCommit=true] `false` trades the last commits before a database crash for speed
  * @param [options.pool] a `pg.Pool` (or compatible) to use instead of `url`
  * @param [options.table="oncely"] prefix of the store's table names
  * @param [options.schema] schema of the store's tables
  * @param [options.migrate=true] whether to create missing tables on first use
- * @param [options.purgeIntervalMs=60000] how often expired records are swept; `0` turns the sweep off
+ * @param [options.purgeInterval=60000] how often expired records are swept; `0` turns the sweep off
  * @param [options.preparedStatements=true] send named prepared statements; turn off for PgBouncer's transaction mode
  * @param [options.unlogged=false] create missing tables UNLOGGED, which a database crash empties
  * @throws {MissingDependencyError} when the store must create a pool and `pg` is not installed
  * @throws {InvalidStoreUrlError} when `url` is malformed
- * @throws {InvalidOptionError} for any other invalid option
+ * @throws {InvalidOptionError} for any other invalid option, or one given under both its names
  * @example
  * const store = await createPostgresStore({ url: process.env.DATABASE_URL ?? "postgres://localhost/app" });
  * @example
@@ -98,18 +103,14 @@ export type PostgresStoreOptions = PostgresUrlOptions | PostgresPoolOptions;
  * const store = await createPostgresStore({ pool, table: "idempotency" });
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const { table, schema, migrate, purgeIntervalMs, preparedStatements, unlogged } = options;
-  const common = { migrate, purgeIntervalMs, preparedStatements, unlogged };
+  const { table, schema, migrate, purgeInterval, purgeIntervalMs, preparedStatements, unlogged } = options;
+  const common = { migrate, purgeInterval, purgeIntervalMs, preparedStatements, unlogged };
   if ("pool" in options) return new PostgresStore(options.pool, { table, schema, ...common });
-  const {
-    url,
-    maxConnections = 10,
-    connectTimeoutMs = 2_000,
-    queryTimeoutMs = 2_000,
-    synchronousCommit = true,
-  } = options;
+  const { url, maxConnections = 10, synchronousCommit = true } = options;
+  const connectTimeout = renamedOption(options, "connectTimeout", "connectTimeoutMs") ?? 2_000;
+  const queryTimeout = renamedOption(options, "queryTimeout", "queryTimeoutMs") ?? 2_000;
   const target = parsePostgresUrl(url);
-  for (const [name, value] of Object.entries({ maxConnections, connectTimeoutMs, queryTimeoutMs })) {
+  for (const [name, value] of Object.entries({ maxConnections, connectTimeout, queryTimeout })) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new InvalidOptionError(`${name} must be a positive integer, got ${value}`);
     }
@@ -118,8 +119,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const pool = await createOwnedPool({
     connectionString,
     maxConnections,
-    connectTimeoutMs,
-    queryTimeoutMs,
+    connectTimeout,
+    queryTimeout,
     synchronousCommit,
   });
   try {

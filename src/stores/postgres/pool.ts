@@ -43,14 +43,14 @@ export interface OwnedPoolSettings {
   /** False turns `synchronous_commit` off for the pool's connections (a startup parameter). */
   readonly synchronousCommit: boolean;
   readonly maxConnections: number;
-  readonly connectTimeoutMs: number;
-  readonly queryTimeoutMs: number;
+  readonly connectTimeout: number;
+  readonly queryTimeout: number;
 }
 
 /**
  * Creates a pg pool whose calls fail fast while the server is unreachable:
- * `connectTimeoutMs` bounds both opening a connection and waiting for a free one, and
- * `queryTimeoutMs` bounds each query on the client side. The timeout is the client's
+ * `connectTimeout` bounds both opening a connection and waiting for a free one, and
+ * `queryTimeout` bounds each query on the client side. The timeout is the client's
  * (`query_timeout`), not the server's `statement_timeout`, because the latter travels as
  * a startup parameter, which PgBouncer rejects. A connection that failed or timed out is
  * discarded, and new ones are opened on demand, so the pool recovers by itself once the
@@ -63,8 +63,8 @@ export async function createOwnedPool(settings: OwnedPoolSettings): Promise<Owne
   const pool = new pg.Pool({
     connectionString: settings.connectionString,
     max: settings.maxConnections,
-    connectionTimeoutMillis: settings.connectTimeoutMs,
-    query_timeout: settings.queryTimeoutMs,
+    connectionTimeoutMillis: settings.connectTimeout,
+    query_timeout: settings.queryTimeout,
     keepAlive: true,
     ...(settings.synchronousCommit ? {} : { options: "-c synchronous_commit=off" }),
     // Idle connections must not keep the process alive after the application is done.

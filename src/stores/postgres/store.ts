@@ -17,6 +17,7 @@ import type {
   RecordRef,
 } from "../../store.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
+import { purgeIntervalOf } from "../purge-interval.js";
 import { decodeRecordRow, encodeHeaders, type RecordRow } from "../record-codec.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { migrationSql } from "./migrate.js";
@@ -62,6 +63,8 @@ export interface PostgresStoreCommonOptions {
    * unref'd: it never keeps the process alive.
    * @default 60_000
    */
+  purgeInterval?: number;
+  /** @deprecated use `purgeInterval` (same value, in milliseconds) */
   purgeIntervalMs?: number;
   /**
    * Whether statements go as named prepared statements, parsed and planned once per
@@ -139,27 +142,22 @@ export class PostgresStore implements InspectableStore {
    * @param [options.table="oncely"] see {@link PostgresStoreCommonOptions.table}
    * @param [options.schema] see {@link PostgresStoreCommonOptions.schema}
    * @param [options.migrate=true] see {@link PostgresStoreCommonOptions.migrate}
-   * @param [options.purgeIntervalMs=60000] see {@link PostgresStoreCommonOptions.purgeIntervalMs}
+   * @param [options.purgeInterval=60000] see {@link PostgresStoreCommonOptions.purgeInterval}
    * @param [options.preparedStatements=true] see {@link PostgresStoreCommonOptions.preparedStatements}
    * @param [options.unlogged=false] see {@link PostgresStoreCommonOptions.unlogged}
    * @param [options.endPool] called by `close()`; pass it when the store owns the pool
-   * @throws {InvalidOptionError} for a malformed name or interval
+   * @throws {InvalidOptionError} for a malformed name or interval, or an interval given under both its names
    */
-  constructor(
-    pool: PostgresPool,
-    {
+  constructor(pool: PostgresPool, settings: PostgresStoreSettings = {}) {
+    const {
       table = DEFAULT_TABLE,
       schema,
       migrate = true,
-      purgeIntervalMs = 60_000,
       preparedStatements = true,
       unlogged = false,
       endPool,
-    }: PostgresStoreSettings = {},
-  ) {
-    if (!Number.isFinite(purgeIntervalMs) || purgeIntervalMs < 0) {
-      throw new InvalidOptionError(`purgeIntervalMs must be a non-negative number, got ${purgeIntervalMs}`);
-    }
+    } = settings;
+    const purgeInterval = purgeIntervalOf(settings);
     const names = objectNames(table, schema);
     this.#pool = pool;
     this.#endPool = endPool;
@@ -172,8 +170,8 @@ export class PostgresStore implements InspectableStore {
     this.#migrationSql = migrationSql(names, unlogged);
     this.#migration = migrate ? undefined : Promise.resolve();
     this.#ready = !migrate;
-    if (purgeIntervalMs > 0) {
-      this.#timer = setInterval(() => void this.#purgeInBackground(), purgeIntervalMs);
+    if (purgeInterval > 0) {
+      this.#timer = setInterval(() => void this.#purgeInBackground(), purgeInterval);
       this.#timer.unref();
     }
   }

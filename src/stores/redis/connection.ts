@@ -13,18 +13,18 @@ export type OwnedClient = Redis | Cluster;
  *   queued claim could otherwise run minutes later, after its caller gave up);
  * - `maxRetriesPerRequest: 0` and no resending: a command cut off by a dropped
  *   connection is rejected, not replayed on the next connection;
- * - `timeoutMs` bounds connecting and every command.
+ * - `timeout` bounds connecting and every command.
  *
  * ioredis keeps reconnecting in the background, so the store recovers by itself.
  *
  * @throws {MissingDependencyError} when ioredis is not installed.
  * @throws {StoreUnavailableError} when the first connection fails.
  */
-export async function connectRedis(target: RedisTarget, timeoutMs: number): Promise<OwnedClient> {
+export async function connectRedis(target: RedisTarget, timeout: number): Promise<OwnedClient> {
   const ioredis = await loadIoredis();
   const options: RedisOptions = {
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
+    connectTimeout: timeout,
+    commandTimeout: timeout,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     ...(target.username !== undefined && { username: target.username }),

@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidOptionError } from "../../core/errors.js";
+import { renamedOption } from "../../core/renamed-option.js";
 import type { IdempotencyStore } from "../../store.js";
 import { connectRedis } from "./connection.js";
 import { type RedisClient, RedisStore, type RedisStoreOptions, resolveStoreOptions } from "./store.js";
@@ -26,6 +27,8 @@ export type CreateRedisStoreOptions =
        * fail with `StoreUnavailableError` within this time instead of waiting.
        * @default 2000
        */
+      readonly timeout?: number;
+      /** @deprecated use `timeout` (same value, in milliseconds) */
       readonly timeoutMs?: number;
     })
   | (RedisStoreOptions & {
@@ -43,7 +46,8 @@ export type CreateRedisStoreOptions =
  *
  * @throws {InvalidStoreUrlError} when the URL is malformed.
  * @throws {MissingDependencyError} when `ioredis` is not installed.
- * @throws {StoreUnavailableError} when Redis cannot be reached within `timeoutMs`.
+ * @throws {StoreUnavailableError} when Redis cannot be reached within `timeout`.
+ * @throws {InvalidOptionError} for an invalid option, or one given under both its names.
  *
  * @example
  * const store = await createRedisStore({ url: "redis://127.0.0.1:6379", prefix: "shop:" });
@@ -52,14 +56,14 @@ export type CreateRedisStoreOptions =
  */
 export async function createRedisStore(options: CreateRedisStoreOptions): Promise<RedisStore> {
   if ("client" in options) return new RedisStore(options.client, options);
-  const { url, timeoutMs = 2000, ...storeOptions } = options;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new InvalidOptionError("Redis store timeoutMs must be a positive number");
+  const timeout = renamedOption(options, "timeout", "timeoutMs") ?? 2000;
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new InvalidOptionError(`Redis store timeout must be a positive number, got ${timeout}`);
   }
-  const target = parseRedisUrl(url);
-  const prefix = storeOptions.prefix ?? target.prefix;
-  const settings = resolveStoreOptions({ ...storeOptions, ...(prefix !== undefined && { prefix }) });
-  const client = await connectRedis(target, timeoutMs);
+  const target = parseRedisUrl(options.url);
+  const prefix = options.prefix ?? target.prefix;
+  const settings = resolveStoreOptions({ ...options, ...(prefix !== undefined && { prefix }) });
+  const client = await connectRedis(target, timeout);
   return new RedisStore(client, settings, async () => {
     // quit() waits for pending replies, but fails when the connection is down.
     await client.quit().catch(() => client.disconnect());

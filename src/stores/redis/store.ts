@@ -6,6 +6,7 @@ import {
   StoreClosedError,
   StoreUnavailableError,
 } from "../../core/errors.js";
+import { renamedOption } from "../../core/renamed-option.js";
 import type {
   ClaimInput,
   ClaimResult,
@@ -57,6 +58,8 @@ export interface RedisStoreOptions {
    * that Redis deletes it, so a crashed owner leaves nothing behind.
    * @default 3_600_000 (one hour)
    */
+  readonly leaseGrace?: number;
+  /** @deprecated use `leaseGrace` (same value, in milliseconds) */
   readonly leaseGraceMs?: number;
 }
 
@@ -85,7 +88,7 @@ type RecordKeys = readonly [record: string, chunkPrefix: string];
  * Each record is a hash plus one string key per body chunk after the first, all under
  * one hash tag (a digest of scope and key). Redis expiry deletes completed records after
  * their TTL and abandoned in-flight records after lease plus
- * {@link RedisStoreOptions.leaseGraceMs}. Lease and expiry times come from the Redis
+ * {@link RedisStoreOptions.leaseGrace}. Lease and expiry times come from the Redis
  * server clock.
  *
  * Create one with `createRedisStore`, or `createStore("redis://…")`.
@@ -103,11 +106,11 @@ export class RedisStore implements InspectableStore {
    * @param onClose run by `close()`; `createRedisStore` passes one that closes a client it opened
    */
   constructor(client: RedisClient, options: RedisStoreOptions = {}, onClose?: () => Promise<void>) {
-    const { prefix, leaseGraceMs } = resolveStoreOptions(options);
+    const { prefix, leaseGrace } = resolveStoreOptions(options);
     this.#client = client;
     this.#scripts = defineScripts(client);
     this.#prefix = prefix;
-    this.#leaseGrace = Math.ceil(leaseGraceMs);
+    this.#leaseGrace = Math.ceil(leaseGrace);
     this.#onClose = onClose;
   }
 
@@ -176,7 +179,7 @@ export class RedisStore implements InspectableStore {
 
   /**
    * Always 0: every record key carries a Redis expiry (completed records their TTL,
-   * in-flight records lease plus `leaseGraceMs`), so Redis deletes them by itself.
+   * in-flight records lease plus `leaseGrace`), so Redis deletes them by itself.
    */
   async purgeExpired(_limit?: number): Promise<number> {
     if (this.#closed) throw new StoreClosedError();
@@ -244,16 +247,19 @@ export class RedisStore implements InspectableStore {
 }
 
 /**
- * Applies the defaults and checks the options.
- * @throws {InvalidOptionError} when an option is invalid
+ * Applies the defaults, resolves the deprecated option names and checks the options.
+ * @throws {InvalidOptionError} when an option is invalid, or given under both its names
  */
-export function resolveStoreOptions(options: RedisStoreOptions): Required<RedisStoreOptions> {
-  const { prefix = "oncely:", leaseGraceMs = 3_600_000 } = options;
+export function resolveStoreOptions(
+  options: RedisStoreOptions,
+): Required<Omit<RedisStoreOptions, "leaseGraceMs">> {
+  const { prefix = "oncely:" } = options;
+  const leaseGrace = renamedOption(options, "leaseGrace", "leaseGraceMs") ?? 3_600_000;
   if (/[{}]/.test(prefix)) throw new InvalidOptionError("Redis store prefix must not contain { or }");
-  if (!Number.isFinite(leaseGraceMs) || leaseGraceMs < 0) {
-    throw new InvalidOptionError("Redis store leaseGraceMs must be a non-negative number");
+  if (!Number.isFinite(leaseGrace) || leaseGrace < 0) {
+    throw new InvalidOptionError(`Redis store leaseGrace must be a non-negative number, got ${leaseGrace}`);
   }
-  return { prefix, leaseGraceMs };
+  return { prefix, leaseGrace };
 }
 
 function defineScripts(client: RedisClient): Record<Operation, Script> {

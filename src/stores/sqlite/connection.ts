@@ -29,7 +29,7 @@ import { checkDriverVersion } from "./driver-version.js";
  */
 export async function openDatabase(
   path: string,
-  { busyTimeoutMs, synchronous }: { busyTimeoutMs: number; synchronous: "normal" | "full" | "off" },
+  { busyTimeout, synchronous }: { busyTimeout: number; synchronous: "normal" | "full" | "off" },
 ): Promise<BetterSqlite3.Database> {
   const Database = await loadBetterSqlite3();
   try {
@@ -39,7 +39,7 @@ export async function openDatabase(
   }
   return unlessSqliteFails(() => {
     // `timeout` is SQLite's busy_timeout: how long to wait for another writer's lock.
-    const database = new Database(path, { timeout: busyTimeoutMs });
+    const database = new Database(path, { timeout: busyTimeout });
     try {
       database.pragma("journal_mode = WAL");
       database.pragma(`synchronous = ${synchronous.toUpperCase()}`);

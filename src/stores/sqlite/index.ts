@@ -5,29 +5,19 @@
  *
  * better-sqlite3 is synchronous: each method runs its statements to the end before it
  * returns, and a call that meets another process's write lock blocks the event loop
- * for up to `busyTimeoutMs`. Writes are short, so in practice the wait is brief.
+ * for up to `busyTimeout`. Writes are short, so in practice the wait is brief.
  *
  * @module
  */
 import type BetterSqlite3 from "better-sqlite3";
 import { InvalidOptionError } from "../../core/errors.js";
+import { renamedOption } from "../../core/renamed-option.js";
 import { WaitPacer } from "../../core/wait-pacer.js";
 import { openDatabase } from "./connection.js";
-import { SqliteStore } from "./store.js";
+import { SqliteStore, type SqliteStoreCommonOptions } from "./store.js";
 import { sqlitePathFromUrl } from "./url.js";
 
-export { SqliteStore };
-
-/** Options of {@link createSqliteStore} that apply however the database is given. */
-export interface SqliteStoreCommonOptions {
-  /**
-   * How often expired records and their chunks are deleted in the background. Expiry is
-   * also checked on every access, so this only bounds the file's growth; `0` turns the
-   * timer off. The timer is unref'd: it never keeps the process alive.
-   * @default 60_000
-   */
-  purgeIntervalMs?: number;
-}
+export { SqliteStore, type SqliteStoreCommonOptions };
 
 /** Options of {@link createSqliteStore} when the store opens the file itself. */
 export interface SqliteFileOptions extends SqliteStoreCommonOptions {
@@ -38,6 +28,8 @@ export interface SqliteFileOptions extends SqliteStoreCommonOptions {
    * `StoreUnavailableError`.
    * @default 5_000
    */
+  busyTimeout?: number;
+  /** @deprecated use `busyTimeout` (same value, in milliseconds) */
   busyTimeoutMs?: number;
   /**
    * SQLite's `synchronous` setting for the file. `"normal"` (with WAL) loses no commit when
@@ -77,35 +69,36 @@ export type SqliteStoreOptions = SqliteFileOptions | SqliteDatabaseOptions;
  * crash can undo the last few (and never corrupts the file).
  *
  * @param [options.path] the database file; its directory is created when missing
- * @param [options.busyTimeoutMs=5000] how long to wait for another process's write lock
+ * @param [options.busyTimeout=5000] how long to wait for another process's write lock
  * @param [options.synchronous="normal"] `"full"` survives power cuts; `"off"` risks the file on one
  * @param [options.database] an open better-sqlite3 connection to use instead of `path`
- * @param [options.purgeIntervalMs=60000] how often expired records are swept; `0` turns the sweep off
+ * @param [options.purgeInterval=60000] how often expired records are swept; `0` turns the sweep off
  * @throws {MissingDependencyError} when `better-sqlite3` is not installed
  * @throws {StoreUnavailableError} when the file cannot be opened or set up
+ * @throws {InvalidOptionError} for an invalid option, or one given under both its names
  * @example
  * const store = await createSqliteStore({ path: "./.oncely/oncely.db" });
  */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
-  const { purgeIntervalMs } = options;
-  if ("database" in options) return new SqliteStore(options.database, { purgeIntervalMs });
-  const { path, busyTimeoutMs = 5_000, synchronous = "normal" } = options;
+  if ("database" in options) return new SqliteStore(options.database, { ...options, ownsDatabase: false });
+  const { path, synchronous = "normal" } = options;
+  const busyTimeout = renamedOption(options, "busyTimeout", "busyTimeoutMs") ?? 5_000;
   if (typeof path !== "string" || path === "") throw new InvalidOptionError("path must name a database file");
   if (!["normal", "full", "off"].includes(synchronous)) {
     throw new InvalidOptionError(
       `synchronous must be "normal", "full" or "off", got ${JSON.stringify(synchronous)}`,
     );
   }
-  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new InvalidOptionError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
+  if (!Number.isSafeInteger(busyTimeout) || busyTimeout < 0) {
+    throw new InvalidOptionError(`busyTimeout must be a non-negative integer, got ${busyTimeout}`);
   }
   // Some locks SQLite takes while opening (switching a brand-new file to WAL, recovering a
   // log) answer SQLITE_BUSY at once instead of waiting for the busy timeout, so several
   // processes opening one new file together could fail: tried again until the timeout.
-  const pacer = new WaitPacer(busyTimeoutMs);
+  const pacer = new WaitPacer(busyTimeout);
   for (;;) {
     try {
-      return await openStore(path, { busyTimeoutMs, synchronous }, purgeIntervalMs);
+      return await openStore(path, { busyTimeout, synchronous }, options);
     } catch (error) {
       if (!isBusy(error) || !(await pacer.pause())) throw error;
     }
@@ -114,12 +107,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Sq
 
 async function openStore(
   path: string,
-  settings: { busyTimeoutMs: number; synchronous: SqliteSynchronous },
-  purgeIntervalMs: number | undefined,
+  settings: { busyTimeout: number; synchronous: SqliteSynchronous },
+  options: SqliteStoreCommonOptions,
 ): Promise<SqliteStore> {
   const database = await openDatabase(path, settings);
   try {
-    return new SqliteStore(database, { purgeIntervalMs, ownsDatabase: true });
+    return new SqliteStore(database, { ...options, ownsDatabase: true });
   } catch (error) {
     database.close();
     throw error;

@@ -18,11 +18,25 @@ import type {
   RecordRef,
 } from "../../store.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
+import { purgeIntervalOf } from "../purge-interval.js";
 import { decodeRecordRow, encodeHeaders } from "../record-codec.js";
 import { unlessSqliteFails } from "./connection.js";
 import { CREATE_SCHEMA } from "./schema.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { WriteBatch } from "./write-batch.js";
+
+/** Options of `createSqliteStore` and {@link SqliteStore} that apply however the database is given. */
+export interface SqliteStoreCommonOptions {
+  /**
+   * How often expired records and their chunks are deleted in the background. Expiry is
+   * also checked on every access, so this only bounds the file's growth; `0` turns the
+   * timer off. The timer is unref'd: it never keeps the process alive.
+   * @default 60_000
+   */
+  purgeInterval?: number;
+  /** @deprecated use `purgeInterval` (same value, in milliseconds) */
+  purgeIntervalMs?: number;
+}
 
 /** Background purges delete this many records per transaction, so other writers never wait long. */
 const PURGE_BATCH = 500;
@@ -48,19 +62,16 @@ export class SqliteStore implements InspectableStore {
    * Wraps an open connection and creates the tables it lacks. `createSqliteStore` is
    * usually simpler: it also opens and tunes the connection.
    * @param database an open better-sqlite3 connection
-   * @param [options.purgeIntervalMs=60000] how often expired records are swept; `0` turns the sweep off
+   * @param [options.purgeInterval=60000] how often expired records are swept; `0` turns the sweep off
    * @param [options.ownsDatabase=false] whether `close()` closes `database` too
+   * @throws {InvalidOptionError} for an invalid interval, or one given under both its names
    */
   constructor(
     database: BetterSqlite3.Database,
-    {
-      purgeIntervalMs = 60_000,
-      ownsDatabase = false,
-    }: { purgeIntervalMs?: number | undefined; ownsDatabase?: boolean | undefined } = {},
+    options: SqliteStoreCommonOptions & { readonly ownsDatabase?: boolean | undefined } = {},
   ) {
-    if (!Number.isFinite(purgeIntervalMs) || purgeIntervalMs < 0) {
-      throw new InvalidOptionError(`purgeIntervalMs must be a non-negative number, got ${purgeIntervalMs}`);
-    }
+    const purgeInterval = purgeIntervalOf(options);
+    const { ownsDatabase = false } = options;
     this.#db = database;
     this.#ownsDatabase = ownsDatabase;
     this.#sql = unlessSqliteFails(() => {
@@ -73,8 +84,8 @@ export class SqliteStore implements InspectableStore {
     this.#releaseLocked = database.transaction((lease: Lease) => this.#releaseIn(lease)).immediate;
     this.#deleteLocked = database.transaction((ref: RecordRef) => this.#deleteIn(ref)).immediate;
     this.#purgeLocked = database.transaction((limit: number) => this.#purgeIn(limit)).immediate;
-    if (purgeIntervalMs > 0) {
-      this.#timer = setInterval(() => this.#purgeInBackground(), purgeIntervalMs);
+    if (purgeInterval > 0) {
+      this.#timer = setInterval(() => this.#purgeInBackground(), purgeInterval);
       this.#timer.unref();
     }
   }
