@@ -25,13 +25,13 @@ export const areas = {
   // at once); docs/guarantees.md says how their owner predicates are checked instead.
   // The ranges name methods (test/scripts/mutate.test.ts checks they still do).
   fencing: [
-    "src/stores/memory/store.ts:121-214",
-    "src/stores/memory/store.ts:320-324",
-    "src/stores/sqlite/store.ts:87-117",
-    "src/stores/sqlite/store.ts:194-243",
-    "src/stores/sqlite/store.ts:274-276",
-    "src/stores/redis/store.ts:114-164",
-    "src/stores/postgres/store.ts:181-250",
+    "src/stores/memory/store.ts:120-213",
+    "src/stores/memory/store.ts:319-323",
+    "src/stores/sqlite/store.ts:98-128",
+    "src/stores/sqlite/store.ts:205-254",
+    "src/stores/sqlite/store.ts:285-287",
+    "src/stores/redis/store.ts:117-167",
+    "src/stores/postgres/store.ts:179-248",
   ],
 };
 

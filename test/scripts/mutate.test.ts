@@ -25,9 +25,9 @@ describe("npm run mutate", () => {
 
   it("mutates line ranges of the stores that still begin at the fenced methods they name", async () => {
     const config = (await import(pathToFileURL(join(projectRoot, "stryker.config.mjs")).href)) as {
-      default: { mutate: string[] };
+      areas: { fencing: string[] };
     };
-    const ranges = config.default.mutate.flatMap((entry) => {
+    const ranges = config.areas.fencing.flatMap((entry) => {
       const match = /^(src\/stores\/.+):(\d+)-(\d+)$/.exec(entry);
       return match ? [{ file: match[1] ?? "", start: Number(match[2]), end: Number(match[3]) }] : [];
     });

@@ -175,7 +175,7 @@ describe("MemoryStore bounds", () => {
     const claim = { scope: "sc", key: "key", fingerprint: "fp12", token: "token", leaseMs: 60_000 };
     const headers: HeaderPair[] = [["x-a", "12345"]];
     const response = { status: 200, headers, bodyLength: 17, chunkCount: 2, bodyOmitted: false };
-    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    const store = createMemoryStore({ purgeInterval: 0 });
     try {
       const lease = await acquire(store, claim);
       expect(store.size.bytes).toBe(texts + "token".length);
@@ -187,7 +187,7 @@ describe("MemoryStore bounds", () => {
     }
 
     // One byte short of room for the body: the record is kept without it.
-    const small = createMemoryStore({ purgeIntervalMs: 0, maxBytes: texts + "x-a12345".length + 16 });
+    const small = createMemoryStore({ purgeInterval: 0, maxBytes: texts + "x-a12345".length + 16 });
     try {
       const lease = await acquire(small, claim);
       await small.appendChunk(lease, 0, new Uint8Array(10));
