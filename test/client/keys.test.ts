@@ -1,4 +1,5 @@
-import { utimesSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { statSync, utimesSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { contentKey, fileKey, objectKey, operationKey, randomKey } from "../../src/client/index.js";
@@ -99,11 +100,39 @@ describe("operationKey", () => {
     expect(operationKey("a".repeat(48), `${long}y`, Number.MAX_SAFE_INTEGER)).not.toBe(key);
   });
 
+  it("keeps an entity id of 48 characters as it is, and accepts the epoch itself", () => {
+    expect(operationKey("charge", "x".repeat(48), 0)).toBe(`charge_${"x".repeat(48)}_0`);
+  });
+
   it("rejects an action with the separator, a non-printable entity or a bad timestamp", () => {
+    expect(() => operationKey("charge", "1", -1)).toThrow(/timestamp/);
     expect(() => operationKey("charge_card", "1", 0)).toThrow(/action/);
     expect(() => operationKey("charge", "é", 0)).toThrow(/printable/);
     expect(() => operationKey("charge", "1", Number.NaN)).toThrow(/timestamp/);
     expect(() => operationKey("charge", "1", new Date("nonsense"))).toThrow(/timestamp/);
+  });
+});
+
+// A client upgraded between two attempts must send the same key again, or the retry runs
+// twice: the derived keys are the same in every release. Hence their exact inputs.
+describe("derived keys across releases", () => {
+  const sha256 = (input: string | Buffer) => createHash("sha256").update(input).digest("base64url");
+  const digest = (parts: unknown[]) => sha256(JSON.stringify(parts));
+
+  it("hashes the same parts in the same canonical JSON", async () => {
+    expect(contentKey("hello", "upload")).toBe(`content_${digest(["content", sha256("hello"), "upload"])}`);
+    expect(objectKey({ bucket: "b", key: "k", versionId: "v1" }, "thumb")).toBe(
+      `object_${digest(["object", "b", "k", "v1", "thumb"])}`,
+    );
+    const long = "x".repeat(49);
+    expect(operationKey("charge", long, 0)).toBe(`charge_h${digest(["entity", long])}_0`);
+
+    const file = join(temporaryDirectory(), "photo.png");
+    writeFileSync(file, "pixels");
+    const info = statSync(file, { bigint: true });
+    expect(await fileKey(file, "convert")).toBe(
+      `file_${digest(["file", file, "convert", String(info.size), String(info.mtimeNs)])}`,
+    );
   });
 });
 

@@ -50,5 +50,6 @@ describe("parseKeyHeader", () => {
       ok: false,
       reason: "the key header has text after the quoted key",
     });
+    expect(parseKeyHeader(['ab"c'], 128)).toEqual({ ok: false, reason: "the key has an unbalanced quote" });
   });
 });

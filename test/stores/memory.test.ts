@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { InvalidOptionError, InvalidStoreUrlError } from "../../src/core/errors.js";
-import type { HeaderPair, Lease, RecordRef } from "../../src/store.js";
+import type { ClaimInput, HeaderPair, Lease, RecordRef } from "../../src/store.js";
 import { createMemoryStore, type MemoryStore, memoryStoreFromUrl } from "../../src/stores/memory/index.js";
+import { RECORD_OVERHEAD_BYTES } from "../../src/stores/memory/store.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 
 storeConformanceSuite({
@@ -12,8 +13,8 @@ storeConformanceSuite({
 });
 
 /** Claims `ref`, which must be free, and returns the lease. */
-async function acquire(store: MemoryStore, ref: RecordRef): Promise<Lease> {
-  const claim = await store.claim({ ...ref, fingerprint: "f", token: "t", leaseMs: 60_000 });
+async function acquire(store: MemoryStore, ref: RecordRef & Partial<ClaimInput>): Promise<Lease> {
+  const claim = await store.claim({ fingerprint: "f", token: "t", leaseMs: 60_000, ...ref });
   if (claim.outcome !== "acquired") throw new Error(`claim returned ${claim.outcome}`);
   return claim.lease;
 }
@@ -166,6 +167,38 @@ describe("MemoryStore bounds", () => {
       expect(await held(store, ["x", "y", "z"])).toEqual(["y", "z"]);
     } finally {
       await store.close();
+    }
+  });
+
+  it("counts a record as its overhead, texts, header texts and body bytes, and a body too large as omitted", async () => {
+    const texts = RECORD_OVERHEAD_BYTES + "sc".length + "key".length + "fp12".length;
+    const claim = { scope: "sc", key: "key", fingerprint: "fp12", token: "token", leaseMs: 60_000 };
+    const headers: HeaderPair[] = [["x-a", "12345"]];
+    const response = { status: 200, headers, bodyLength: 17, chunkCount: 2, bodyOmitted: false };
+    const store = createMemoryStore({ purgeInterval: 0 });
+    try {
+      const lease = await acquire(store, claim);
+      expect(store.size.bytes).toBe(texts + "token".length);
+      await store.appendChunk(lease, 0, new Uint8Array(10));
+      await store.complete(lease, { response, finalChunk: new Uint8Array(7), ttlMs: 60_000 });
+      expect(store.size.bytes).toBe(texts + "x-a12345".length + 17);
+    } finally {
+      await store.close();
+    }
+
+    // One byte short of room for the body: the record is kept without it.
+    const small = createMemoryStore({ purgeInterval: 0, maxBytes: texts + "x-a12345".length + 16 });
+    try {
+      const lease = await acquire(small, claim);
+      await small.appendChunk(lease, 0, new Uint8Array(10));
+      await small.complete(lease, { response, finalChunk: new Uint8Array(7), ttlMs: 60_000 });
+      expect(small.size.bytes).toBe(texts + "x-a12345".length);
+      expect(await small.get(claim)).toMatchObject({
+        state: "completed",
+        response: { bodyOmitted: true, bodyLength: 0, chunkCount: 0 },
+      });
+    } finally {
+      await small.close();
     }
   });
 
