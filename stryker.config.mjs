@@ -25,13 +25,13 @@ export const areas = {
   // at once); docs/guarantees.md says how their owner predicates are checked instead.
   // The ranges name methods (test/scripts/mutate.test.ts checks they still do).
   fencing: [
-    "src/stores/memory/store.ts:120-213",
-    "src/stores/memory/store.ts:319-323",
-    "src/stores/sqlite/store.ts:98-128",
-    "src/stores/sqlite/store.ts:205-254",
-    "src/stores/sqlite/store.ts:285-287",
-    "src/stores/redis/store.ts:117-167",
-    "src/stores/postgres/store.ts:179-248",
+    "src/stores/memory/store.ts:124-221",
+    "src/stores/memory/store.ts:344-348",
+    "src/stores/sqlite/store.ts:108-138",
+    "src/stores/sqlite/store.ts:239-292",
+    "src/stores/sqlite/store.ts:332-334",
+    "src/stores/redis/store.ts:154-205",
+    "src/stores/postgres/store.ts:214-285",
   ],
 };
 

@@ -19,15 +19,15 @@ function request(headers: Record<string, string[]>, body?: string): IncomingRequ
 }
 
 describe("requestFingerprint", () => {
-  it("hashes each chosen part with its length in UTF-8 bytes, as every release does", () => {
+  it("hashes the method and path with their lengths in UTF-8 bytes, then the body as it is", () => {
     const head = "m:4:POSTp:14:/orders/é?x=1";
-    expect(requestFingerprint(request({}, '{"a":1}'), everything)).toBe(sha256(`${head}b:7:{"a":1}`));
-    expect(requestFingerprint(request({}), everything)).toBe(sha256(`${head}b:0:`));
+    expect(requestFingerprint(request({}, '{"a":1}'), everything)).toBe(sha256(`${head}b:{"a":1}`));
+    expect(requestFingerprint(request({}), everything)).toBe(sha256(`${head}b:`));
     expect(requestFingerprint(request({}, "x"), { method: true, path: true, body: false })).toBe(
       sha256(head),
     );
     expect(requestFingerprint(request({}, "x"), { method: false, path: false, body: true })).toBe(
-      sha256("b:1:x"),
+      sha256("b:x"),
     );
   });
 });
