@@ -43,6 +43,8 @@ describe.each(stores)("chaos: app processes on $name killed under load", ({ name
           pointKills: 2,
           store,
           budgetMs: BUDGET_MS,
+          // Longer than the random kills can take to come (2 × 1.5 s), on any machine.
+          spreadMs: 4_000,
         });
         expectClean(verdict);
         // The random kills, and at least the first at the witness (after an answer); a later one
