@@ -1,25 +1,19 @@
 // Chaos: Express app processes sharing one store, SIGKILLed at random moments and right after
 // their handler's side effect or its answer, restarted, under load.
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createStore, type IdempotencyStore } from "../../src/index.js";
-import { serviceUrl } from "../helpers/services.js";
-import { temporaryDirectory } from "../helpers/stores.js";
 import { expectClean } from "./expect-clean.js";
-import { CHAOS_RUNS, chaosApp, chaosRun, testTimeout } from "./run.js";
+import { CHAOS_RUNS, chaosApp, chaosRun, chaosStores, testTimeout } from "./run.js";
 
 const BUDGET_MS = 45_000;
 
-const stores = [
-  { name: "SQLite", url: () => `sqlite:${join(temporaryDirectory(), "chaos.db")}` },
-  ...[
+const stores = chaosStores(
+  (name) => `chaos: app processes on ${name} killed under load`,
+  [
     { name: "Redis", variable: "ONCELY_TEST_REDIS_URL" },
     { name: "PostgreSQL", variable: "ONCELY_TEST_POSTGRES_URL" },
-  ].flatMap(({ name, variable }) => {
-    const url = serviceUrl(variable, `chaos: app processes on ${name} killed under load`);
-    return url === undefined ? [] : [{ name, url: () => url }];
-  }),
-];
+  ],
+);
 
 describe.each(stores)("chaos: app processes on $name killed under load", ({ name, url }) => {
   let store: IdempotencyStore | undefined;

@@ -1,25 +1,19 @@
 // Chaos: `oncely serve` gateway processes sharing one store in front of the witness,
 // SIGKILLed at random moments, right after the upstream's side effect and right after its
 // answer (before the gateway completed the record), restarted, under load.
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createStore, type IdempotencyStore } from "../../src/index.js";
 import { startGateway } from "../gateway/helpers.js";
-import { serviceUrl } from "../helpers/services.js";
-import { temporaryDirectory } from "../helpers/stores.js";
 import { expectClean } from "./expect-clean.js";
-import { CHAOS_RUNS, chaosRun, LEASE_MS, testTimeout } from "./run.js";
+import { CHAOS_RUNS, chaosRun, chaosStores, LEASE_MS, testTimeout } from "./run.js";
 
 // A restarted gateway takes seconds to start on a loaded machine: more time, fewer kills than the apps get.
 const BUDGET_MS = 60_000;
 
-const stores = [
-  { name: "SQLite", url: () => `sqlite:${join(temporaryDirectory(), "chaos.db")}` },
-  ...[{ name: "PostgreSQL", variable: "ONCELY_TEST_POSTGRES_URL" }].flatMap(({ name, variable }) => {
-    const url = serviceUrl(variable, `chaos: gateway processes on ${name} killed under load`);
-    return url === undefined ? [] : [{ name, url: () => url }];
-  }),
-];
+const stores = chaosStores(
+  (name) => `chaos: gateway processes on ${name} killed under load`,
+  [{ name: "PostgreSQL", variable: "ONCELY_TEST_POSTGRES_URL" }],
+);
 
 describe.each(stores)("chaos: gateway processes on $name killed under load", ({ name, url }) => {
   let store: IdempotencyStore | undefined;

@@ -3,9 +3,12 @@
 // optional store faults; then the store is inspected and the run judged (verdict.ts).
 import { randomUUID } from "node:crypto";
 import { appendFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ANONYMOUS_SCOPE, type IdempotencyStore } from "../../src/index.js";
 import { type Child, startChild } from "../helpers/processes.js";
+import { serviceUrl } from "../helpers/services.js";
+import { temporaryDirectory } from "../helpers/stores.js";
 import { drive } from "./load.js";
 import { chaosSeed, type Random, seeded } from "./random.js";
 import { type Fault, type Held, judge, type Kill, type Verdict } from "./verdict.js";
@@ -231,4 +234,27 @@ function report(name: string, seed: number, ms: number, attempts: number, verdic
   for (const [what, list] of Object.entries(verdict))
     if (Array.isArray(list) && list.length > 0) console.log(`chaos ${what}:\n  ${list.join("\n  ")}`);
   if (process.env.CHAOS_REPORT) appendFileSync(process.env.CHAOS_REPORT, `${JSON.stringify(counts)}\n`);
+}
+
+/** A store the chaos runs share; `url` is called once per test, so SQLite gets a new file each time. */
+export interface ChaosStore {
+  readonly name: string;
+  readonly url: () => string;
+}
+
+/**
+ * SQLite, and each of `services` whose URL variable is set; for one that is not, a skipped
+ * (or, in CI, failing) suite named by `subject` stands in its place (see `serviceUrl`).
+ */
+export function chaosStores(
+  subject: (name: string) => string,
+  services: readonly { readonly name: string; readonly variable: string }[],
+): ChaosStore[] {
+  return [
+    { name: "SQLite", url: () => `sqlite:${join(temporaryDirectory(), "chaos.db")}` },
+    ...services.flatMap(({ name, variable }) => {
+      const url = serviceUrl(variable, subject(name));
+      return url === undefined ? [] : [{ name, url: () => url }];
+    }),
+  ];
 }
