@@ -9,6 +9,7 @@
 export { createEngine, type Decision, IdempotencyEngine, type PassReason } from "./core/engine.js";
 export type { ErrorFormat, ProblemDetails } from "./core/error-format.js";
 export {
+  ClientAbortedError,
   CorruptRecordError,
   DecryptionFailedError,
   IncompatibleDependencyError,
@@ -20,6 +21,7 @@ export {
   StoreClosedError,
   StoreUnavailableError,
   UnknownEncryptionKeyError,
+  UploadTooLargeError,
 } from "./core/errors.js";
 /** @deprecated import from `oncely/engine`. */
 export { Execution, type ResponsePlan } from "./core/execution.js";

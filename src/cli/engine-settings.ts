@@ -149,8 +149,16 @@ export const ENGINE_SETTINGS = {
   maxRequestBodyBytes: setting({
     renamedFrom: "maxRequestBody",
     placeholder: "<size>",
-    description: "largest request body fingerprinted; a larger request with a key gets 413",
+    description:
+      "largest request body read whole before its key is claimed; a larger one with a key streams on, hashed on the way",
     defaultText: formatSize(DEFAULTS.maxRequestBodyBytes),
+    parse: parseSize,
+  }),
+  maxUploadBytes: setting({
+    placeholder: "<size>",
+    description:
+      "largest body with a key streamed on (bodies over --max-request-body-bytes are streamed, not held); more gets 413",
+    defaultText: "none",
     parse: parseSize,
   }),
   onStoreError: setting({

@@ -17,7 +17,6 @@ import {
   parseInteger,
   parsePathPrefix,
   parsePort,
-  parseSize,
 } from "./values.js";
 
 /** Where the gateway listens and which store it uses. */
@@ -51,13 +50,6 @@ export const LISTEN_SETTINGS = {
 
 /** How the gateway forwards, shuts down, exposes itself and logs. */
 export const PROXY_SETTINGS = {
-  maxUploadBytes: setting({
-    placeholder: "<size>",
-    description:
-      "largest body with a key streamed to the upstream (bodies over --max-request-body-bytes are streamed, not held); more gets 413",
-    defaultText: "none",
-    parse: parseSize,
-  }),
   upstreamTimeout: setting({
     placeholder: "<duration>",
     description: "longest silence of the upstream, before its headers (504) or between body chunks",

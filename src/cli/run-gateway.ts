@@ -81,7 +81,7 @@ export async function runGateway(
 ): Promise<RunningGateway> {
   const { port, host, store: storeUrl, upstreamTimeout, shutdownGrace, adminPrefix, logLevel } = settings;
   // The keys go to the store alone, so that no options object handed on carries them.
-  const { dashboardToken, dashboardWrite, maxUploadBytes, encryptionKeys, ...rest } = settings;
+  const { dashboardToken, dashboardWrite, encryptionKeys, ...rest } = settings;
   const { logger, close: closeLog } = createProcessLogger(logLevel ?? GATEWAY_DEFAULTS.logLevel);
   const storeLocation = storeUrl ?? GATEWAY_DEFAULTS.store;
   const store = await createStore(
@@ -103,7 +103,6 @@ export async function runGateway(
       ...(adminPrefix === undefined ? {} : { adminPrefix }),
       ...(dashboardToken === undefined ? {} : { dashboardToken }),
       ...(dashboardWrite === undefined ? {} : { dashboardWrite }),
-      ...(maxUploadBytes === undefined ? {} : { maxUploadBytes }),
     });
   } catch (error) {
     await store.close();

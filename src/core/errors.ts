@@ -135,3 +135,17 @@ export class StoreClosedError extends OncelyError {
 export function isOncelyError(value: unknown): value is OncelyError {
   return typeof value === "object" && value !== null && (value as { [brand]?: unknown })[brand] === true;
 }
+
+/** The client went away before its request body had been received whole, so nothing acted on it. */
+export class ClientAbortedError extends OncelyError {
+  constructor() {
+    super("ONCELY_CLIENT_ABORTED", "the client closed the connection before its request body was complete");
+  }
+}
+
+/** A streamed request body grew past `maxUploadBytes`; the client gets 413 and nothing of it counts. */
+export class UploadTooLargeError extends OncelyError {
+  constructor(readonly maxBytes: number) {
+    super("ONCELY_UPLOAD_TOO_LARGE", `the request body exceeds the ${maxBytes}-byte upload cap`);
+  }
+}

@@ -103,8 +103,21 @@ export interface IdempotencyOptions {
   storeBeforeSendBytes?: number;
   /** Responses larger than this are delivered but their body is not stored (see docs). @default 104_857_600 (100 MiB) */
   maxBodyBytes?: number;
-  /** Largest request body buffered for the fingerprint; larger ones get 413 (a request without a key is handed on unread). @default 10_485_760 (10 MiB) */
+  /**
+   * Largest request body buffered whole for the fingerprint (a request without a key is
+   * handed on unread). A larger body with a key streams on to the handler (or the gateway's
+   * upstream) while it is hashed, up to `maxUploadBytes`; it gets 413 instead when a `key` or
+   * `fingerprint` callback needs the whole body. @default 10_485_760 (10 MiB)
+   */
   maxRequestBodyBytes?: number;
+  /**
+   * Largest request body with a key that streams on, hashed on the way, when it is over
+   * `maxRequestBodyBytes`; memory stays bounded whatever the size. A body that announces
+   * more (`Content-Length`) gets 413 before its key is claimed; one that grows past it is
+   * cut off and its key released. A whole number of bytes, or `Infinity`.
+   * @default Infinity (no cap)
+   */
+  maxUploadBytes?: number;
   /**
    * Shape of oncely's own error answers (400, 409, 413, 422, 503; the gateway's 502/504):
    * `"problem"` (RFC 9457 problem+json), `"stripe"` (`{"error": {"type", "code", "message"}}`,
@@ -149,6 +162,8 @@ export interface ResolvedOptions {
   readonly storeBeforeSendBytes: number;
   readonly maxBodyBytes: number;
   readonly maxRequestBodyBytes: number;
+  /** `Infinity` for no cap. */
+  readonly maxUploadBytes: number;
   readonly errorFormat: ErrorFormat;
   readonly onStoreError: "closed" | "open";
   readonly retryAfter: number;
@@ -198,6 +213,7 @@ export const DEFAULTS = {
   storeBeforeSendBytes: 1024 * 1024,
   maxBodyBytes: 100 * 1024 * 1024,
   maxRequestBodyBytes: 10 * 1024 * 1024,
+  maxUploadBytes: Number.POSITIVE_INFINITY,
   errorFormat: "problem",
   onStoreError: "closed",
   retryAfter: 1,
@@ -262,6 +278,7 @@ export function resolveOptions(options: IdempotencyOptions): ResolvedOptions {
       options.maxRequestBodyBytes,
       DEFAULTS.maxRequestBodyBytes,
     ),
+    maxUploadBytes: byteCap("maxUploadBytes", options.maxUploadBytes, DEFAULTS.maxUploadBytes),
     errorFormat:
       typeof options.errorFormat === "function"
         ? options.errorFormat
@@ -309,6 +326,17 @@ export function nonNegative(name: string, value: number | undefined, fallback: n
     throw new InvalidOptionError(`options.${name} must be a whole number ≥ 0, got ${String(value)}`);
   }
   return value;
+}
+
+/** Checks an optional size cap: a whole number of bytes ≥ 0, or `Infinity` for none. */
+export function byteCap(name: string, value: number | undefined, fallback: number): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    throw new InvalidOptionError(
+      `options.${name} must be a whole number of bytes or Infinity, got ${String(value)}`,
+    );
+  }
+  return value ?? fallback;
 }
 
 /** Checks an optional string option against its allowed values. */

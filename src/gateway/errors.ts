@@ -25,16 +25,5 @@ export class UpstreamTimeoutError extends UpstreamError {
   }
 }
 
-/** The client went away before its request body had been received, so nothing was forwarded. */
-export class ClientAbortedError extends OncelyError {
-  constructor() {
-    super("ONCELY_CLIENT_ABORTED", "the client closed the connection before its request body was complete");
-  }
-}
-
-/** A streamed request body grew past `maxUploadBytes`; the client gets 413 and nothing of it counts. */
-export class UploadTooLargeError extends OncelyError {
-  constructor(readonly maxBytes: number) {
-    super("ONCELY_UPLOAD_TOO_LARGE", `the request body exceeds the ${maxBytes}-byte upload cap`);
-  }
-}
+// Request-body errors are the engine's: the library's adapters stream uploads too.
+export { ClientAbortedError, UploadTooLargeError } from "../core/errors.js";

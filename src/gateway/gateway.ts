@@ -4,11 +4,12 @@ import type { AddressInfo } from "node:net";
 import { createEngine, type IdempotencyEngine } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
 import type { BodyFingerprintHasher } from "../core/hashing.js";
-import { type ProblemResponse, problem } from "../core/problems.js";
+import { problem } from "../core/problems.js";
 import { createDashboard, type Dashboard } from "../dashboard/dashboard.js";
 import { clientErrorResponder } from "../http/node/client-error.js";
 import { guardRequest } from "../http/node/guard.js";
 import { sendWhole } from "../http/node/send.js";
+import { uploadTooLarge } from "../http/upload-fingerprint.js";
 import { adminEndpoints } from "./admin.js";
 import { UploadTooLargeError, UpstreamError } from "./errors.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -111,7 +112,7 @@ export class Gateway {
       // A streamed body outgrew the cap while a completed record waited for its fingerprint.
       if (!(error instanceof UploadTooLargeError)) throw error;
       record.outcome = "rejected";
-      sendWhole(res, this.#uploadTooLarge());
+      sendWhole(res, uploadTooLarge(this.engine.options));
       return;
     } finally {
       record.decided(execution);
@@ -126,7 +127,7 @@ export class Gateway {
       await execution?.fail();
       if (error instanceof UploadTooLargeError && !res.destroyed) {
         record.outcome = "rejected";
-        sendWhole(res, this.#uploadTooLarge());
+        sendWhole(res, uploadTooLarge(this.engine.options));
       } else if (error instanceof UpstreamError && !res.destroyed) {
         const detail = `${error.message}; the idempotency key was released, so retrying with it is safe`;
         const { retryAfter, errorFormat } = this.engine.options;
@@ -151,17 +152,10 @@ export class Gateway {
    * `Content-Length` already says it is over the cap: then it is refused before any claim.
    */
   readonly #streamUpload = (req: IncomingMessage, hasher: BodyFingerprintHasher) => {
-    const cap = this.#options.maxUploadBytes;
-    if (Number(req.headers["content-length"]) > cap) return this.#uploadTooLarge();
+    const cap = this.engine.options.maxUploadBytes;
+    if (Number(req.headers["content-length"]) > cap) return uploadTooLarge(this.engine.options);
     return new StreamedBody(req, hasher, cap);
   };
-
-  /** The 413 for a body over `maxUploadBytes`; the connection closes, so its unread rest is never read. */
-  #uploadTooLarge(): ProblemResponse {
-    const detail = `the request body exceeds the ${this.#options.maxUploadBytes}-byte upload cap`;
-    const format = this.engine.options.errorFormat;
-    return problem("request-too-large", detail, undefined, [["connection", "close"]], format);
-  }
 
   /**
    * The unexpected happened: the client left while its body was being read, a user

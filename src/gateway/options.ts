@@ -35,13 +35,6 @@ export interface GatewayOptions extends IdempotencyOptions {
   dashboardToken?: string;
   /** Let the dashboard delete records and purge expired ones. @default false (read-only) */
   dashboardWrite?: boolean;
-  /**
-   * Largest request body with a key that the gateway streams to the upstream. A body over
-   * `maxRequestBodyBytes` is not held but streamed on while it is hashed (when the
-   * fingerprint is the default one over the body); one that announces or reaches more than
-   * this gets 413, and the upstream call it had started is cut. @default Infinity (no cap)
-   */
-  maxUploadBytes?: number;
 }
 
 /** Defaults of the gateway's own options, and of the `oncely serve` settings that only the command has. */
@@ -54,7 +47,6 @@ export const GATEWAY_DEFAULTS = {
   shutdownGrace: 10_000,
   workers: 1,
   logLevel: "info",
-  maxUploadBytes: Number.POSITIVE_INFINITY,
 } as const;
 
 /** {@link GatewayOptions} with the gateway's own defaults applied (the engine resolves its options itself). */
@@ -64,22 +56,13 @@ export interface ResolvedGatewayOptions {
   readonly adminPrefix: string;
   readonly logger: GatewayLogger | undefined;
   readonly dashboard: { readonly token: string; readonly write: boolean } | undefined;
-  readonly maxUploadBytes: number;
   readonly engine: IdempotencyOptions;
 }
 
 /** Checks the gateway's own options and separates them from the engine's; throws {@link InvalidOptionError}. */
 export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
-  const {
-    upstream,
-    upstreamTimeout,
-    adminPrefix,
-    logger,
-    dashboardToken,
-    dashboardWrite,
-    maxUploadBytes,
-    ...engine
-  } = options;
+  const { upstream, upstreamTimeout, adminPrefix, logger, dashboardToken, dashboardWrite, ...engine } =
+    options;
   let url: URL;
   try {
     url = new URL(upstream);
@@ -108,19 +91,12 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
   }
   const dashboard =
     dashboardToken === undefined ? undefined : { token: dashboardToken, write: dashboardWrite ?? false };
-  const uploadCap = maxUploadBytes ?? GATEWAY_DEFAULTS.maxUploadBytes;
-  if (!(uploadCap === Number.POSITIVE_INFINITY || (Number.isSafeInteger(uploadCap) && uploadCap >= 0))) {
-    throw new InvalidOptionError(
-      `options.maxUploadBytes must be a whole number of bytes or Infinity, got ${String(uploadCap)}`,
-    );
-  }
   return {
     upstream: url,
     upstreamTimeout: timeout,
     adminPrefix: prefix,
     logger,
     dashboard,
-    maxUploadBytes: uploadCap,
     engine,
   };
 }

@@ -4,13 +4,13 @@
  * framework, on a real loopback server, and adds its own extras.
  * @module
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { IdempotencyStore } from "../../src/store.js";
 import { newKey, type Reply, send, type TestServer } from "../helpers/http.js";
-import { claimed, completion, slowAt, storeCases } from "../helpers/stores.js";
+import { claimed, completion, released, slowAt, storeCases } from "../helpers/stores.js";
 import { BehaviourApp, BIG_BYTES, Gate, type Serve } from "./behaviour-app.js";
 
 /** Where an adapter's framework differs, and the suite checks the documented behaviour instead. */
@@ -23,6 +23,13 @@ export interface AdapterTraits {
   destroysStreamsOnAbort?: boolean;
 }
 
+/** Bodies up to this are buffered for the fingerprint by the `uploads` server; larger ones stream. */
+const UPLOAD_BUFFERED = 64 * 1024;
+/** The `uploads` server's `maxUploadBytes`. */
+const UPLOAD_CAP = 768 * 1024;
+/** A keyed upload: over {@link UPLOAD_BUFFERED}, under the frameworks' default body limits (1 MiB). */
+const UPLOAD_BYTES = 512 * 1024;
+
 /** Registers the behaviour suite for one adapter, once per store of `storeCases()`. */
 export function describeAdapter(name: string, serve: Serve, traits: AdapterTraits = {}): void {
   describe.each(storeCases())(`${name} adapter on the $name store`, ({ name: storeName, create }) => {
@@ -33,6 +40,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
     let jsonKey: TestServer;
     let slowToComplete: TestServer;
     let slowToClaim: TestServer;
+    let uploads: TestServer;
 
     beforeAll(async () => {
       store = await create();
@@ -45,6 +53,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       );
       slowToComplete = await serve({ store: slowAt(store, "complete", 150) }, app);
       slowToClaim = await serve({ store: slowAt(store, "claim", 200) }, app);
+      uploads = await serve({ store, maxRequestBodyBytes: UPLOAD_BUFFERED, maxUploadBytes: UPLOAD_CAP }, app);
     });
     afterAll(async () => {
       await Promise.all([
@@ -53,6 +62,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
         jsonKey.close(),
         slowToComplete.close(),
         slowToClaim.close(),
+        uploads.close(),
       ]);
       await store.close();
     });
@@ -61,8 +71,12 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       app.abandoned = new Gate();
     });
 
-    const post = (target: TestServer, path: string, key: string | undefined, body = "{}") =>
-      send(`${target.url}${path}`, { headers: key === undefined ? {} : { "idempotency-key": key }, body });
+    const post = (
+      target: TestServer,
+      path: string,
+      key: string | undefined,
+      body: string | Uint8Array = "{}",
+    ) => send(`${target.url}${path}`, { headers: key === undefined ? {} : { "idempotency-key": key }, body });
 
     it.each(["/orders", "/stream"])(
       "replays %s byte for byte with the replay header, executing once",
@@ -246,6 +260,69 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       expect(app.count("/orders")).toBe(before);
     });
 
+    it("streams a keyed body over maxRequestBodyBytes to the handler once, replays the same bytes, and answers 422 to others", async () => {
+      const key = newKey();
+      const body = randomBytes(UPLOAD_BYTES);
+      const before = app.count("/upload");
+      const first = await post(uploads, "/upload", key, body);
+      expect(first.status).toBe(201);
+      expect(first.json()).toEqual({ count: before + 1, length: body.length, sha256: sha256(body) });
+      const replay = await post(uploads, "/upload", key, body);
+      expect(replay.status).toBe(201);
+      expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replay.body.equals(first.body)).toBe(true);
+      const other = Buffer.from(body);
+      other[other.length - 1] = (other.at(-1) ?? 0) ^ 1;
+      expectProblem(await post(uploads, "/upload", key, other), 422, "key-reused");
+      expect(app.count("/upload")).toBe(before + 1);
+    });
+
+    it("answers 409 to a duplicate of a streamed body in flight", async () => {
+      const key = newKey();
+      const body = randomBytes(UPLOAD_BYTES);
+      const original = post(uploads, "/slow-upload", key, body);
+      await app.slow.reached;
+      expectProblem(await post(uploads, "/slow-upload", key, body), 409, "request-in-progress");
+      app.slow.open();
+      const answered = await original;
+      expect(answered.status).toBe(201);
+      expect(answered.json()).toMatchObject({ length: body.length, sha256: sha256(body) });
+    });
+
+    it("answers 413 to a keyed body that announces more than maxUploadBytes, without claiming its key", async () => {
+      const key = newKey();
+      const before = app.count("/upload");
+      // Only the head is sent: the answer must not wait for the body.
+      const head = await rawAnswer(
+        uploads,
+        `POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nContent-Length: ${UPLOAD_CAP + 1}\r\n\r\n`,
+      );
+      expect(head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(head).toContain("https://oncely.dev/problems/request-too-large");
+      expect(await store.get({ scope: "anonymous", key })).toBeUndefined();
+      expect(app.count("/upload")).toBe(before);
+    });
+
+    it("releases the key of a client that leaves mid-upload, so its retry executes", async () => {
+      const key = newKey();
+      const body = randomBytes(UPLOAD_BYTES);
+      const socket = connect(uploads.port, "127.0.0.1");
+      await once(socket, "connect");
+      socket.on("error", () => {});
+      socket.write(
+        `POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      socket.write(body.subarray(0, UPLOAD_BYTES / 2));
+      await claimed(store, key);
+      socket.destroy();
+      await released(store, key);
+      const before = app.count("/upload");
+      const retry = await post(uploads, "/upload", key, body);
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(retry.json()).toMatchObject({ count: before + 1, sha256: sha256(body) });
+    });
+
     it("passes requests without a key and unguarded methods through untouched", async () => {
       const before = app.count("/orders");
       const unkeyed = await post(server, "/orders", undefined);
@@ -279,6 +356,27 @@ function requestIdOf(body: Uint8Array | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Sends `text` on a fresh connection and resolves with what comes back until the answer's body is whole. */
+async function rawAnswer(server: TestServer, text: string): Promise<string> {
+  const socket = connect(server.port, "127.0.0.1");
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  socket.write(text);
+  let received = "";
+  for await (const chunk of socket) {
+    received += String(chunk);
+    const [head = "", body = ""] = received.split("\r\n\r\n");
+    const length = /content-length: (\d+)/i.exec(head)?.[1];
+    if (length !== undefined && Buffer.byteLength(body) >= Number(length)) break;
+  }
+  socket.destroy();
+  return received;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function expectProblem(reply: Reply, status: number, slug: string): void {

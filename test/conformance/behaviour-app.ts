@@ -5,6 +5,7 @@
  * one as it comes) or fails the way that framework fails (a thrown error).
  * @module
  */
+import { createHash } from "node:crypto";
 import type { IdempotencyOptions } from "../../src/index.js";
 import type { TestServer } from "../helpers/http.js";
 
@@ -65,7 +66,9 @@ const encoder = new TextEncoder();
  * - `/fail`: the handler throws; `/unavailable`: it answers 503;
  * - `/declined`: like `/orders`, marked `X-Idempotency-Store: no` so that it is not kept;
  * - `/big`: 201 with {@link BIG_BYTES} streamed bytes, different for every execution;
- * - `/abandoned`: a first piece, then waits at {@link BehaviourApp.abandoned}, then the rest.
+ * - `/abandoned`: a first piece, then waits at {@link BehaviourApp.abandoned}, then the rest;
+ * - `/upload`: 201 JSON with the execution count, and the length and SHA-256 of the body it
+ *   read; `/slow-upload`: the same after waiting at {@link BehaviourApp.slow}.
  */
 export class BehaviourApp {
   /** Executions per path. */
@@ -102,6 +105,11 @@ export class BehaviourApp {
       case "/slow":
         await this.slow.wait();
         return json(201);
+      case "/slow-upload":
+        await this.slow.wait();
+        return uploaded(count, request.body);
+      case "/upload":
+        return uploaded(count, request.body);
       case "/fail":
         throw new Error("handler failed");
       case "/unavailable":
@@ -128,6 +136,15 @@ export class BehaviourApp {
     await this.abandoned.wait();
     yield encoder.encode("written after the client left\n");
   }
+}
+
+function uploaded(count: number, body: Uint8Array): AppResponse {
+  const sha256 = createHash("sha256").update(body).digest("hex");
+  return {
+    status: 201,
+    headers: [["content-type", "application/json"]],
+    body: encoder.encode(JSON.stringify({ count, length: body.length, sha256 })),
+  };
 }
 
 async function* pieces(texts: readonly string[]): AsyncGenerator<Uint8Array> {

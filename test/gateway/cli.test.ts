@@ -63,6 +63,7 @@ describe("every engine option that is not a function is a setting", () => {
       storeBeforeSendBytes: 1,
       maxBodyBytes: 1,
       maxRequestBodyBytes: 1,
+      maxUploadBytes: 1,
       onStoreError: "open",
       errorFormat: "stripe",
       retryAfter: 1,

@@ -47,11 +47,11 @@ export function storeCases(): StoreCase[] {
   return cases;
 }
 
-/** Resolves once the anonymous-scope record of `key` is in `state` (claims and stores take a moment under load). */
+/** Resolves once the anonymous-scope record of `key` is in `state` (undefined: none) (claims and stores take a moment under load). */
 export async function recordState(
   store: IdempotencyStore,
   key: string,
-  state: "in_flight" | "completed",
+  state: "in_flight" | "completed" | undefined,
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -64,6 +64,9 @@ export async function recordState(
 
 /** Resolves once the record of `key` is completed. */
 export const completion = (store: IdempotencyStore, key: string) => recordState(store, key, "completed");
+
+/** Resolves once the record of `key` is gone: its key was released. */
+export const released = (store: IdempotencyStore, key: string) => recordState(store, key, undefined);
 
 /** Resolves once the record of `key` is claimed by an execution. */
 export const claimed = (store: IdempotencyStore, key: string) => recordState(store, key, "in_flight");

@@ -158,8 +158,8 @@ describe.each(storeCases())("scopes and fingerprints ($name store)", ({ create }
     }
   });
 
-  it("answers 413 problem+json when the body is larger than maxRequestBodyBytes", async () => {
-    const server = await guardedServer(store, { maxRequestBodyBytes: 1000 });
+  it("answers 413 problem+json when the body is larger than maxUploadBytes, and streams one between the caps", async () => {
+    const server = await guardedServer(store, { maxRequestBodyBytes: 500, maxUploadBytes: 1000 });
     try {
       const reply = await send(server.url, {
         headers: { "idempotency-key": newKey() },

@@ -91,7 +91,7 @@ describe.each(backends())("credentials and caps through the Express adapter ($na
   });
 
   it("answers an oversized request body 413 and keeps nothing of it: the key is free for a proper retry", async () => {
-    const server = await start([], { maxRequestBodyBytes: 64 * 1024 });
+    const server = await start([], { maxRequestBodyBytes: 64 * 1024, maxUploadBytes: 128 * 1024 });
     const key = newKey();
     const marker = `huge-${randomUUID()}`;
     const huge = `${marker}${"x".repeat(256 * 1024)}`;

@@ -3,15 +3,20 @@
  * buffer for the fingerprint, and the payload `onSend` sees, to capture for the store.
  * @module
  */
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
+import { ClientAbortedError } from "../../core/errors.js";
 import type { Execution } from "../../core/execution.js";
+import type { BodyFingerprintHasher } from "../../core/hashing.js";
 import { BodyTap } from "../../http/body-tap.js";
+import { UploadFingerprint } from "../../http/upload-fingerprint.js";
 
-/** The body could not be buffered because it is larger than the limit. */
-export const TOO_LARGE = Symbol("too-large");
+/** A payload larger than the limit: the chunks read before it was found out, the rest unread. */
+export interface Overflow {
+  readonly head: readonly Buffer[];
+}
 
 /** Reads the request payload whole, up to `limit` bytes. */
-export async function readPayload(payload: Readable, limit: number): Promise<Buffer | typeof TOO_LARGE> {
+export async function readPayload(payload: Readable, limit: number): Promise<Buffer | Overflow> {
   const chunks: Buffer[] = [];
   let size = 0;
   // Left undestroyed when the limit is hit: destroying the request would close the
@@ -19,13 +24,47 @@ export async function readPayload(payload: Readable, limit: number): Promise<Buf
   for await (const chunk of payload.iterator({ destroyOnReturn: false })) {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
     size += bytes.length;
+    chunks.push(bytes);
     if (size > limit) {
       payload.pause();
-      return TOO_LARGE;
+      return { head: chunks };
     }
-    chunks.push(bytes);
   }
   return Buffer.concat(chunks, size);
+}
+
+/**
+ * A payload too large to buffer, as a fresh payload for Fastify's content-type parsers that
+ * hashes the body on its way to them and never holds it: `head` (read already), then the
+ * rest of `payload` at the parser's pace. Past `maxBytes` the payload fails, so the handler
+ * never sees the body whole; a client that leaves fails it too. Either way the fingerprint
+ * rejects, and the key is released.
+ */
+export function hashedPayload(
+  payload: Readable,
+  head: readonly Buffer[],
+  hasher: BodyFingerprintHasher,
+  maxBytes: number,
+): { readonly stream: Readable; readonly upload: UploadFingerprint } {
+  const upload = new UploadFingerprint(hasher, maxBytes, () => stream.resume());
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      callback(upload.take(chunk), chunk);
+    },
+    flush(callback) {
+      upload.end();
+      callback();
+    },
+  });
+  stream.once("error", (error) => upload.fail(error));
+  const aborted = () => {
+    if (!payload.readableEnded) stream.destroy(new ClientAbortedError());
+  };
+  payload.once("close", aborted);
+  payload.once("error", aborted);
+  for (const chunk of head) stream.write(chunk);
+  payload.pipe(stream);
+  return { stream, upload };
 }
 
 /** The buffered body as a fresh payload for Fastify's content-type parsers. */

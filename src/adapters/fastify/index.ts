@@ -24,13 +24,14 @@ import type { Execution } from "../../core/execution.js";
 import type { IdempotencyOptions } from "../../core/options.js";
 import { problem } from "../../core/problems.js";
 import { headerLines, toIncomingRequest } from "../../http/node/request.js";
+import { announcesTooMuch, type UploadFingerprint, uploadTooLarge } from "../../http/upload-fingerprint.js";
 import {
   capturePayload,
+  hashedPayload,
   payloadLength,
   payloadOf,
   readPayload,
   type SendPayload,
-  TOO_LARGE,
 } from "./body.js";
 import { sendAnswer } from "./send.js";
 
@@ -119,26 +120,41 @@ async function guard(
   const lines = headerLines(request.raw, name);
   if (engine.passesForLackOfKey(lines)) return payload;
   let body: Buffer | undefined;
+  let rest = payload;
+  let upload: UploadFingerprint | undefined;
+  const { options } = engine;
   if (engine.needsBody(request.method)) {
-    const limit = engine.options.maxRequestBodyBytes;
-    const buffered = await readPayload(payload, limit);
-    if (buffered === TOO_LARGE) {
+    const limit = options.maxRequestBodyBytes;
+    // A body that announces its size too large is not read before the decision.
+    const buffered = announcesTooMuch(request.headers["content-length"], limit)
+      ? { head: [] }
+      : await readPayload(payload, limit);
+    if (Buffer.isBuffer(buffered)) {
+      body = buffered;
+      rest = payloadOf(body);
+    } else if (!engine.streamsBody(request.method)) {
       const detail = `the request body exceeds ${limit} bytes`;
-      await sendAnswer(
-        reply,
-        problem("request-too-large", detail, undefined, [], engine.options.errorFormat),
-      );
+      await sendAnswer(reply, problem("request-too-large", detail, undefined, [], options.errorFormat));
       return undefined;
+    } else if (announcesTooMuch(request.headers["content-length"], options.maxUploadBytes)) {
+      await sendAnswer(reply, uploadTooLarge(options));
+      return undefined;
+    } else {
+      const hasher = engine.bodyHasher(toIncomingRequest(request.raw, undefined));
+      ({ stream: rest, upload } = hashedPayload(payload, buffered.head, hasher, options.maxUploadBytes));
     }
-    body = buffered;
   }
-  const rest = body === undefined ? payload : payloadOf(body);
-  const decision = await engine.begin(toIncomingRequest(request.raw, body, { name, lines }));
+  const incoming = toIncomingRequest(request.raw, body, { name, lines });
+  const decision = await engine.begin(
+    upload ? { ...incoming, bodyFingerprint: upload.fingerprint } : incoming,
+  );
   switch (decision.action) {
     case "pass":
       return rest;
     case "respond":
       await sendAnswer(reply, decision.response);
+      // A streamed body nobody will parse is read and discarded, freeing the connection.
+      if (upload && !upload.done) rest.resume();
       return undefined;
     case "replay":
       await sendAnswer(reply, decision.replay, engine.options.storeBeforeSendBytes);

@@ -42,6 +42,6 @@ export function withIdempotency<Args extends unknown[]>(
 ): (request: Request, ...args: Args) => Promise<Response> {
   const engine = createEngine(options);
   return function oncelyFetch(request, ...args) {
-    return guardFetch(engine, request, () => handler(request, ...args));
+    return guardFetch(engine, request, (guarded) => handler(guarded, ...args));
   };
 }

@@ -43,6 +43,8 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler {
       c.res = guard.response;
       return;
     }
+    // A body too large to buffer: handlers read it, hashed on the way, through this request.
+    if (guard.request) c.req.raw = guard.request;
     await next();
     const { execution } = guard;
     if (!execution) return;

@@ -24,6 +24,7 @@
 import type { Middleware } from "koa";
 import { createEngine } from "../../core/engine.js";
 import type { IdempotencyOptions } from "../../core/options.js";
+import { handlerStreamer } from "../../http/node/body-stream.js";
 import { guardRequest } from "../../http/node/guard.js";
 
 export type { IdempotencyOptions } from "../../core/options.js";
@@ -42,9 +43,10 @@ export type { IdempotencyOptions } from "../../core/options.js";
  */
 export function idempotency(options: IdempotencyOptions): Middleware {
   const engine = createEngine(options);
+  const streamer = handlerStreamer(engine);
   return async function oncelyIdempotency(ctx, next) {
     if (!engine.guards(ctx.method)) return next();
-    const outcome = await guardRequest(engine, ctx.req, ctx.res);
+    const outcome = await guardRequest(engine, ctx.req, ctx.res, { streamer });
     if (!outcome.next) {
       // Answered already, straight on the response.
       ctx.respond = false;

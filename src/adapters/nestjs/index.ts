@@ -37,6 +37,7 @@ import { from, type Observable, of, switchMap, throwError } from "rxjs";
 import { catchError } from "rxjs/operators";
 import { createEngine, type IdempotencyEngine } from "../../core/engine.js";
 import type { IdempotencyOptions } from "../../core/options.js";
+import { handlerStreamer, type UploadStreamer } from "../../http/node/body-stream.js";
 import { guardRequest } from "../../http/node/guard.js";
 
 export type { IdempotencyOptions } from "../../core/options.js";
@@ -72,12 +73,14 @@ export interface NestIdempotencyOptions extends IdempotencyOptions {
 export class IdempotencyInterceptor implements NestInterceptor {
   readonly #engine: IdempotencyEngine;
   readonly #global: boolean;
+  readonly #streamer: UploadStreamer;
   readonly #reflector = new Reflector();
 
   /** @param options engine options; see {@link IdempotencyOptions} for every default */
   constructor(options: NestIdempotencyOptions) {
     const { global = true, ...engineOptions } = options;
     this.#engine = createEngine(engineOptions);
+    this.#streamer = handlerStreamer(this.#engine);
     this.#global = global;
   }
 
@@ -87,7 +90,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const req = http.getRequest<IncomingMessage>();
     const res = http.getResponse<ServerResponse>();
     if (!this.#engine.guards(req.method ?? "GET")) return next.handle();
-    return from(Promise.resolve(guardRequest(this.#engine, req, res))).pipe(
+    return from(Promise.resolve(guardRequest(this.#engine, req, res, { streamer: this.#streamer }))).pipe(
       switchMap((outcome) => {
         // Answered already, straight on the response: Nest has nothing left to send.
         if (!outcome.next) return of(undefined);

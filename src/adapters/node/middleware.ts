@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createEngine } from "../../core/engine.js";
 import type { Execution } from "../../core/execution.js";
 import type { IdempotencyOptions } from "../../core/options.js";
+import { handlerStreamer } from "../../http/node/body-stream.js";
 import { guardRequest, type NodeMiddleware } from "../../http/node/guard.js";
 
 export type { NodeMiddleware } from "../../http/node/guard.js";
@@ -17,9 +18,10 @@ export type { NodeMiddleware } from "../../http/node/guard.js";
  */
 export function idempotency(options: IdempotencyOptions): NodeMiddleware {
   const engine = createEngine(options);
+  const streamer = handlerStreamer(engine);
   return function oncelyIdempotency(req, res, next) {
     if (!engine.guards(req.method ?? "GET")) return next();
-    guardRequest(engine, req, res).then((outcome) => (outcome.next ? next() : undefined), next);
+    guardRequest(engine, req, res, { streamer }).then((outcome) => (outcome.next ? next() : undefined), next);
   };
 }
 
@@ -35,11 +37,12 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void | 
  */
 export function withIdempotency(handler: NodeHandler, options: IdempotencyOptions): NodeHandler {
   const engine = createEngine(options);
+  const streamer = handlerStreamer(engine);
   return async function oncelyHandler(req, res) {
     let execution: Execution | undefined;
     try {
       if (engine.guards(req.method ?? "GET")) {
-        const outcome = await guardRequest(engine, req, res);
+        const outcome = await guardRequest(engine, req, res, { streamer });
         if (!outcome.next) return;
         execution = outcome.execution;
       }

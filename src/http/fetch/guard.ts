@@ -7,6 +7,8 @@
 import type { IdempotencyEngine } from "../../core/engine.js";
 import type { Execution } from "../../core/execution.js";
 import { problem } from "../../core/problems.js";
+import { announcesTooMuch, uploadTooLarge } from "../upload-fingerprint.js";
+import { hashedBody } from "./body-stream.js";
 import { captureResponse } from "./capture.js";
 import { bufferBody, headerLines, TOO_LARGE, toIncomingRequest } from "./request.js";
 import { answerResponse, replayResponse } from "./respond.js";
@@ -18,8 +20,10 @@ export type FetchGuard =
   /**
    * Run the handler. With an execution, pass its response through {@link captureResponse}
    * (and call `execution.fail()` if the handler fails); without one, send it untouched.
+   * With a `request`, the handler must read that one instead of the original: its body, too
+   * large to buffer, is hashed on the way to the handler.
    */
-  | { readonly action: "run"; readonly execution?: Execution };
+  | { readonly action: "run"; readonly execution?: Execution; readonly request?: Request };
 
 const RUN: FetchGuard = { action: "run" };
 
@@ -41,21 +45,31 @@ export async function guardFetchRequest(
   if (!engine.guards(request.method)) return RUN;
   if (engine.passesForLackOfKey(headerLines(request, engine.options.header))) return RUN;
   let body: Uint8Array | undefined;
+  let hashed: ReturnType<typeof hashedBody> | undefined;
+  const { options } = engine;
   if (engine.needsBody(request.method)) {
-    const limit = engine.options.maxRequestBodyBytes;
+    const limit = options.maxRequestBodyBytes;
     const buffered = await readBody(limit);
-    if (buffered === TOO_LARGE) {
+    if (buffered !== TOO_LARGE) body = buffered;
+    else if (!engine.streamsBody(request.method) || request.body === null) {
       const detail = `the request body exceeds ${limit} bytes`;
-      return answer(
-        answerResponse(problem("request-too-large", detail, undefined, [], engine.options.errorFormat)),
-      );
+      return answer(answerResponse(problem("request-too-large", detail, undefined, [], options.errorFormat)));
+    } else if (announcesTooMuch(request.headers.get("content-length"), options.maxUploadBytes)) {
+      return answer(answerResponse(uploadTooLarge(options)));
+    } else {
+      const hasher = engine.bodyHasher(toIncomingRequest(request, undefined));
+      hashed = hashedBody(request.body, hasher, options.maxUploadBytes);
     }
-    body = buffered;
   }
-  const decision = await engine.begin(toIncomingRequest(request, body));
+  const incoming = toIncomingRequest(request, body);
+  const decision = await engine.begin(
+    hashed ? { ...incoming, bodyFingerprint: hashed.upload.fingerprint } : incoming,
+  );
+  // The original's body is the hasher's now: the handler reads the hashed one.
+  const streamed = hashed && new Request(request, { body: hashed.body, duplex: "half" } as RequestInit);
   switch (decision.action) {
     case "pass":
-      return RUN;
+      return streamed ? { action: "run", request: streamed } : RUN;
     case "respond":
       return answer(answerResponse(decision.response));
     case "replay":
@@ -66,7 +80,9 @@ export async function guardFetchRequest(
         await decision.execution.clientLeft();
         return answer(new Response(null, { status: 499 }));
       }
-      return { action: "run", execution: decision.execution };
+      return streamed
+        ? { action: "run", execution: decision.execution, request: streamed }
+        : { action: "run", execution: decision.execution };
   }
 }
 
@@ -78,14 +94,15 @@ export async function guardFetchRequest(
 export async function guardFetch(
   engine: IdempotencyEngine,
   request: Request,
-  run: () => Response | Promise<Response>,
+  run: (request: Request) => Response | Promise<Response>,
 ): Promise<Response> {
   const guard = await guardFetchRequest(engine, request);
   if (guard.action === "answer") return guard.response;
   const { execution } = guard;
-  if (!execution) return run();
+  const guarded = guard.request ?? request;
+  if (!execution) return run(guarded);
   try {
-    return await captureResponse(execution, await run(), request.signal);
+    return await captureResponse(execution, await run(guarded), request.signal);
   } catch (error) {
     await execution.fail();
     throw error;

@@ -83,7 +83,8 @@ function putBack(req: IncomingMessage, chunks: readonly Buffer[], size: number):
   return body;
 }
 
-function alreadyParsedBody(req: IncomingMessage): Buffer {
+/** The body a parser that ran before oncely read: its exact bytes when it kept them, else the parsed value as JSON. */
+export function alreadyParsedBody(req: IncomingMessage): Buffer {
   const { rawBody, body } = req as { rawBody?: unknown; body?: unknown };
   if (rawBody instanceof Uint8Array) return Buffer.from(rawBody);
   if (body === undefined) return EMPTY;

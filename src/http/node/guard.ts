@@ -33,6 +33,7 @@ export interface StreamingBody {
 export type BodyStreamer<S extends StreamingBody> = (
   req: IncomingMessage,
   hasher: BodyFingerprintHasher,
+  res: ServerResponse,
 ) => S | ProblemResponse;
 
 /**
@@ -84,7 +85,7 @@ export async function guardRequest<S extends StreamingBody = never>(
     const buffered = await bufferRequestBody(req, limit);
     if (buffered !== TOO_LARGE) body = buffered;
     else if (streamer && engine.streamsBody(method)) {
-      const started = streamer(req, engine.bodyHasher(toIncomingRequest(req, undefined)));
+      const started = streamer(req, engine.bodyHasher(toIncomingRequest(req, undefined)), res);
       if (!("fingerprint" in started)) {
         sendWhole(res, started);
         return ANSWERED;
