@@ -303,6 +303,29 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       expect(app.count("/upload")).toBe(before);
     });
 
+    it("cuts off a chunked body that grows past maxUploadBytes and releases its key, so a retry executes", async () => {
+      const key = newKey();
+      const socket = connect(uploads.port, "127.0.0.1");
+      await once(socket, "connect");
+      socket.on("error", () => {});
+      const chunk = (bytes: Buffer) => `${bytes.length.toString(16)}\r\n${bytes.toString("latin1")}\r\n`;
+      socket.write(
+        `POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      );
+      socket.write(chunk(randomBytes(UPLOAD_BYTES / 2)), "latin1");
+      await claimed(store, key);
+      const before = app.count("/upload");
+      socket.write(chunk(randomBytes(UPLOAD_CAP)), "latin1");
+      await released(store, key);
+      socket.destroy();
+      expect(app.count("/upload")).toBe(before);
+      const body = randomBytes(UPLOAD_BYTES);
+      const retry = await post(uploads, "/upload", key, body);
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(retry.json()).toMatchObject({ count: before + 1, sha256: sha256(body) });
+    });
+
     it("releases the key of a client that leaves mid-upload, so its retry executes", async () => {
       const key = newKey();
       const body = randomBytes(UPLOAD_BYTES);
