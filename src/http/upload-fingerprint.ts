@@ -79,9 +79,18 @@ export class UploadFingerprint {
 
   /** The fingerprint once the body has ended (the rest is read first if need be); see the class. */
   readonly fingerprint = (): Promise<string> => {
-    if (!this.#done) this.#drain();
+    this.discardRest();
     return this.#settled;
   };
+
+  /**
+   * Reads the rest of the body and discards it (hashing it all the same): oncely answered
+   * the request itself (a 409), so nobody else will, and an unread body would hold up the
+   * connection.
+   */
+  discardRest(): void {
+    if (!this.#done) this.#drain();
+  }
 }
 
 /** Whether a body that announces `declaredLength` (a `Content-Length` value, or null) is over `maxBytes`. */

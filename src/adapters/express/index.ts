@@ -6,7 +6,9 @@
  * routers, bodies already parsed by `express.json()`) are handled there.
  *
  * Mount it before body parsers so the fingerprint covers the exact body bytes; mounted
- * after one, it fingerprints `req.rawBody` when present, else `req.body` as JSON.
+ * after one, it fingerprints `req.rawBody` when present, else `req.body` as JSON. A keyed
+ * body over `maxRequestBodyBytes` is not buffered: it streams to the parsers and handlers
+ * after oncely, hashed as Node receives it, up to `maxUploadBytes` (no cap by default).
  *
  * @example
  * import express from "express";

@@ -4,7 +4,9 @@
  * Registered with `app.register(idempotency, options)`, it guards the routes of the scope
  * it is registered in and of that scope's children, and no other (encapsulation as with
  * any plugin). A route opts out with `config: { idempotency: false }`; with
- * `global: false`, only routes with `config: { idempotency: true }` are guarded.
+ * `global: false`, only routes with `config: { idempotency: true }` are guarded. A keyed body
+ * over `maxRequestBodyBytes` is not buffered: the content-type parsers read it hashed on the
+ * way, up to `maxUploadBytes` (no cap by default).
  *
  * @example
  * import Fastify from "fastify";
@@ -153,8 +155,7 @@ async function guard(
       return rest;
     case "respond":
       await sendAnswer(reply, decision.response);
-      // A streamed body nobody will parse is read and discarded, freeing the connection.
-      if (upload && !upload.done) rest.resume();
+      upload?.discardRest();
       return undefined;
     case "replay":
       await sendAnswer(reply, decision.replay, engine.options.storeBeforeSendBytes);

@@ -32,6 +32,8 @@ export type FetchHandler<Args extends unknown[] = unknown[]> = (
  * stored response back (with `X-Idempotency-Replayed: true`), a duplicate in flight gets
  * 409, a key reused with another request gets 422, all as problem+json. A handler that
  * throws releases the key (a retry executes again) and the error propagates to the runtime.
+ * A keyed body over `maxRequestBodyBytes` is not read first: the handler is given a copy of
+ * the request whose body is hashed as it reads it (up to `maxUploadBytes`); read that one.
  *
  * @param handler the handler to guard
  * @param options engine options; see {@link IdempotencyOptions} for every default

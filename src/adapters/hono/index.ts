@@ -30,7 +30,9 @@ export type { IdempotencyOptions } from "../../core/options.js";
  * A body with a `Content-Length` is read through Hono's body cache, where `c.req.json()`,
  * `text()`, `arrayBuffer()`, `parseBody()` and validators find it again: handlers after
  * this middleware read the body through `c.req`, not from `c.req.raw` (copying the
- * request instead cost up to half the throughput of a small endpoint).
+ * request instead cost up to half the throughput of a small endpoint). A keyed body over
+ * `maxRequestBodyBytes` is not read first: `c.req.raw` becomes a request whose body is
+ * hashed as the handler reads it (up to `maxUploadBytes`).
  *
  * @param options engine options; see {@link IdempotencyOptions} for every default
  */

@@ -6,7 +6,9 @@
  * read), refusals and replays are written directly (Koa is then told not to respond), and
  * whatever Koa sends for a guarded request is captured on its way out.
  *
- * Mount it before body parsers so the fingerprint covers the exact body bytes.
+ * Mount it before body parsers so the fingerprint covers the exact body bytes. A keyed body
+ * over `maxRequestBodyBytes` is not buffered: it streams to the middleware after oncely,
+ * hashed as Node receives it, up to `maxUploadBytes` (no cap by default).
  *
  * @example
  * import Koa from "koa";

@@ -10,6 +10,9 @@
  *
  * Nest parses JSON bodies before interceptors run: create the app with `rawBody: true` so
  * the fingerprint covers the exact body bytes (else the parsed body is fingerprinted as JSON).
+ * A keyed body Nest left unparsed (another content type, read by the handler) and larger than
+ * `maxRequestBodyBytes` streams to the handler, hashed as Node receives it, up to
+ * `maxUploadBytes`.
  *
  * @example
  * import { Controller, Module, Post } from "@nestjs/common";

@@ -71,6 +71,7 @@ export async function guardFetchRequest(
     case "pass":
       return streamed ? { action: "run", request: streamed } : RUN;
     case "respond":
+      hashed?.upload.discardRest();
       return answer(answerResponse(decision.response));
     case "replay":
       return answer(await replayResponse(decision.replay, engine.options.storeBeforeSendBytes));
