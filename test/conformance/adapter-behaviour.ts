@@ -41,6 +41,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
     let slowToComplete: TestServer;
     let slowToClaim: TestServer;
     let uploads: TestServer;
+    let slowUploads: TestServer;
 
     beforeAll(async () => {
       store = await create();
@@ -54,6 +55,14 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       slowToComplete = await serve({ store: slowAt(store, "complete", 150) }, app);
       slowToClaim = await serve({ store: slowAt(store, "claim", 200) }, app);
       uploads = await serve({ store, maxRequestBodyBytes: UPLOAD_BUFFERED, maxUploadBytes: UPLOAD_CAP }, app);
+      slowUploads = await serve(
+        {
+          store: slowAt(store, "claim", 200),
+          maxRequestBodyBytes: UPLOAD_BUFFERED,
+          maxUploadBytes: UPLOAD_CAP,
+        },
+        app,
+      );
     });
     afterAll(async () => {
       await Promise.all([
@@ -63,6 +72,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
         slowToComplete.close(),
         slowToClaim.close(),
         uploads.close(),
+        slowUploads.close(),
       ]);
       await store.close();
     });
@@ -301,6 +311,28 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       expect(head).toContain("https://oncely.dev/problems/request-too-large");
       expect(await store.get({ scope: "anonymous", key })).toBeUndefined();
       expect(app.count("/upload")).toBe(before);
+    });
+
+    it("never runs the handler on half a streamed body whose client left while its key was claimed", async () => {
+      const key = newKey();
+      const body = randomBytes(UPLOAD_BYTES);
+      const socket = connect(slowUploads.port, "127.0.0.1");
+      await once(socket, "connect");
+      socket.on("error", () => {});
+      socket.write(
+        `POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      socket.write(body.subarray(0, UPLOAD_BYTES / 2));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      const before = app.count("/upload");
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await released(store, key);
+      expect(app.count("/upload")).toBe(before);
+      const retry = await post(slowUploads, "/upload", key, body);
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(retry.json()).toMatchObject({ count: before + 1, sha256: sha256(body) });
     });
 
     it("cuts off a chunked body that grows past maxUploadBytes and releases its key, so a retry executes", async () => {
