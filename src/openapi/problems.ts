@@ -41,9 +41,13 @@ const DESCRIPTIONS: Record<ProblemSlug, ProblemDescription> = {
   },
   "request-too-large": {
     retryAfter: false,
-    answered: ({ readsBody }) => readsBody,
-    text: ({ maxRequestBodyBytes }) =>
-      `The request body is larger than ${maxRequestBodyBytes} bytes, so it cannot be fingerprinted. Do not retry.`,
+    // A body that streams on is refused only over a finite `maxUploadBytes`.
+    answered: ({ readsBody, streamsBody, maxUploadBytes }) =>
+      readsBody && (!streamsBody || Number.isFinite(maxUploadBytes)),
+    text: ({ maxRequestBodyBytes, maxUploadBytes, streamsBody }) =>
+      streamsBody
+        ? `The request body is larger than ${maxUploadBytes} bytes. Do not retry.`
+        : `The request body is larger than ${maxRequestBodyBytes} bytes, so it cannot be fingerprinted. Do not retry.`,
   },
   "key-reused": {
     retryAfter: false,

@@ -32,8 +32,12 @@ export interface DescribedSettings {
   readonly wait: number;
   readonly replayHeader: string;
   readonly maxRequestBodyBytes: number;
-  /** Whether the engine buffers guarded bodies (for the fingerprint or a custom key), and so can answer 413. */
+  /** `Infinity` for no cap. */
+  readonly maxUploadBytes: number;
+  /** Whether the engine reads guarded bodies (for the fingerprint or a custom key). */
   readonly readsBody: boolean;
+  /** Whether a body over `maxRequestBodyBytes` streams on (the default fingerprint, no key or fingerprint function) rather than getting 413. */
+  readonly streamsBody: boolean;
   readonly onStoreError: "closed" | "open";
   readonly retryAfter: number;
   /** The shape of error answers; `custom` for a function, whose output the description cannot know. */
@@ -58,9 +62,15 @@ export function describedSettings(options: OpenApiOptions = {}): DescribedSettin
     wait: options.wait ?? DEFAULTS.wait,
     replayHeader: options.replayHeader ?? DEFAULTS.replayHeader,
     maxRequestBodyBytes: options.maxRequestBodyBytes ?? DEFAULTS.maxRequestBodyBytes,
+    maxUploadBytes: options.maxUploadBytes ?? DEFAULTS.maxUploadBytes,
     readsBody:
       options.key !== undefined ||
       typeof options.fingerprint === "function" ||
+      options.fingerprint?.body !== false,
+    streamsBody:
+      options.key === undefined &&
+      options.keyJson === undefined &&
+      typeof options.fingerprint !== "function" &&
       options.fingerprint?.body !== false,
     onStoreError: options.onStoreError ?? DEFAULTS.onStoreError,
     retryAfter: positiveInteger("retryAfter", options.retryAfter, DEFAULTS.retryAfter),

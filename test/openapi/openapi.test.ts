@@ -62,8 +62,8 @@ describe("the OpenAPI fragment", () => {
   });
 
   it("merges into a service's document: its operations reference the components, and the whole validates", async () => {
-    const fragment = idempotencyOpenApi({ required: true });
-    const operation = idempotencyOperation({ required: true });
+    const fragment = idempotencyOpenApi({ required: true, maxUploadBytes: 1 << 30 });
+    const operation = idempotencyOperation({ required: true, maxUploadBytes: 1 << 30 });
     const components = fragment.components as Record<string, Record<string, unknown>>;
     const service = {
       openapi: "3.1.0",
@@ -100,12 +100,11 @@ describe("the OpenAPI fragment", () => {
   });
 
   it("lists every problem type of the code under its status, taken from PROBLEMS (but those of other endpoints)", () => {
-    const listed = Object.values(responses(idempotencyOpenApi({ required: true, gateway: true }))).flatMap(
-      (response) => {
-        const { type, status } = problemSchema(response).properties;
-        return type.enum.map((uri) => [uri, status.const]);
-      },
-    );
+    const everything = { required: true, gateway: true, maxUploadBytes: 1 << 30 };
+    const listed = Object.values(responses(idempotencyOpenApi(everything))).flatMap((response) => {
+      const { type, status } = problemSchema(response).properties;
+      return type.enum.map((uri) => [uri, status.const]);
+    });
     // Answered by the webhook helpers, the admin endpoints and the dashboard, never by the guarded API.
     const elsewhere = [
       "invalid-event-id",
@@ -131,10 +130,16 @@ describe("the OpenAPI fragment", () => {
     expect(lenient).not.toContain(`${PROBLEM_TYPE_BASE}key-reused`);
     expect(lenient).not.toContain(`${PROBLEM_TYPE_BASE}store-unavailable`);
     expect(Object.keys(idempotencyOperation({ mismatch: "ignore", onStoreError: "open" }).responses)).toEqual(
-      ["400", "409", "413"],
+      ["400", "409"],
     );
-    const bodyless = idempotencyOperation({ fingerprint: { body: false } });
+    const bodyless = idempotencyOperation({ fingerprint: { body: false }, maxUploadBytes: 1024 });
     expect(Object.keys(bodyless.responses)).not.toContain("413");
+    // A body over maxRequestBodyBytes streams on: 413 only over a cap, or when a key function needs it whole.
+    expect(defaults).not.toContain(`${PROBLEM_TYPE_BASE}request-too-large`);
+    expect(types(idempotencyOpenApi({ maxUploadBytes: 1024 }))).toContain(
+      `${PROBLEM_TYPE_BASE}request-too-large`,
+    );
+    expect(types(idempotencyOpenApi({ keyJson: "id" }))).toContain(`${PROBLEM_TYPE_BASE}request-too-large`);
   });
 
   it("states the configured TTL, key rules and scope in its descriptions", () => {
