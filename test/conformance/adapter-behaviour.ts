@@ -42,6 +42,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
     let slowToClaim: TestServer;
     let uploads: TestServer;
     let slowUploads: TestServer;
+    let waitingUploads: TestServer;
 
     beforeAll(async () => {
       store = await create();
@@ -55,6 +56,10 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       slowToComplete = await serve({ store: slowAt(store, "complete", 150) }, app);
       slowToClaim = await serve({ store: slowAt(store, "claim", 200) }, app);
       uploads = await serve({ store, maxRequestBodyBytes: UPLOAD_BUFFERED, maxUploadBytes: UPLOAD_CAP }, app);
+      waitingUploads = await serve(
+        { store, wait: 5_000, maxRequestBodyBytes: UPLOAD_BUFFERED, maxUploadBytes: UPLOAD_CAP },
+        app,
+      );
       slowUploads = await serve(
         {
           store: slowAt(store, "claim", 200),
@@ -73,6 +78,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
         slowToClaim.close(),
         uploads.close(),
         slowUploads.close(),
+        waitingUploads.close(),
       ]);
       await store.close();
     });
@@ -287,7 +293,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       expect(app.count("/upload")).toBe(before + 1);
     });
 
-    it("answers 409 to a duplicate of a streamed body in flight", async () => {
+    it("answers 409 to a duplicate of a streamed body in flight, and with `wait` the duplicate gets the replay", async () => {
       const key = newKey();
       const body = randomBytes(UPLOAD_BYTES);
       const original = post(uploads, "/slow-upload", key, body);
@@ -297,6 +303,20 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       const answered = await original;
       expect(answered.status).toBe(201);
       expect(answered.json()).toMatchObject({ length: body.length, sha256: sha256(body) });
+
+      app.slow = new Gate();
+      const waitingKey = newKey();
+      const before = app.count("/slow-upload");
+      const first = post(waitingUploads, "/slow-upload", waitingKey, body);
+      await app.slow.reached;
+      const patient = post(waitingUploads, "/slow-upload", waitingKey, body);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      app.slow.open();
+      const [executed, replayed] = await Promise.all([first, patient]);
+      expect(replayed.status).toBe(201);
+      expect(replayed.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replayed.body.equals(executed.body)).toBe(true);
+      expect(app.count("/slow-upload")).toBe(before + 1);
     });
 
     it("answers 413 to a keyed body that announces more than maxUploadBytes, without claiming its key", async () => {

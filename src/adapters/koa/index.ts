@@ -45,10 +45,10 @@ export type { IdempotencyOptions } from "../../core/options.js";
  */
 export function idempotency(options: IdempotencyOptions): Middleware {
   const engine = createEngine(options);
-  const streamer = handlerStreamer(engine);
+  const guarding = { streamer: handlerStreamer(engine) };
   return async function oncelyIdempotency(ctx, next) {
     if (!engine.guards(ctx.method)) return next();
-    const outcome = await guardRequest(engine, ctx.req, ctx.res, { streamer });
+    const outcome = await guardRequest(engine, ctx.req, ctx.res, guarding);
     if (!outcome.next) {
       // Answered already, straight on the response.
       ctx.respond = false;

@@ -76,14 +76,14 @@ export interface NestIdempotencyOptions extends IdempotencyOptions {
 export class IdempotencyInterceptor implements NestInterceptor {
   readonly #engine: IdempotencyEngine;
   readonly #global: boolean;
-  readonly #streamer: UploadStreamer;
+  readonly #guarding: { readonly streamer: UploadStreamer };
   readonly #reflector = new Reflector();
 
   /** @param options engine options; see {@link IdempotencyOptions} for every default */
   constructor(options: NestIdempotencyOptions) {
     const { global = true, ...engineOptions } = options;
     this.#engine = createEngine(engineOptions);
-    this.#streamer = handlerStreamer(this.#engine);
+    this.#guarding = { streamer: handlerStreamer(this.#engine) };
     this.#global = global;
   }
 
@@ -93,7 +93,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const req = http.getRequest<IncomingMessage>();
     const res = http.getResponse<ServerResponse>();
     if (!this.#engine.guards(req.method ?? "GET")) return next.handle();
-    return from(Promise.resolve(guardRequest(this.#engine, req, res, { streamer: this.#streamer }))).pipe(
+    return from(Promise.resolve(guardRequest(this.#engine, req, res, this.#guarding))).pipe(
       switchMap((outcome) => {
         // Answered already, straight on the response: Nest has nothing left to send.
         if (!outcome.next) return of(undefined);

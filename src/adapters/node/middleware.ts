@@ -18,10 +18,10 @@ export type { NodeMiddleware } from "../../http/node/guard.js";
  */
 export function idempotency(options: IdempotencyOptions): NodeMiddleware {
   const engine = createEngine(options);
-  const streamer = handlerStreamer(engine);
+  const guarding = { streamer: handlerStreamer(engine) };
   return function oncelyIdempotency(req, res, next) {
     if (!engine.guards(req.method ?? "GET")) return next();
-    guardRequest(engine, req, res, { streamer }).then((outcome) => (outcome.next ? next() : undefined), next);
+    guardRequest(engine, req, res, guarding).then((outcome) => (outcome.next ? next() : undefined), next);
   };
 }
 
@@ -37,12 +37,12 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void | 
  */
 export function withIdempotency(handler: NodeHandler, options: IdempotencyOptions): NodeHandler {
   const engine = createEngine(options);
-  const streamer = handlerStreamer(engine);
+  const guarding = { streamer: handlerStreamer(engine) };
   return async function oncelyHandler(req, res) {
     let execution: Execution | undefined;
     try {
       if (engine.guards(req.method ?? "GET")) {
-        const outcome = await guardRequest(engine, req, res, { streamer });
+        const outcome = await guardRequest(engine, req, res, guarding);
         if (!outcome.next) return;
         execution = outcome.execution;
       }
