@@ -9,45 +9,48 @@ const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
 const RSS_RISE_LIMIT = 64 * MiB;
 
-/** The Express adapter streams a keyed upload to the handler; these watch the server's memory from outside. */
-describe("a keyed upload far over maxRequestBodyBytes through Express", () => {
-  let server: Child;
+/** The adapters stream a keyed upload to the handler; these watch the server's memory from outside. */
+describe.each(["express", "fastify", "hono"])(
+  "a keyed upload far over maxRequestBodyBytes through %s",
+  (adapter) => {
+    let server: Child;
 
-  beforeAll(async () => {
-    server = await startChild("test/fixtures/upload-server.ts", []);
-    // Warm up the streaming path, so the baseline includes what it needs once.
-    expect((await upload(server.url, newKey(), 16 * MiB, 0)).status).toBe(201);
-  });
-  afterAll(() => server.stop());
+    beforeAll(async () => {
+      server = await startChild("test/fixtures/upload-server.ts", [adapter]);
+      // Warm up the streaming path, so the baseline includes what it needs once.
+      expect((await upload(server.url, newKey(), 16 * MiB, 0)).status).toBe(201);
+    });
+    afterAll(() => server.stop());
 
-  it("executes once, keeps the server's memory bounded, replays the same bytes and answers 422 to others", async () => {
-    const key = newKey();
-    const baseline = rss(server.pid);
-    let peak = baseline;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, rss(server.pid));
-    }, 20);
-    let first: Answer;
-    try {
-      first = await upload(server.url, key, SIZE, 0);
-    } finally {
-      clearInterval(sampler);
-    }
-    expect(first.status).toBe(201);
-    const executed = JSON.parse(first.body) as { execution: number; length: number };
-    expect(executed.length).toBe(SIZE);
-    expect(peak - baseline).toBeLessThan(RSS_RISE_LIMIT);
+    it("executes once, keeps the server's memory bounded, replays the same bytes and answers 422 to others", async () => {
+      const key = newKey();
+      const baseline = rss(server.pid);
+      let peak = baseline;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rss(server.pid));
+      }, 20);
+      let first: Answer;
+      try {
+        first = await upload(server.url, key, SIZE, 0);
+      } finally {
+        clearInterval(sampler);
+      }
+      expect(first.status).toBe(201);
+      const executed = JSON.parse(first.body) as { execution: number; length: number };
+      expect(executed.length).toBe(SIZE);
+      expect(peak - baseline).toBeLessThan(RSS_RISE_LIMIT);
 
-    const replay = await upload(server.url, key, SIZE, 0);
-    expect(replay.status).toBe(201);
-    expect(replay.replayed).toBe("true");
-    expect(replay.body).toBe(first.body);
+      const replay = await upload(server.url, key, SIZE, 0);
+      expect(replay.status).toBe(201);
+      expect(replay.replayed).toBe("true");
+      expect(replay.body).toBe(first.body);
 
-    const other = await upload(server.url, key, SIZE, 1);
-    expect(other.status).toBe(422);
-    expect(other.body).toContain("https://oncely.dev/problems/key-reused");
-  }, 120_000);
-});
+      const other = await upload(server.url, key, SIZE, 1);
+      expect(other.status).toBe(422);
+      expect(other.body).toContain("https://oncely.dev/problems/key-reused");
+    }, 120_000);
+  },
+);
 
 interface Answer {
   readonly status: number;
