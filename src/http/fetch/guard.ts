@@ -65,11 +65,9 @@ export async function guardFetchRequest(
   const decision = await engine.begin(
     hashed ? { ...incoming, bodyFingerprint: hashed.upload.fingerprint } : incoming,
   );
-  // The original's body is the hasher's now: the handler reads the hashed one.
-  const streamed = hashed && new Request(request, { body: hashed.body, duplex: "half" } as RequestInit);
   switch (decision.action) {
     case "pass":
-      return streamed ? { action: "run", request: streamed } : RUN;
+      return hashed ? { action: "run", request: withBody(request, hashed.body) } : RUN;
     case "respond":
       hashed?.upload.discardRest();
       return answer(answerResponse(decision.response));
@@ -81,8 +79,8 @@ export async function guardFetchRequest(
         await decision.execution.clientLeft();
         return answer(new Response(null, { status: 499 }));
       }
-      return streamed
-        ? { action: "run", execution: decision.execution, request: streamed }
+      return hashed
+        ? { action: "run", execution: decision.execution, request: withBody(request, hashed.body) }
         : { action: "run", execution: decision.execution };
   }
 }
@@ -108,6 +106,12 @@ export async function guardFetch(
     await execution.fail();
     throw error;
   }
+}
+
+/** The request with `body` in place of its own, which the hasher reads now. */
+function withBody(request: Request, body: ReadableStream<Uint8Array>): Request {
+  // `duplex` is not yet in TypeScript's RequestInit; fetch requires it for a stream body.
+  return new Request(request, { body, duplex: "half" } as RequestInit);
 }
 
 function answer(response: Response): FetchGuard {
