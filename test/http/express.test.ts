@@ -54,6 +54,11 @@ describe.each(versions)("$name adapter", ({ express }) => {
       executions++;
       res.json({ got: req.body });
     });
+    // Over maxRequestBodyBytes, yet read whole by the parser before oncely saw it.
+    parsedFirst.post("/late-large", idempotency({ store, maxRequestBodyBytes: 16 }), (req, res) => {
+      executions++;
+      res.json({ got: req.body });
+    });
     app.use(
       (
         error: Error,
@@ -213,6 +218,20 @@ describe.each(versions)("$name adapter", ({ express }) => {
     expect(first.json()).toEqual({ got: { a: 1 } });
     expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
     expect((await send(`${late.url}/late`, { ...init, body: '{"a":2}' })).status).toBe(422);
+    expect(executions).toBe(before + 1);
+  });
+
+  it("fingerprints the parsed body of a route after a body parser even when it is over maxRequestBodyBytes", async () => {
+    const before = executions;
+    const key = newKey();
+    const init = { headers: { "idempotency-key": key, "content-type": "application/json" } };
+    const body = JSON.stringify({ note: "x".repeat(100) });
+    const first = await send(`${late.url}/late-large`, { ...init, body });
+    const replay = await send(`${late.url}/late-large`, { ...init, body });
+    expect(first.status).toBe(200);
+    expect(replay.headers.get("x-idempotency-replayed")).toBe("true");
+    const other = JSON.stringify({ note: "y".repeat(100) });
+    expect((await send(`${late.url}/late-large`, { ...init, body: other })).status).toBe(422);
     expect(executions).toBe(before + 1);
   });
 });
