@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { IdempotencyStore } from "../../src/store.js";
 import { newKey, type Reply, send, type TestServer } from "../helpers/http.js";
@@ -94,6 +94,31 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       body: string | Uint8Array = "{}",
     ) => send(`${target.url}${path}`, { headers: key === undefined ? {} : { "idempotency-key": key }, body });
 
+    /**
+     * Sends `path` twice with one key to `target` (a server with `wait`), the second while the
+     * first waits at the slow gate: the second must get the first's answer as a replay.
+     */
+    const expectWaitedReplay = async (target: TestServer, path: string, body?: Uint8Array) => {
+      app.slow = new Gate();
+      const key = newKey();
+      const first = post(target, path, key, body);
+      await app.slow.reached;
+      const patient = post(target, path, key, body);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      app.slow.open();
+      const [answered, replayed] = await Promise.all([first, patient]);
+      expect(replayed.status).toBe(201);
+      expect(replayed.headers.get("x-idempotency-replayed")).toBe("true");
+      expect(replayed.body.equals(answered.body)).toBe(true);
+    };
+
+    /** An upload answered by the handler itself (not a replay), as its execution `count`. */
+    const expectExecuted = (reply: Reply, body: Uint8Array, count: number) => {
+      expect(reply.status).toBe(201);
+      expect(reply.headers.get("x-idempotency-replayed")).toBeNull();
+      expect(reply.json()).toMatchObject({ count, sha256: sha256(body) });
+    };
+
     it.each(["/orders", "/stream"])(
       "replays %s byte for byte with the replay header, executing once",
       async (path) => {
@@ -153,17 +178,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       app.slow.open();
       expect((await original).status).toBe(201);
 
-      app.slow = new Gate();
-      const waitingKey = newKey();
-      const first = post(waiting, "/slow", waitingKey);
-      await app.slow.reached;
-      const patient = post(waiting, "/slow", waitingKey);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      app.slow.open();
-      const [answered, replayed] = await Promise.all([first, patient]);
-      expect(replayed.status).toBe(201);
-      expect(replayed.headers.get("x-idempotency-replayed")).toBe("true");
-      expect(replayed.body.equals(answered.body)).toBe(true);
+      await expectWaitedReplay(waiting, "/slow");
       expect(app.count("/slow")).toBe(2);
     });
 
@@ -304,18 +319,8 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       expect(answered.status).toBe(201);
       expect(answered.json()).toMatchObject({ length: body.length, sha256: sha256(body) });
 
-      app.slow = new Gate();
-      const waitingKey = newKey();
       const before = app.count("/slow-upload");
-      const first = post(waitingUploads, "/slow-upload", waitingKey, body);
-      await app.slow.reached;
-      const patient = post(waitingUploads, "/slow-upload", waitingKey, body);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      app.slow.open();
-      const [executed, replayed] = await Promise.all([first, patient]);
-      expect(replayed.status).toBe(201);
-      expect(replayed.headers.get("x-idempotency-replayed")).toBe("true");
-      expect(replayed.body.equals(executed.body)).toBe(true);
+      await expectWaitedReplay(waitingUploads, "/slow-upload", body);
       expect(app.count("/slow-upload")).toBe(before + 1);
     });
 
@@ -323,10 +328,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       const key = newKey();
       const before = app.count("/upload");
       // Only the head is sent: the answer must not wait for the body.
-      const head = await rawAnswer(
-        uploads,
-        `POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nContent-Length: ${UPLOAD_CAP + 1}\r\n\r\n`,
-      );
+      const head = await rawAnswer(await startUpload(uploads, key, `Content-Length: ${UPLOAD_CAP + 1}`));
       expect(head).toMatch(/^HTTP\/1\.1 413 /);
       expect(head).toContain("https://oncely.dev/problems/request-too-large");
       expect(await store.get({ scope: "anonymous", key })).toBeUndefined();
@@ -336,12 +338,7 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
     it("never runs the handler on half a streamed body whose client left while its key was claimed", async () => {
       const key = newKey();
       const body = randomBytes(UPLOAD_BYTES);
-      const socket = connect(slowUploads.port, "127.0.0.1");
-      await once(socket, "connect");
-      socket.on("error", () => {});
-      socket.write(
-        `POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nContent-Length: ${body.length}\r\n\r\n`,
-      );
+      const socket = await startUpload(slowUploads, key, `Content-Length: ${body.length}`);
       socket.write(body.subarray(0, UPLOAD_BYTES / 2));
       await new Promise((resolve) => setTimeout(resolve, 50));
       socket.destroy();
@@ -349,21 +346,13 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       await new Promise((resolve) => setTimeout(resolve, 400));
       await released(store, key);
       expect(app.count("/upload")).toBe(before);
-      const retry = await post(slowUploads, "/upload", key, body);
-      expect(retry.status).toBe(201);
-      expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
-      expect(retry.json()).toMatchObject({ count: before + 1, sha256: sha256(body) });
+      await expectExecuted(await post(slowUploads, "/upload", key, body), body, before + 1);
     });
 
     it("cuts off a chunked body that grows past maxUploadBytes and releases its key, so a retry executes", async () => {
       const key = newKey();
-      const socket = connect(uploads.port, "127.0.0.1");
-      await once(socket, "connect");
-      socket.on("error", () => {});
+      const socket = await startUpload(uploads, key, "Transfer-Encoding: chunked");
       const chunk = (bytes: Buffer) => `${bytes.length.toString(16)}\r\n${bytes.toString("latin1")}\r\n`;
-      socket.write(
-        `POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nTransfer-Encoding: chunked\r\n\r\n`,
-      );
       socket.write(chunk(randomBytes(UPLOAD_BYTES / 2)), "latin1");
       await claimed(store, key);
       const before = app.count("/upload");
@@ -372,30 +361,19 @@ export function describeAdapter(name: string, serve: Serve, traits: AdapterTrait
       socket.destroy();
       expect(app.count("/upload")).toBe(before);
       const body = randomBytes(UPLOAD_BYTES);
-      const retry = await post(uploads, "/upload", key, body);
-      expect(retry.status).toBe(201);
-      expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
-      expect(retry.json()).toMatchObject({ count: before + 1, sha256: sha256(body) });
+      await expectExecuted(await post(uploads, "/upload", key, body), body, before + 1);
     });
 
     it("releases the key of a client that leaves mid-upload, so its retry executes", async () => {
       const key = newKey();
       const body = randomBytes(UPLOAD_BYTES);
-      const socket = connect(uploads.port, "127.0.0.1");
-      await once(socket, "connect");
-      socket.on("error", () => {});
-      socket.write(
-        `POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\nContent-Length: ${body.length}\r\n\r\n`,
-      );
+      const socket = await startUpload(uploads, key, `Content-Length: ${body.length}`);
       socket.write(body.subarray(0, UPLOAD_BYTES / 2));
       await claimed(store, key);
       socket.destroy();
       await released(store, key);
       const before = app.count("/upload");
-      const retry = await post(uploads, "/upload", key, body);
-      expect(retry.status).toBe(201);
-      expect(retry.headers.get("x-idempotency-replayed")).toBeNull();
-      expect(retry.json()).toMatchObject({ count: before + 1, sha256: sha256(body) });
+      await expectExecuted(await post(uploads, "/upload", key, body), body, before + 1);
     });
 
     it("passes requests without a key and unguarded methods through untouched", async () => {
@@ -433,12 +411,17 @@ function requestIdOf(body: Uint8Array | undefined): string | undefined {
   }
 }
 
-/** Sends `text` on a fresh connection and resolves with what comes back until the answer's body is whole. */
-async function rawAnswer(server: TestServer, text: string): Promise<string> {
+/** Opens a connection and sends the head of a keyed POST /upload framed by `framing`; the body is the caller's. */
+async function startUpload(server: TestServer, key: string, framing: string): Promise<Socket> {
   const socket = connect(server.port, "127.0.0.1");
   socket.on("error", () => {});
   await once(socket, "connect");
-  socket.write(text);
+  socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nIdempotency-Key: ${key}\r\n${framing}\r\n\r\n`);
+  return socket;
+}
+
+/** Resolves with what comes back on `socket` until the answer's body is whole. */
+async function rawAnswer(socket: Socket): Promise<string> {
   let received = "";
   for await (const chunk of socket) {
     received += String(chunk);
