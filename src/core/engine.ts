@@ -122,6 +122,10 @@ export class IdempotencyEngine {
       typeof options.fingerprint === "function"
         ? await options.fingerprint(request)
         : requestFingerprint(request, options.fingerprint);
+    // The empty string marks a fingerprint still pending (a streamed body): accepted from a
+    // callback, it would switch the mismatch check off for the key.
+    if (typeof fingerprint !== "string" || fingerprint === "")
+      throw new TypeError("options.fingerprint must return a non-empty string");
     // Awaited rather than returned: an async function that returns a promise takes two more
     // turns of the microtask queue to adopt it.
     return await this.#claim(event, fingerprint);
