@@ -1,5 +1,5 @@
 import { type ClaimResult, type Lease, PENDING_FINGERPRINT } from "../store.js";
-import { DecryptionFailedError, StoreUnavailableError } from "./errors.js";
+import { DecryptionFailedError, isUnreadableRecord, StoreUnavailableError } from "./errors.js";
 import { Execution } from "./execution.js";
 import { BodyFingerprintHasher, credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
@@ -300,6 +300,20 @@ export class IdempotencyEngine {
   }
 
   #storeFailed(event: KeyEvent, error: unknown): Decision {
+    if (isUnreadableRecord(error)) {
+      // The store works and holds a record for the key: executing anyway (failing open) could
+      // run the request twice, and a retry cannot cure it.
+      emit(this.options.hooks.onStoreError, { ...event, operation: "claim", error, failedOpen: false });
+      return respond(
+        problem(
+          "record-unreadable",
+          "the stored record for this key cannot be read; the server's log says why",
+          undefined,
+          [],
+          this.options.errorFormat,
+        ),
+      );
+    }
     const failedOpen = this.options.onStoreError === "open";
     emit(this.options.hooks.onStoreError, { ...event, operation: "claim", error, failedOpen });
     if (failedOpen) return { action: "pass", reason: "store-error" };
