@@ -123,7 +123,6 @@ try {
       for (const [index, scenario] of scenarios.entries()) {
         const nodeBefore = cpuMicroseconds(scenario.child.pid);
         const storeBefore = (await scenario.meter?.read()) ?? { cpu: 0 };
-        const startedAt = performance.now();
         const figures = await load({
           url: `${scenario.child.url}/orders`,
           connections: CONNECTIONS,
@@ -132,13 +131,11 @@ try {
           body,
           key: keys[scenario.key],
         });
-        // autocannon counts a run's duration in whole seconds: too coarse for short runs.
-        const seconds = (performance.now() - startedAt) / 1000;
         const storeAfter = (await scenario.meter?.read()) ?? { cpu: 0 };
         // Bare Express sends nothing to the store: whatever the server did then is not ours.
         const ours = scenario.child !== bare.child;
         const sample = {
-          rps: figures.requests / seconds,
+          rps: figures.rps,
           p50: figures.p50,
           p99: figures.p99,
           node: (cpuMicroseconds(scenario.child.pid) - nodeBefore) / figures.requests,
