@@ -7,7 +7,7 @@ import type { BodyFingerprintHasher } from "../core/hashing.js";
 import { type ProblemResponse, problem } from "../core/problems.js";
 import { createDashboard, type Dashboard } from "../dashboard/dashboard.js";
 import { clientErrorResponder } from "../http/node/client-error.js";
-import { guardRequest } from "../http/node/guard.js";
+import { guardRequest, type Outcome } from "../http/node/guard.js";
 import { headerLines } from "../http/node/request.js";
 import { sendWhole } from "../http/node/send.js";
 import { adminEndpoints } from "./admin.js";
@@ -108,7 +108,7 @@ export class Gateway {
 
   /** Decides with the engine, then forwards and relays unless the engine answered. Rejects only on the unexpected (see {@link #fail}). */
   async #guard(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
-    let outcome: Awaited<ReturnType<typeof guardRequest<StreamedBody>>>;
+    let outcome: Outcome<StreamedBody>;
     try {
       outcome = await guardRequest(this.engine, req, res, { sendsBody: true, streamer: this.#streamUpload });
     } catch (error) {
