@@ -343,6 +343,8 @@ export class IdempotencyEngine {
           [],
           this.options.errorFormat,
         ),
+        "store-error",
+        event,
       );
     }
     const failedOpen = this.options.onStoreError === "open";
