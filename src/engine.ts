@@ -13,7 +13,13 @@
  * const decision = await engine.begin({ method: "POST", path: "/orders", header: (name) => lines(name), body });
  * @module
  */
-export { createEngine, type Decision, IdempotencyEngine, type PassReason } from "./core/engine.js";
+export {
+  createEngine,
+  type Decision,
+  IdempotencyEngine,
+  type PassReason,
+  type RespondReason,
+} from "./core/engine.js";
 export type { ErrorFormat, ProblemDetails } from "./core/error-format.js";
 export { Execution, type ResponsePlan } from "./core/execution.js";
 export type {

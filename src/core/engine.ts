@@ -1,5 +1,5 @@
 import { type ClaimResult, type Lease, PENDING_FINGERPRINT } from "../store.js";
-import { DecryptionFailedError, StoreUnavailableError } from "./errors.js";
+import { DecryptionFailedError, isUnreadableRecord, StoreUnavailableError } from "./errors.js";
 import { Execution } from "./execution.js";
 import { BodyFingerprintHasher, credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
@@ -16,16 +16,32 @@ import { changeWaitOf, WaitPacer } from "./wait-pacer.js";
 /** Why a request passes through without deduplication. */
 export type PassReason = "method" | "no-key" | "store-error";
 
-/** What the adapter must do with a request. */
+/**
+ * Why the engine answers a request with a problem: an invalid or missing key (`rejected`),
+ * the key in flight elsewhere (`conflict`), the key reused for another request
+ * (`mismatch`), or a store that failed or answered too late (`store-error`).
+ */
+export type RespondReason = "rejected" | "conflict" | "mismatch" | "store-error";
+
+/**
+ * What the adapter must do with a request. `event` names the key and scope once the
+ * request had a valid key, so that a caller can log or count each request from its own
+ * decision rather than from the hooks, which are shared by all requests.
+ */
 export type Decision =
-  /** Not guarded: run the handler as if oncely were not there. */
-  | { readonly action: "pass"; readonly reason: PassReason }
+  /** Not guarded: run the handler as if oncely were not there (`event` is set when the store failed open). */
+  | { readonly action: "pass"; readonly reason: PassReason; readonly event?: KeyEvent }
   /** Answer with this problem+json response; do not run the handler. */
-  | { readonly action: "respond"; readonly response: ProblemResponse }
+  | {
+      readonly action: "respond";
+      readonly response: ProblemResponse;
+      readonly reason: RespondReason;
+      readonly event?: KeyEvent;
+    }
   /** Answer with the stored response; do not run the handler. */
-  | { readonly action: "replay"; readonly replay: Replay }
+  | { readonly action: "replay"; readonly replay: Replay; readonly event: KeyEvent }
   /** Run the handler and report its response to the execution. */
-  | { readonly action: "execute"; readonly execution: Execution };
+  | { readonly action: "execute"; readonly execution: Execution; readonly event: KeyEvent };
 
 /**
  * The framework-free idempotency engine. Adapters translate their framework's request
@@ -122,6 +138,10 @@ export class IdempotencyEngine {
       typeof options.fingerprint === "function"
         ? await options.fingerprint(request)
         : requestFingerprint(request, options.fingerprint);
+    // The empty string marks a fingerprint still pending (a streamed body): accepted from a
+    // callback, it would switch the mismatch check off for the key.
+    if (typeof fingerprint !== "string" || fingerprint === "")
+      throw new TypeError("options.fingerprint must return a non-empty string");
     // Awaited rather than returned: an async function that returns a promise takes two more
     // turns of the microtask queue to adopt it.
     return await this.#claim(event, fingerprint);
@@ -138,7 +158,10 @@ export class IdempotencyEngine {
   /** A request without a usable key: passed through, or answered with a 400. */
   #withoutValidKey(parsed: (KeyParseResult & { ok: false }) | undefined): Decision {
     if (parsed)
-      return respond(problem("invalid-key", parsed.reason, undefined, [], this.options.errorFormat));
+      return respond(
+        problem("invalid-key", parsed.reason, undefined, [], this.options.errorFormat),
+        "rejected",
+      );
     if (!this.options.required) return PASS_NO_KEY;
     return respond(
       problem(
@@ -148,6 +171,7 @@ export class IdempotencyEngine {
         [],
         this.options.errorFormat,
       ),
+      "rejected",
     );
   }
 
@@ -196,6 +220,8 @@ export class IdempotencyEngine {
             [],
             options.errorFormat,
           ),
+          "conflict",
+          event,
         );
       }
     }
@@ -221,6 +247,7 @@ export class IdempotencyEngine {
       return {
         action: "execute",
         execution: new Execution(options, result.lease, event, bodyFingerprint),
+        event,
       };
     }
     if (bodyFingerprint && result.outcome === "completed") {
@@ -242,6 +269,8 @@ export class IdempotencyEngine {
             [],
             options.errorFormat,
           ),
+          "mismatch",
+          event,
         );
       }
     }
@@ -257,7 +286,11 @@ export class IdempotencyEngine {
         );
       }
       emit(options.hooks.onReplayed, { ...event, status: result.record.response.status });
-      return { action: "replay", replay: buildReplay(options.store, result.record, options.replayHeader) };
+      return {
+        action: "replay",
+        replay: buildReplay(options.store, result.record, options.replayHeader),
+        event,
+      };
     }
     return undefined;
   }
@@ -292,13 +325,31 @@ export class IdempotencyEngine {
         [],
         options.errorFormat,
       ),
+      "store-error",
+      event,
     );
   }
 
   #storeFailed(event: KeyEvent, error: unknown): Decision {
+    if (isUnreadableRecord(error)) {
+      // The store works and holds a record for the key: executing anyway (failing open) could
+      // run the request twice, and a retry cannot cure it.
+      emit(this.options.hooks.onStoreError, { ...event, operation: "claim", error, failedOpen: false });
+      return respond(
+        problem(
+          "record-unreadable",
+          "the stored record for this key cannot be read; the server's log says why",
+          undefined,
+          [],
+          this.options.errorFormat,
+        ),
+        "store-error",
+        event,
+      );
+    }
     const failedOpen = this.options.onStoreError === "open";
     emit(this.options.hooks.onStoreError, { ...event, operation: "claim", error, failedOpen });
-    if (failedOpen) return { action: "pass", reason: "store-error" };
+    if (failedOpen) return { action: "pass", reason: "store-error", event };
     return respond(
       problem(
         "store-unavailable",
@@ -307,6 +358,8 @@ export class IdempotencyEngine {
         [],
         this.options.errorFormat,
       ),
+      "store-error",
+      event,
     );
   }
 }
@@ -323,8 +376,8 @@ function keyEvent(request: IncomingRequest, key: string, scope: string): KeyEven
   return { scope, key, method: request.method, path: request.path };
 }
 
-function respond(response: ProblemResponse): Decision {
-  return { action: "respond", response };
+function respond(response: ProblemResponse, reason: RespondReason, event?: KeyEvent): Decision {
+  return event ? { action: "respond", response, reason, event } : { action: "respond", response, reason };
 }
 
 function displayName(header: string): string {

@@ -131,6 +131,20 @@ export class StoreClosedError extends OncelyError {
   }
 }
 
+const UNREADABLE_RECORD_CODES: ReadonlySet<string> = new Set([
+  "ONCELY_CORRUPT_RECORD",
+  "ONCELY_UNKNOWN_ENCRYPTION_KEY",
+  "ONCELY_DECRYPTION_FAILED",
+]);
+
+/**
+ * True when the store answered but its record for the key cannot be read: damaged, or
+ * encrypted under key material this process does not have.
+ */
+export function isUnreadableRecord(error: unknown): boolean {
+  return isOncelyError(error) && UNREADABLE_RECORD_CODES.has(error.code);
+}
+
 /** True for any error thrown by oncely, even from another copy of the package. */
 export function isOncelyError(value: unknown): value is OncelyError {
   return typeof value === "object" && value !== null && (value as { [brand]?: unknown })[brand] === true;

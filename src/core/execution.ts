@@ -44,6 +44,9 @@ export class Execution {
   #drainListeners: Array<() => void> = [];
   #lost = false;
   #storeError: unknown;
+  /** Whether the response was stored, once the execution has ended. */
+  #stored: boolean | undefined;
+  #endListener: ((stored: boolean) => void) | undefined;
   /** The request's fingerprint when its body was still arriving at the claim; see `IncomingRequest.bodyFingerprint`. */
   readonly #bodyFingerprint: (() => Promise<string>) | undefined;
 
@@ -209,6 +212,17 @@ export class Execution {
   }
 
   /**
+   * Calls `listener` once, when the execution has ended: with true when its response was
+   * stored, with false when the key was released or storing failed (at once, if it has
+   * ended already). What the `onExecuted` hook reports, for this request alone: a caller
+   * that logs or counts each request learns it here, whatever the hooks do.
+   */
+  onEnded(listener: (stored: boolean) => void): void {
+    if (this.#stored === undefined) this.#endListener = listener;
+    else listener(this.#stored);
+  }
+
+  /**
    * Watches the client: once `client.abandoned` is true (it went away before the response
    * ended) the handler may still finish and its response is still stored, so the lease is
    * kept alive — but only for one more lease period, so that a handler that gave up
@@ -289,6 +303,8 @@ export class Execution {
   }
 
   #emitExecuted(stored: boolean): void {
+    this.#stored = stored;
+    this.#endListener?.(stored);
     // Every guarded request passes here: build no event nobody listens to.
     if (!this.#options.hooks.onExecuted) return;
     emit(this.#options.hooks.onExecuted, {

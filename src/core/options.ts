@@ -69,7 +69,8 @@ export interface IdempotencyOptions {
    */
   scopeCookie?: string;
   /**
-   * What goes into the fingerprint, or a function that computes it.
+   * What goes into the fingerprint, or a function that computes it (it must return a
+   * non-empty string; a request for which it does not fails like a throwing callback).
    * @default { method: true, path: true, body: true }
    */
   fingerprint?: FingerprintParts | ((request: IncomingRequest) => string | Promise<string>);

@@ -19,6 +19,7 @@ export const PROBLEMS = {
   "request-too-large": { status: 413, title: "Request body too large to fingerprint" },
   "key-reused": { status: 422, title: "Idempotency key reused with a different request" },
   "store-unavailable": { status: 503, title: "Idempotency store unavailable" },
+  "record-unreadable": { status: 500, title: "Stored idempotency record cannot be read" },
   // A request Node's HTTP parser refused, answered by `respondToClientError` (the gateway installs it).
   "malformed-request": { status: 400, title: "Malformed HTTP request" },
   "request-timeout": { status: 408, title: "Request not received in time" },

@@ -7,7 +7,8 @@ import type { BodyFingerprintHasher } from "../core/hashing.js";
 import { problem } from "../core/problems.js";
 import { createDashboard, type Dashboard } from "../dashboard/dashboard.js";
 import { clientErrorResponder } from "../http/node/client-error.js";
-import { guardRequest } from "../http/node/guard.js";
+import { guardRequest, type Outcome } from "../http/node/guard.js";
+import { headerLines } from "../http/node/request.js";
 import { sendWhole } from "../http/node/send.js";
 import { uploadTooLarge } from "../http/upload-fingerprint.js";
 import { adminEndpoints } from "./admin.js";
@@ -17,7 +18,7 @@ import { observingHooks } from "./observe.js";
 import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from "./options.js";
 import { relayResponse } from "./relay.js";
 import { logRequest } from "./request-log.js";
-import { currentRequest, RequestRecord } from "./request-record.js";
+import { RequestRecord } from "./request-record.js";
 import { drain, type ShutdownReport } from "./shutdown.js";
 import { StreamedBody } from "./streamed-body.js";
 import { Upstream } from "./upstream.js";
@@ -44,6 +45,8 @@ export class Gateway {
   readonly #admin: (req: IncomingMessage, res: ServerResponse) => boolean;
   readonly #dashboard: Dashboard | undefined;
   readonly #inFlight = new Set<RequestRecord>();
+  /** The `storeHeader`, never relayed to the client. */
+  readonly #storeHeader: ReadonlySet<string>;
   #closing: Promise<ShutdownReport> | undefined;
 
   /** @throws {InvalidOptionError} when an option is invalid */
@@ -56,6 +59,7 @@ export class Gateway {
     const hooks = this.#dashboard ? this.#dashboard.observe(engine.hooks) : engine.hooks;
     this.engine = createEngine({ ...engine, hooks: observingHooks(this.metrics, hooks) });
     this.#upstream = new Upstream(upstream, upstreamTimeout);
+    this.#storeHeader = new Set([this.engine.options.storeHeader]);
     this.#admin = adminEndpoints(adminPrefix, this.engine.options.store, this.metrics, logger);
     this.server = http.createServer(this.handle);
     this.server.on("clientError", clientErrorResponder(this.engine.options.errorFormat));
@@ -64,13 +68,16 @@ export class Gateway {
   /** The request listener, for mounting the gateway on a server of your own. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.#dashboard?.handle(req, res) || this.#admin(req, res)) return;
-    const record = new RequestRecord(req.method ?? "GET", req.url ?? "/", res);
+    const record = new RequestRecord(req.method ?? "GET", req.url ?? "/", res, this.#finished);
     this.#inFlight.add(record);
     if (this.#closing) record.closeConnectionAfterResponse();
-    void record.done.then(() => this.#finished(record));
-    currentRequest
-      .run(record, () => this.#proxy(req, res, record))
-      .catch((error: unknown) => currentRequest.run(record, () => this.#fail(record, res, error)));
+    let proxied: Promise<void>;
+    if (this.#needsEngine(req, record.method)) proxied = this.#guard(req, res, record);
+    else {
+      record.decided(undefined, false);
+      proxied = this.#forward(req, res, record, undefined, undefined);
+    }
+    proxied.catch((error: unknown) => this.#fail(record, res, error));
   };
 
   /** Starts listening; resolves with the bound address (pass port 0 for any free port). */
@@ -90,33 +97,42 @@ export class Gateway {
     return this.#closing;
   }
 
-  /** Decides with the engine, forwards, relays the answer. Rejects only on the unexpected (see {@link #fail}). */
-  async #proxy(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
-    let execution: Execution | undefined;
-    let body: Buffer | StreamedBody | undefined;
+  /**
+   * Whether the engine has a say: the method is guarded, and the request has a key or the
+   * engine may still find or demand one. Every other request is proxied as it came, the
+   * way a plain proxy would, at the cost of a proxy hop.
+   */
+  #needsEngine(req: IncomingMessage, method: string): boolean {
+    if (!this.engine.guards(method)) return false;
+    return !this.engine.passesForLackOfKey(headerLines(req, this.engine.options.header));
+  }
+
+  /** Decides with the engine, then forwards and relays unless the engine answered. Rejects only on the unexpected (see {@link #fail}). */
+  async #guard(req: IncomingMessage, res: ServerResponse, record: RequestRecord): Promise<void> {
+    let outcome: Outcome<StreamedBody>;
     try {
-      if (this.engine.guards(record.method)) {
-        const outcome = await guardRequest(this.engine, req, res, {
-          sendsBody: true,
-          streamer: this.#streamUpload,
-        });
-        if (!outcome.next) {
-          // Replays, conflicts, mismatches and store failures were noted by the hooks; the rest are 4xx answers.
-          if (record.outcome === "passed") record.outcome = "rejected";
-          return;
-        }
-        execution = outcome.execution;
-        body = outcome.body ?? outcome.streamed;
-      }
+      outcome = await guardRequest(this.engine, req, res, { sendsBody: true, streamer: this.#streamUpload });
     } catch (error) {
       // A streamed body outgrew the cap while a completed record waited for its fingerprint.
-      if (!(error instanceof UploadTooLargeError)) throw error;
-      record.outcome = "rejected";
+      const tooLarge = error instanceof UploadTooLargeError;
+      record.decided(undefined, tooLarge);
+      if (!tooLarge) throw error;
       sendWhole(res, uploadTooLarge(this.engine.options));
       return;
-    } finally {
-      record.decided(execution);
     }
+    record.decided(outcome.decision, !outcome.next);
+    if (outcome.next)
+      await this.#forward(req, res, record, outcome.execution, outcome.body ?? outcome.streamed);
+  }
+
+  /** Forwards the request and relays the answer. Rejects only on the unexpected (see {@link #fail}). */
+  async #forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RequestRecord,
+    execution: Execution | undefined,
+    body: Buffer | StreamedBody | undefined,
+  ): Promise<void> {
     const exchange = this.#upstream.send(req, execution !== undefined, body);
     record.abortUpstream = exchange.abort;
     let upstream: IncomingMessage;
@@ -138,7 +154,7 @@ export class Gateway {
       return;
     }
     try {
-      await relayResponse(upstream, res, execution, this.engine.options.storeHeader);
+      await relayResponse(upstream, res, execution, this.#storeHeader);
     } catch {
       // The response broke off half-way: it must not be stored, and the client must see it cut.
       record.outcome = "upstream-broken";
@@ -176,13 +192,13 @@ export class Gateway {
     }
   }
 
-  #finished(record: RequestRecord): void {
+  readonly #finished = (record: RequestRecord): void => {
     this.#inFlight.delete(record);
     this.metrics.observe(record.outcome, record.durationMs / 1000);
     if (this.#options.logger) logRequest(this.#options.logger, record);
     // A keep-alive connection whose last response ended must not hold the shutdown up.
     if (this.#closing) this.server.closeIdleConnections();
-  }
+  };
 
   #countInFlight(): { requests: number; executions: number } {
     let executions = 0;

@@ -29,21 +29,35 @@ const REPLACED_IN_REQUESTS = new Set([
   "x-forwarded-host",
 ]);
 
-/** The end-to-end `[name, value]` pairs of a raw header list, including names listed in `Connection`. */
-function endToEnd(raw: readonly string[]): Array<[string, string]> {
-  const listed = new Set<string>();
+/**
+ * The names a `Connection` header lists, which are hop-by-hop too; undefined when there is
+ * none (most requests and responses: then nothing is allocated).
+ */
+function connectionListed(raw: readonly string[]): Set<string> | undefined {
+  let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() !== "connection") continue;
+    const name = raw[i] as string;
+    if (name.length !== 10 || name.toLowerCase() !== "connection") continue;
+    listed ??= new Set();
     for (const token of (raw[i + 1] as string).split(",")) listed.add(token.trim().toLowerCase());
   }
-  const pairs: Array<[string, string]> = [];
+  return listed;
+}
+
+/**
+ * The end-to-end lines of a raw header list, as a raw list again (`[name, value, …]`),
+ * leaving out the names in `drop` too.
+ */
+function endToEnd(raw: readonly string[], drop?: ReadonlySet<string>): string[] {
+  const listed = connectionListed(raw);
+  const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower)) continue;
-    pairs.push([name, raw[i + 1] as string]);
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower) || drop?.has(lower)) continue;
+    kept.push(name, raw[i + 1] as string);
   }
-  return pairs;
+  return kept;
 }
 
 /**
@@ -53,32 +67,53 @@ function endToEnd(raw: readonly string[]): Array<[string, string]> {
  * describing the request as the gateway received it.
  */
 export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: string): string[] {
-  const flat: string[] = [];
-  const forwardedFor: string[] = [];
-  for (const [name, value] of endToEnd(req.rawHeaders)) {
-    const lower = name.toLowerCase();
-    if (lower === "x-forwarded-for") forwardedFor.push(value);
-    if (!REPLACED_IN_REQUESTS.has(lower)) flat.push(name, value);
+  const raw = req.rawHeaders;
+  const flat = endToEnd(raw, REPLACED_IN_REQUESTS);
+  let forwardedFor = "";
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 15 && name.toLowerCase() === "x-forwarded-for") forwardedFor += `${raw[i + 1]}, `;
   }
-  forwardedFor.push(req.socket.remoteAddress ?? "unknown");
-  flat.push("Host", upstreamHost, "X-Forwarded-For", forwardedFor.join(", "));
+  forwardedFor += req.socket.remoteAddress ?? "unknown";
+  flat.push("Host", upstreamHost, "X-Forwarded-For", forwardedFor);
   flat.push("X-Forwarded-Proto", (req.socket as Partial<TLSSocket>).encrypted ? "https" : "http");
   const host = req.headers.host;
   if (host) flat.push("X-Forwarded-Host", host);
   return flat;
 }
 
-/** Copies the upstream's status and end-to-end headers onto the client's response (before any body byte). */
+/**
+ * Copies the upstream's status and end-to-end headers onto the client's response (before
+ * any body byte), one `setHeader` per name: the Node HTTP layer's capture reads them there.
+ */
 export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse): void {
   res.statusCode = upstream.statusCode ?? 502;
   if (upstream.statusMessage) res.statusMessage = upstream.statusMessage;
+  const flat = endToEnd(upstream.rawHeaders);
   const grouped = new Map<string, string[]>();
-  for (const [name, value] of endToEnd(upstream.rawHeaders)) {
-    const lower = name.toLowerCase();
+  for (let i = 0; i < flat.length; i += 2) {
+    const lower = (flat[i] as string).toLowerCase();
     const values = grouped.get(lower);
-    if (values) values.push(value);
-    else grouped.set(lower, [value]);
+    if (values) values.push(flat[i + 1] as string);
+    else grouped.set(lower, [flat[i + 1] as string]);
   }
   for (const [name, values] of grouped)
     res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+}
+
+/**
+ * Writes the upstream's status and end-to-end headers as the client's response head, in
+ * their order and spelling, without `drop` (the `storeHeader`, the upstream's word to the
+ * gateway): for unguarded requests, which nothing captures.
+ */
+export function writeResponseHead(
+  upstream: IncomingMessage,
+  res: ServerResponse,
+  drop: ReadonlySet<string>,
+): void {
+  res.writeHead(
+    upstream.statusCode ?? 502,
+    upstream.statusMessage || undefined,
+    endToEnd(upstream.rawHeaders, drop),
+  );
 }

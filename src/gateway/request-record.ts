@@ -1,7 +1,6 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { ServerResponse } from "node:http";
+import type { Decision } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
-import type { KeyEvent } from "../core/hooks.js";
 
 /**
  * What happened to a request, as one word for logs and metrics:
@@ -28,9 +27,9 @@ export type RequestOutcome =
   | "client-aborted";
 
 /**
- * Everything one request did, gathered from the proxy and from the engine's hooks.
- * The hooks find the record of their request through {@link currentRequest}; they fire
- * inside the request's own asynchronous context, so concurrent requests never mix.
+ * Everything one request did, as the proxy saw it and as the engine decided it. The
+ * engine's decision and the end of its execution are noted here directly, never through
+ * the hooks, so a user's hook cannot change what a request is logged and counted as.
  */
 export class RequestRecord {
   readonly startedAt = performance.now();
@@ -43,27 +42,36 @@ export class RequestRecord {
   outcome: RequestOutcome = "passed";
   /** Cuts the upstream call; set once the request was forwarded. */
   abortUpstream: (() => void) | undefined;
-  /** Settles once the response is closed and the execution (if any) has stored or released its key. */
-  readonly done: Promise<void>;
   readonly #res: ServerResponse;
-  #resolveDone!: () => void;
+  readonly #onDone: (record: RequestRecord) => void;
+  /** Waiting on {@link done}; made only when someone waits (a shutdown), not for every request. */
+  #waiters: Array<() => void> | undefined;
+  #settled = false;
   #closedAt: number | undefined;
   /** Whether the engine has decided; until then an execution may still come. */
   #decided = false;
   #execution: Execution | undefined;
   #executionEnded = false;
 
-  constructor(method: string, url: string, res: ServerResponse) {
+  /** @param onDone called once the request is done (see {@link done}) */
+  constructor(method: string, url: string, res: ServerResponse, onDone: (record: RequestRecord) => void) {
     this.method = method;
     const query = url.indexOf("?");
     this.path = query < 0 ? url : url.slice(0, query);
     this.#res = res;
-    this.done = new Promise((resolve) => {
-      this.#resolveDone = resolve;
-    });
+    this.#onDone = onDone;
     res.once("close", () => {
       this.#closedAt = performance.now();
       this.#settle();
+    });
+  }
+
+  /** Settles once the response is closed and the execution (if any) has stored or released its key. */
+  get done(): Promise<void> {
+    if (this.#settled) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#waiters ??= [];
+      this.#waiters.push(resolve);
     });
   }
 
@@ -75,13 +83,6 @@ export class RequestRecord {
   /** Milliseconds from the request's arrival until its response was closed (or until now, while it is open). */
   get durationMs(): number {
     return (this.#closedAt ?? performance.now()) - this.startedAt;
-  }
-
-  /** Notes the key and scope of an engine event, and the outcome it implies unless a more specific one is known. */
-  noteEvent(event: Pick<KeyEvent, "key" | "scope">, outcome?: RequestOutcome): void {
-    this.key = event.key;
-    this.scope = event.scope;
-    if (outcome && !isUpstreamFailure(this.outcome)) this.outcome = outcome;
   }
 
   /** The execution this request runs under, if any. */
@@ -109,15 +110,31 @@ export class RequestRecord {
     return this.#execution !== undefined && !this.#executionEnded;
   }
 
-  /** The engine has decided (or the request is not guarded): `execution` is set when the request executes under a key. */
-  decided(execution: Execution | undefined): void {
-    this.#execution = execution;
+  /**
+   * The engine has decided, or the request is not guarded (no decision): notes the key,
+   * the scope and the outcome the decision implies. An execution's outcome comes when it
+   * ends: `executed` when its response was stored, else `released`.
+   * @param answered whether the gateway answered the request itself (no decision: it was refused)
+   */
+  decided(decision: Decision | undefined, answered: boolean): void {
+    if (decision?.event) {
+      this.key = decision.event.key;
+      this.scope = decision.event.scope;
+    }
+    if (decision === undefined) {
+      if (answered) this.outcome = "rejected";
+    } else if (decision.action === "execute") {
+      this.#execution = decision.execution;
+      decision.execution.onEnded((stored) => this.#ended(stored));
+    } else {
+      this.outcome = decisionOutcome(decision);
+    }
     this.#decided = true;
     this.#settle();
   }
 
-  /** The execution stored or released its key (the engine's `onExecuted`, which always comes last). */
-  executionEnded(stored: boolean): void {
+  /** The execution stored or released its key. */
+  #ended(stored: boolean): void {
     if (stored) this.outcome = "executed";
     else if (this.outcome === "passed") this.outcome = "released";
     this.#executionEnded = true;
@@ -126,18 +143,27 @@ export class RequestRecord {
 
   #settle(): void {
     if (
-      this.#closedAt !== undefined &&
-      this.#decided &&
-      (this.#execution === undefined || this.#executionEnded)
+      this.#settled ||
+      this.#closedAt === undefined ||
+      !this.#decided ||
+      (this.#execution !== undefined && !this.#executionEnded)
     ) {
-      this.#resolveDone();
+      return;
     }
+    this.#settled = true;
+    this.#onDone(this);
+    if (this.#waiters) for (const resolve of this.#waiters) resolve();
   }
 }
 
-function isUpstreamFailure(outcome: RequestOutcome): boolean {
-  return outcome.startsWith("upstream-") || outcome === "client-aborted";
+/** The outcome of a decision that is not an execution. */
+function decisionOutcome(decision: Exclude<Decision, { action: "execute" }>): RequestOutcome {
+  switch (decision.action) {
+    case "pass":
+      return decision.reason === "store-error" ? "store-error" : "passed";
+    case "respond":
+      return decision.reason;
+    case "replay":
+      return "replayed";
+  }
 }
-
-/** The record of the request whose asynchronous context is running. */
-export const currentRequest = new AsyncLocalStorage<RequestRecord>();

@@ -29,7 +29,9 @@ const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "EPIPE"]);
 
 /**
  * The HTTP API behind the gateway, reached over a keep-alive connection pool with
- * `node:http` (measured as fast as undici for this job, without a dependency).
+ * `node:http`, without a dependency: undici's pool spent about 10% less CPU per request in a
+ * minimal proxy on the project machine, a gain that does not yet pay for moving this file's
+ * retry and socket handling over.
  *
  * A connection goes back to the pool only when it is known to be clean. An upstream may
  * answer before it has read the whole request body (a 401, 413 or 415 refuses the body

@@ -60,6 +60,13 @@ const DESCRIPTIONS: Record<ProblemSlug, ProblemDescription> = {
     answered: ({ onStoreError }) => onStoreError === "closed",
     text: () => "The idempotency store failed. Retry with the same key after Retry-After seconds.",
   },
+  "record-unreadable": {
+    retryAfter: false,
+    answered: () => true,
+    text: () =>
+      "The stored record of this key is damaged or encrypted under a key the service no longer has. " +
+      "Retrying does not help until the operator restores the key or deletes the record.",
+  },
   "malformed-request": {
     retryAfter: false,
     answered: ({ gateway }) => gateway,

@@ -119,7 +119,7 @@ describe.each(storeCases())("scopes and fingerprints ($name store)", ({ create }
   it("leaves out of the fingerprint what the options exclude", async () => {
     const server = await guardedServer(store, { fingerprint: { body: false } });
     const custom = await guardedServer(store, {
-      fingerprint: (request) => request.header("x-version")[0] ?? "",
+      fingerprint: (request) => request.header("x-version")[0] ?? "none",
     });
     try {
       const key = newKey();
@@ -142,6 +142,19 @@ describe.each(storeCases())("scopes and fingerprints ($name store)", ({ create }
     } finally {
       await server.close();
       await custom.close();
+    }
+  });
+
+  it("refuses an empty fingerprint from a callback: it would read as a body still arriving", async () => {
+    const server = await guardedServer(store, { fingerprint: () => "" });
+    try {
+      const key = newKey();
+      const reply = await send(server.url, { headers: { "idempotency-key": key }, body: "a" });
+      // withIdempotency answers a failing callback with a bare 500, and the handler never runs.
+      expect(reply.status).toBe(500);
+      expect(server.count()).toBe(0);
+    } finally {
+      await server.close();
     }
   });
 

@@ -41,11 +41,16 @@ function streamed(marker: string) {
 }
 
 /** A server whose answer carries `marker` in a header and all through its body. */
-function markedServer(store: IdempotencyStore, marker: string, errors: StoreErrorEvent[] = []) {
+function markedServer(
+  store: IdempotencyStore,
+  marker: string,
+  errors: StoreErrorEvent[] = [],
+  onStoreError: "open" | "closed" = "closed",
+) {
   const { piece, pieces } = streamed(marker);
   return guardedServer(
     store,
-    { hooks: { onStoreError: (event) => void errors.push(event) } },
+    { onStoreError, hooks: { onStoreError: (event) => void errors.push(event) } },
     (req, res: ServerResponse) => {
       res.setHeader("x-order-note", `note ${marker}`);
       if (req.url === "/small") {
@@ -101,7 +106,7 @@ describe.each(backends())("encryption at rest ($name)", (backend: Backend) => {
     }
   });
 
-  it("rotates keys: old records still decrypt, new ones use the first key, an unknown key is a 503 problem", async () => {
+  it("rotates keys: old records still decrypt, new ones use the first key, an unknown key is a 500 record-unreadable problem", async () => {
     const marker = randomUUID();
     const old = newKey();
     const fresh = newKey();
@@ -122,15 +127,17 @@ describe.each(backends())("encryption at rest ($name)", (backend: Backend) => {
     const onlyA = await markedServer(await open(only(keyA)), marker, errors);
     try {
       const refused = await send(`${onlyB.url}/small`, { headers: { "idempotency-key": old } });
-      expect(refused.status).toBe(503);
+      expect(refused.status).toBe(500);
       expect(refused.headers.get("content-type")).toBe("application/problem+json");
+      expect(refused.json()).toMatchObject({ type: "https://oncely.dev/problems/record-unreadable" });
+      expect(refused.headers.get("retry-after")).toBeNull();
       expect(refused.text).not.toContain(marker);
       expect(lastError(errors)).toBeInstanceOf(UnknownEncryptionKeyError);
       expect((lastError(errors) as UnknownEncryptionKeyError).keyId).toBe("a");
       // The new record was written under B: B alone replays it, A alone cannot read it.
       const replayB = await send(`${onlyB.url}/large`, { headers: { "idempotency-key": fresh } });
       expect(replayB.headers.get("x-idempotency-replayed")).toBe("true");
-      expect((await send(`${onlyA.url}/large`, { headers: { "idempotency-key": fresh } })).status).toBe(503);
+      expect((await send(`${onlyA.url}/large`, { headers: { "idempotency-key": fresh } })).status).toBe(500);
       expect((lastError(errors) as UnknownEncryptionKeyError).keyId).toBe("b");
       // The process lives on and serves other keys.
       expect((await send(`${onlyB.url}/small`, { headers: { "idempotency-key": newKey() } })).status).toBe(
@@ -143,10 +150,12 @@ describe.each(backends())("encryption at rest ($name)", (backend: Backend) => {
     }
   });
 
-  it("refuses records that were altered, moved to another key or stored unencrypted, with a 503 problem", async () => {
+  it("refuses records that were altered, moved to another key or stored unencrypted, with a 500 problem, even failing open", async () => {
     const marker = randomUUID();
     const errors: StoreErrorEvent[] = [];
     const encrypted = await markedServer(await open(only(keyA)), marker, errors);
+    // Failing open is for a store that cannot answer: this one answers with a record it cannot read.
+    const failingOpen = await markedServer(await open(only(keyA)), marker, [], "open");
     const plain = await markedServer(await open(), marker);
     // The store as someone with write access to the database sees it.
     const inner = (await open()) as InspectableStore;
@@ -185,20 +194,25 @@ describe.each(backends())("encryption at rest ($name)", (backend: Backend) => {
 
       for (const key of [altered, moved, unencrypted]) {
         const answer = await send(`${encrypted.url}/small`, { headers: { "idempotency-key": key } });
-        expect(answer.status).toBe(503);
+        expect(answer.status).toBe(500);
+        expect(answer.json()).toMatchObject({ type: "https://oncely.dev/problems/record-unreadable" });
         expect(answer.text).not.toContain(marker);
         expect(lastError(errors)).toBeInstanceOf(DecryptionFailedError);
+        const unguarded = await send(`${failingOpen.url}/small`, { headers: { "idempotency-key": key } });
+        expect(unguarded.status).toBe(500);
       }
+      expect(failingOpen.count()).toBe(0);
       expect(
         (await send(`${encrypted.url}/small`, { headers: { "idempotency-key": original } })).status,
       ).toBe(201);
       expect(encrypted.count()).toBe(2);
       // Without the keys, an encrypted record is an error too, never its ciphertext replayed.
       const withoutKeys = await send(`${plain.url}/small`, { headers: { "idempotency-key": original } });
-      expect(withoutKeys.status).toBe(503);
+      expect(withoutKeys.status).toBe(500);
       expect(plain.count()).toBe(1);
     } finally {
       await encrypted.close();
+      await failingOpen.close();
       await plain.close();
     }
   });

@@ -14,7 +14,7 @@ import {
   PostgresStore,
   postgresStoreFromUrl,
 } from "../../src/stores/postgres/index.js";
-import { createOwnedPool } from "../../src/stores/postgres/pool.js";
+import { createOwnedPool, type PostgresStatement } from "../../src/stores/postgres/pool.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 import { serviceUrl } from "../helpers/services.js";
 
@@ -148,6 +148,39 @@ function registerServerTests(url: string): void {
           readChunk: 1,
           release: 1,
         });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("replays with one indexed read of the record and its chunk 0, trying no insert or update", async () => {
+      const counted = countingPool(admin);
+      const table = freshTable();
+      const store = await createPostgresStore({ pool: counted.pool, table, purgeInterval: 0 });
+      try {
+        const input = claimInput();
+        const claimed = await store.claim(input);
+        if (claimed.outcome !== "acquired") throw new Error("expected to acquire");
+        expect(await store.complete(claimed.lease, completion([bytes("a")]))).toBe(true);
+        const claim = counted.statements.find((statement) => statement.name?.startsWith("oncely_claim_"));
+        if (!claim) throw new Error("the store sent no claim");
+        const replay = claimInput(input);
+        const nodes = await executedPlanNodes(claim.text, [
+          replay.scope,
+          replay.key,
+          replay.fingerprint,
+          replay.token,
+          replay.leaseMs,
+        ]);
+        const scans = nodes.filter(
+          (node) => /Scan/.test(node["Node Type"]) && !/^CTE /.test(node["Node Type"]),
+        );
+        expect(scans.map((node) => node["Index Name"]).sort()).toEqual([
+          `${table}_chunks_pkey`,
+          `${table}_records_pkey`,
+        ]);
+        const insert = nodes.find((node) => node.Operation === "Insert");
+        expect(insert?.["Conflicting Tuples"]).toBe(0);
       } finally {
         await store.close();
       }
@@ -535,6 +568,32 @@ function registerServerTests(url: string): void {
       }
     });
   });
+
+  /**
+   * The plan nodes that ran when PostgreSQL executed `text` (EXPLAIN ANALYZE, in a
+   * transaction rolled back afterwards, so nothing it writes stays).
+   */
+  async function executedPlanNodes(text: string, values: unknown[]): Promise<PlanNode[]> {
+    const client = await admin.connect();
+    try {
+      await client.query("BEGIN");
+      const { rows } = await client.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+        values,
+      );
+      const nodes: PlanNode[] = [];
+      const visit = (node: PlanNode) => {
+        if (node["Actual Loops"] > 0) nodes.push(node);
+        for (const child of node.Plans ?? []) visit(child);
+      };
+      const [plan] = rows[0]?.["QUERY PLAN"] ?? [];
+      if (plan) visit(plan.Plan);
+      return nodes;
+    } finally {
+      await client.query("ROLLBACK");
+      client.release();
+    }
+  }
 }
 
 /**
@@ -546,15 +605,35 @@ async function openConnections(store: IdempotencyStore, count: number): Promise<
 }
 
 /** A pool that counts the queries sent through it. */
-function countingPool(pool: pg.Pool): { pool: PostgresPool; take(): number; names: (string | undefined)[] } {
+/** A node of a plan as `EXPLAIN (ANALYZE, FORMAT JSON)` shows it, with the fields the tests read. */
+interface PlanNode {
+  readonly "Node Type": string;
+  readonly "Actual Loops": number;
+  readonly "Index Name"?: string;
+  readonly Operation?: string;
+  readonly "Conflicting Tuples"?: number;
+  readonly Plans?: PlanNode[];
+}
+
+function countingPool(pool: pg.Pool): {
+  pool: PostgresPool;
+  take(): number;
+  names: (string | undefined)[];
+  statements: PostgresStatement[];
+} {
   let count = 0;
   const names: (string | undefined)[] = [];
+  const statements: PostgresStatement[] = [];
   return {
     names,
+    statements,
     pool: {
       query(text, values) {
         count += 1;
-        if (typeof text !== "string") names.push(text.name);
+        if (typeof text !== "string") {
+          names.push(text.name);
+          statements.push(text);
+        }
         return values === undefined ? pool.query(text as string) : pool.query(text as string, values);
       },
     },

@@ -55,13 +55,15 @@ export function redisConformanceSuite(name: string, url: string): void {
       prefixes.set(store, prefix);
       return store;
     },
-    // Through a second connection, as a foreign writer would: headers that are not JSON,
-    // and on an in-flight record a state nobody knows.
+    // Through a second connection, as a foreign writer would: headers that are not JSON
+    // (trailing text after the headers that end a completed record's meta), and on an
+    // in-flight record a state nobody knows.
     async corrupt(store, ref) {
       const client = await admin();
       for (const key of await scanKeys(client, `${prefixes.get(store)}*:r`)) {
-        const [scope, recordKey, state] = await client.hmget(key, "scope", "key", "state");
+        const [scope, recordKey, state, meta] = await client.hmget(key, "scope", "key", "state", "meta");
         if (scope !== ref.scope || recordKey !== ref.key) continue;
+        if (meta !== null) await client.hset(key, "meta", `${meta}x`);
         await client.hset(
           key,
           "headers",

@@ -4,7 +4,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { IdempotencyEngine } from "../../core/engine.js";
+import type { Decision, IdempotencyEngine } from "../../core/engine.js";
 import type { Execution } from "../../core/execution.js";
 import type { BodyFingerprintHasher } from "../../core/hashing.js";
 import { type ProblemResponse, problem } from "../../core/problems.js";
@@ -41,10 +41,18 @@ export type BodyStreamer<S extends StreamingBody> = (
  * an execution, its response is captured), or nothing, because oncely answered. `body` is
  * the request body when it was read for the fingerprint (it was also put back into the
  * request); `streamed` the body that the caller's streamer started, for the handler to read.
+ * `decision` is the engine's, when the request got that far (not when it passed for want of
+ * a key, or was refused for its size): what a caller logs or counts the request as.
  */
 export type Outcome<S extends StreamingBody = never> =
-  | { readonly next: false }
-  | { readonly next: true; readonly execution?: Execution; readonly body?: Buffer; readonly streamed?: S };
+  | { readonly next: false; readonly decision?: Decision }
+  | {
+      readonly next: true;
+      readonly decision?: Decision;
+      readonly execution?: Execution;
+      readonly body?: Buffer;
+      readonly streamed?: S;
+    };
 
 /** How the caller hands the request on. */
 export interface GuardOptions<S extends StreamingBody = never> {
@@ -104,23 +112,23 @@ export async function guardRequest<S extends StreamingBody = never>(
   switch (decision.action) {
     case "pass":
       // A streamed body was left unread: the handler reads it from the request.
-      return body === undefined ? NEXT : { next: true, body };
+      return body === undefined ? { next: true, decision } : { next: true, decision, body };
     case "respond":
       sendWhole(res, decision.response);
-      return ANSWERED;
+      return { next: false, decision };
     case "replay":
       await sendReplay(res, decision.replay);
-      return ANSWERED;
+      return { next: false, decision };
     case "execute":
       if (!sendsBody && body !== undefined && body.length > 0 && req.destroyed && !req.readableEnded) {
         // The client left and Node dropped the body put back for the handler, unread.
         await decision.execution.clientLeft();
-        return ANSWERED;
+        return { next: false, decision };
       }
       captureResponse(res, decision.execution);
-      if (streamed) return { next: true, execution: decision.execution, streamed };
+      if (streamed) return { next: true, decision, execution: decision.execution, streamed };
       return body === undefined
-        ? { next: true, execution: decision.execution }
-        : { next: true, execution: decision.execution, body };
+        ? { next: true, decision, execution: decision.execution }
+        : { next: true, decision, execution: decision.execution, body };
   }
 }

@@ -50,23 +50,24 @@ const NOTIFY_WATCHED = `notified AS (
 /**
  * Claims a key in one statement, without locking a live record, so that a burst of
  * duplicates of one key runs in parallel instead of queueing on its row. A replay is
- * the same statement: the insert meets the key in the index and writes nothing, and the
- * record comes back from one read of its row and chunk 0.
+ * the same statement, and costs one indexed read: `existing` reads the record and its
+ * chunk 0 once, and every write below is gated on what it found, so a live record
+ * skips them without touching an index again.
  *
- * `inserted` adds a fresh in-flight record unless the key has one; `ON CONFLICT DO
- * NOTHING` takes no lock on the existing row. Otherwise `taken_over` replaces the
- * existing record when its lease lapsed or its lifetime ended. Only that case locks the
- * row, and under READ COMMITTED the `UPDATE` re-checks its condition on the row's newest
- * version once the lock is granted, so of two claims that both saw a dead record, the
- * second finds it live and changes nothing. A takeover also deletes the chunks of the
- * replaced record.
+ * When `existing` found no record, `inserted` adds a fresh in-flight one; `ON CONFLICT
+ * DO NOTHING` takes no lock on a row a concurrent claim committed meanwhile. When it
+ * found a dead one (a lapsed lease, an ended lifetime), `taken_over` replaces it. Only
+ * that case locks the row, and under READ COMMITTED the `UPDATE` re-checks its condition
+ * on the row's newest version once the lock is granted, so of two claims that both saw a
+ * dead record, the second finds it live and changes nothing. A takeover also deletes the
+ * chunks of the replaced record.
  *
- * Otherwise the live record is read from the statement's snapshot. The statement returns
- * no row at all when that snapshot cannot answer: the record the insert met was committed
- * after the statement began (a concurrent claim), or was released before it was read, or
- * the snapshot shows a dead record that another claim took over in the meantime. The
- * caller then sends the statement again, with a fresh snapshot; each retry follows a
- * concurrent change of the key, so they are rare and few.
+ * Otherwise the live record comes back as `existing` read it, from the statement's
+ * snapshot. The statement returns no row at all when that snapshot cannot answer: it
+ * showed no record, but a concurrent claim committed one before the insert (which then
+ * meets it in the index), or it showed a dead record that another claim took over or a
+ * purge deleted in the meantime. The caller then sends the statement again, with a fresh
+ * snapshot; each retry follows a concurrent change of the key, so they are rare and few.
  *
  * Parameters: $1 scope, $2 key, $3 fingerprint, $4 token, $5 lease length in ms
  * Result: one row, or none (see above). When the caller acquired the key: `took_over` is
@@ -75,10 +76,17 @@ const NOTIFY_WATCHED = `notified AS (
  * completed record.
  */
 export const CLAIM = `
-WITH inserted AS (
+WITH existing AS MATERIALIZED (
+  SELECT ${RECORD_COLUMNS}, c.data AS first_chunk, (${IS_DEAD}) IS TRUE AS dead
+    FROM {records} r
+    LEFT JOIN {chunks} c ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
+   WHERE r.scope = $1::text AND r.key = $2::text
+),
+inserted AS (
   INSERT INTO {records} (scope, key, state, fingerprint, token, created_at, lease_expires_at)
   SELECT $1::text, $2::text, 'in_flight', $3::text, $4::text, clock.ms, clock.ms + $5::bigint
     FROM (SELECT ${NOW_MS} AS ms) AS clock
+   WHERE NOT EXISTS (SELECT FROM existing)
   ON CONFLICT (scope, key) DO NOTHING
   RETURNING false AS took_over
 ),
@@ -88,12 +96,9 @@ taken_over AS (
          created_at = ${NOW_MS}, lease_expires_at = ${NOW_MS} + $5::bigint,
          completed_at = NULL, expires_at = NULL, status = NULL, headers = NULL,
          body_length = NULL, chunk_count = NULL, body_omitted = NULL, watched = false
-   WHERE r.scope = $1::text AND r.key = $2::text AND NOT EXISTS (SELECT FROM inserted)
+   WHERE r.scope = $1::text AND r.key = $2::text AND EXISTS (SELECT FROM existing WHERE existing.dead)
      AND (${IS_DEAD})
   RETURNING true AS took_over
-),
-claimed AS (
-  SELECT took_over FROM inserted UNION ALL SELECT took_over FROM taken_over
 ),
 discarded AS (
   DELETE FROM {chunks}
@@ -104,13 +109,12 @@ SELECT took_over, NULL::text AS state, NULL::text AS fingerprint, NULL::text AS 
        NULL::bigint AS expires_at, NULL::integer AS status, NULL::text AS headers,
        NULL::bigint AS body_length, NULL::integer AS chunk_count, NULL::boolean AS body_omitted,
        NULL::bytea AS first_chunk
-  FROM claimed
+  FROM (SELECT took_over FROM inserted UNION ALL SELECT took_over FROM taken_over) AS claimed
 UNION ALL
-SELECT NULL, ${RECORD_COLUMNS}, c.data
-  FROM {records} r
-  LEFT JOIN {chunks} c ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
- WHERE r.scope = $1::text AND r.key = $2::text AND NOT EXISTS (SELECT FROM claimed)
-   AND (${IS_DEAD}) IS NOT TRUE`;
+SELECT NULL, state, fingerprint, token, created_at, lease_expires_at, completed_at, expires_at,
+       status, headers, body_length, chunk_count, body_omitted, first_chunk
+  FROM existing
+ WHERE NOT existing.dead`;
 
 /**
  * Moves the lease end of an owned in-flight record, lapsed or not. Fenced by $3.

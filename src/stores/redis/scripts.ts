@@ -4,10 +4,15 @@
  *
  * Key layout, for one record (both keys carry the same hash tag, so they live in one
  * cluster slot):
- * - `KEYS[1]`, the record hash `…{tag}:r`, with the fields of `RecordRow` plus
- *   `scope` and `key` (the tag is a digest of them, and listing needs them back),
- *   `chunk0` (body chunk 0, so a replay needs no second read) and `chunks_written`
- *   (one past the highest chunk index ever stored, so chunk keys can be found again);
+ * - `KEYS[1]`, the record hash `…{tag}:r`. In flight it holds `state`, `fingerprint`,
+ *   `token`, `created_at`, `lease_expires_at`, `scope` and `key` (the tag is a digest of
+ *   them, and listing needs them back), and once chunks are stored `chunk0` (body chunk
+ *   0, so a replay needs no second read) and `chunks_written` (one past the highest chunk
+ *   index ever stored, so chunk keys can be found again). Completed, `state` becomes
+ *   `completed` and `meta` holds everything a replay needs in one string (see
+ *   `completed-meta.ts`), so that a replay reads three fields and Redis converts three
+ *   values, not a dozen. Records completed before `meta` existed keep the fields of
+ *   `RecordRow` instead, and every script still reads them;
  * - `KEYS[2]`, the chunk key prefix `…{tag}:c:`; chunk `i ≥ 1` is the string key
  *   `KEYS[2] .. i`.
  *
@@ -42,9 +47,8 @@ end
  * records: nobody replays them, and it may be large.
  */
 const recordFields = `
-local function record_fields(reply)
+local function record_fields(reply, in_flight)
   local flat = redis.call('HGETALL', KEYS[1])
-  local in_flight = redis.call('HGET', KEYS[1], 'state') == 'in_flight'
   for i = 1, #flat, 2 do
     if not (in_flight and flat[i] == 'chunk0') then
       reply[#reply + 1] = flat[i]
@@ -56,18 +60,29 @@ end
 `;
 
 /**
- * Whether the record in KEYS[1] is live: a completed record before `expires_at`, an
- * in-flight record before `lease_expires_at`. A record in an unknown shape counts as
+ * `expires_at, chunk_count` of a completed record: from its `meta` when it has one, else
+ * from the fields of the older layout.
+ */
+const completedLimits = `
+local function completed_limits(expires_at, count, meta)
+  if meta then expires_at, count = string.match(meta, '^%d+,%d+,(%d+),(%d+),') end
+  return tonumber(expires_at), tonumber(count)
+end
+`;
+
+/**
+ * `live, state` of the record in KEYS[1]: live is a completed record before its expiry,
+ * an in-flight record before `lease_expires_at`. A record in an unknown shape counts as
  * live, so that it reaches the decoder and surfaces as corrupt instead of being
  * silently replaced.
  */
-const isLive = `
+const isLive = `${completedLimits}
 local function is_live()
-  local row = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'lease_expires_at')
+  local row = redis.call('HMGET', KEYS[1], 'state', 'lease_expires_at', 'expires_at', 'chunk_count', 'meta')
   local deadline
-  if row[1] == 'completed' then deadline = tonumber(row[2])
-  elseif row[1] == 'in_flight' then deadline = tonumber(row[3]) end
-  return deadline == nil or deadline > now
+  if row[1] == 'completed' then deadline = completed_limits(row[3], row[4], row[5])
+  elseif row[1] == 'in_flight' then deadline = tonumber(row[2]) end
+  return deadline == nil or deadline > now, row[1]
 end
 `;
 
@@ -100,8 +115,9 @@ end
 `;
 
 /**
- * The fields of a record that `claim` returns, in this order (then chunk 0 of a completed
- * record): a positional reply, so neither side spends work on field names.
+ * The fields of a record that `claim` returns for an in-flight record, or a completed one
+ * of the older layout, in this order (then chunk 0 of a completed record): a positional
+ * reply, so neither side spends work on field names.
  */
 export const CLAIM_REPLY_FIELDS = [
   "state",
@@ -122,8 +138,8 @@ export const CLAIM_REPLY_FIELDS = [
  * claim — create an in-flight record unless a live one exists.
  *
  * A completed record is live as long as its key exists: `complete` gives it a Redis expiry
- * of exactly its TTL. So a replay, the common case, is one read of the hash (and of chunk
- * 0) without the clock; only a key in flight needs `TIME`, to see whether its lease lapsed.
+ * of exactly its TTL. So a replay, the common case, is one read of three fields without
+ * the clock; only a key in flight needs `TIME`, to see whether its lease lapsed.
  *
  * KEYS[1] record hash; KEYS[2] chunk key prefix.
  * ARGV[1] fingerprint; ARGV[2] owner token; ARGV[3] lease (ms);
@@ -131,15 +147,21 @@ export const CLAIM_REPLY_FIELDS = [
  * ARGV[5] scope; ARGV[6] key.
  *
  * Result: the integer 1 when a lapsed record was replaced and 0 when there was none (the
- * caller acquired the key); otherwise the live record, the values of
- * {@link CLAIM_REPLY_FIELDS} in order, then chunk 0 of a completed record.
+ * caller acquired the key); for a completed record, `completed`, its `meta` and chunk 0;
+ * otherwise the live record, the values of {@link CLAIM_REPLY_FIELDS} in order, then
+ * chunk 0 of a completed record of the older layout.
  */
 export const claimScript = `${int}${deleteRecord}
-local row = redis.call('HMGET', KEYS[1], ${CLAIM_REPLY_FIELDS.map((field) => `'${field}'`).join(", ")})
-local state = row[1]
-if state == 'completed' then
-  row[13] = redis.call('HGET', KEYS[1], 'chunk0')
-  return row
+local head = redis.call('HMGET', KEYS[1], 'state', 'meta', 'chunk0')
+local state = head[1]
+if state == 'completed' and head[2] then return head end
+local row
+if state then
+  row = redis.call('HMGET', KEYS[1], ${CLAIM_REPLY_FIELDS.map((field) => `'${field}'`).join(", ")})
+  if state == 'completed' then
+    row[13] = head[3]
+    return row
+  end
 end
 ${clock}
 local took_over = 0
@@ -151,7 +173,7 @@ if state then
   took_over = 1
 end
 redis.call('HSET', KEYS[1], 'state', 'in_flight', 'fingerprint', ARGV[1], 'token', ARGV[2],
-  'created_at', int(now), 'lease_expires_at', int(now + tonumber(ARGV[3])), 'chunks_written', '0',
+  'created_at', int(now), 'lease_expires_at', int(now + tonumber(ARGV[3])),
   'scope', ARGV[5], 'key', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return took_over
@@ -252,40 +274,38 @@ return 1
 
 /**
  * complete — turn an in-flight record into a completed one: store the final chunk,
- * delete chunks at or above the chunk count, and expire record and chunks after the TTL;
- * publish the change when a duplicate watches the record (see `watchScript`).
+ * delete chunks at or above the chunk count, write the record's `meta` and expire record
+ * and chunks after the TTL; publish the change when a duplicate watches the record (see
+ * `watchScript`).
  *
  * KEYS[1] record hash; KEYS[2] chunk key prefix.
- * ARGV[1] owner token; ARGV[2] status; ARGV[3] headers (JSON); ARGV[4] body length;
- * ARGV[5] chunk count; ARGV[6] body omitted (1 or 0); ARGV[7] TTL (ms, ≥ 1);
- * ARGV[8] final chunk bytes (chunk `count - 1`; ignored when the count is 0);
- * ARGV[9] (optional) the fingerprint, replacing the claim's.
+ * ARGV[1] owner token; ARGV[2] chunk count; ARGV[3] TTL (ms, ≥ 1);
+ * ARGV[4] final chunk bytes (chunk `count - 1`; ignored when the count is 0);
+ * ARGV[5] `status,body_length,body_omitted` of the meta; ARGV[6] headers (JSON);
+ * ARGV[7] (optional) the fingerprint, replacing the claim's.
  *
  * Result: 1 when completed, 0 when the caller is not the owner.
  */
 export const completeScript = `${publishChange}
-local owner = redis.call('HMGET', KEYS[1], 'state', 'token', 'chunks_written', 'watched')
+local owner = redis.call('HMGET', KEYS[1], 'state', 'token', 'chunks_written', 'watched', 'created_at', 'fingerprint')
 if owner[1] ~= 'in_flight' or owner[2] ~= ARGV[1] then return 0 end
-local count = tonumber(ARGV[5])
-local ttl = ARGV[7]
+local count = tonumber(ARGV[2])
+local ttl = ARGV[3]
 local written = tonumber(owner[3]) or 0
-if count > 1 then redis.call('SET', KEYS[2] .. (count - 1), ARGV[8])
+if count > 1 then redis.call('SET', KEYS[2] .. (count - 1), ARGV[4])
 elseif count == 0 and written > 0 then redis.call('HDEL', KEYS[1], 'chunk0') end
 for i = math.max(count, 1), written - 1 do redis.call('DEL', KEYS[2] .. i) end
 ${clock}
--- The owner token and lease end stay behind: the state alone fences a completed record.
-local fields = {'state', 'completed', 'completed_at', string.format('%d', now),
-  'expires_at', string.format('%d', now + tonumber(ttl)), 'status', ARGV[2], 'headers', ARGV[3],
-  'body_length', ARGV[4], 'chunk_count', ARGV[5], 'body_omitted', ARGV[6], 'chunks_written', ARGV[5]}
+-- A missing field leaves a meta that the decoder rejects: the record surfaces as corrupt.
+local fingerprint = ARGV[7] or owner[6] or ''
+local meta = (owner[5] or '') .. string.format(',%d,%d,', now, now + tonumber(ttl)) .. ARGV[2] .. ','
+  .. ARGV[5] .. ',' .. #fingerprint .. ',' .. fingerprint .. ARGV[6]
+-- The older fields stay behind: the state alone fences a completed record, and meta wins.
 if count == 1 then
-  fields[#fields + 1] = 'chunk0'
-  fields[#fields + 1] = ARGV[8]
+  redis.call('HSET', KEYS[1], 'state', 'completed', 'meta', meta, 'chunks_written', '1', 'chunk0', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'state', 'completed', 'meta', meta, 'chunks_written', ARGV[2])
 end
-if ARGV[9] then
-  fields[#fields + 1] = 'fingerprint'
-  fields[#fields + 1] = ARGV[9]
-end
-redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ttl)
 for i = 1, count - 1 do redis.call('PEXPIRE', KEYS[2] .. i, ttl) end
 if owner[4] then publish_change() end
@@ -301,8 +321,9 @@ return 1
  * Result: `{field, value, …}`, or an empty list when there is no live record.
  */
 export const getScript = `${clock}${recordFields}${isLive}
-if redis.call('EXISTS', KEYS[1]) == 0 or not is_live() then return {} end
-return record_fields({})
+local live, state = is_live()
+if not state or not live then return {} end
+return record_fields({}, state == 'in_flight')
 `;
 
 /**
@@ -314,10 +335,10 @@ return record_fields({})
  * Result: the chunk bytes, or nil when the record is not a live completed record or
  * has no such chunk.
  */
-export const readChunkScript = `${clock}
-local row = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'chunk_count')
+export const readChunkScript = `${clock}${completedLimits}
+local row = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'chunk_count', 'meta')
 local index = tonumber(ARGV[1])
-local expires_at, count = tonumber(row[2]), tonumber(row[3])
+local expires_at, count = completed_limits(row[2], row[3], row[4])
 if row[1] ~= 'completed' or not expires_at or expires_at <= now or not count or index >= count then
   return false
 end

@@ -19,8 +19,9 @@ import type {
   RecordRef,
 } from "../../store.js";
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
-import { decodeRecordRow, encodeHeaders, type RecordRow } from "../record-codec.js";
+import { decodeRecordRow, type RecordRow } from "../record-codec.js";
 import { StoreNotifier } from "../store-notifier.js";
+import { decodeMeta, metaArguments } from "./completed-meta.js";
 import { globEscape, listRecords } from "./listing.js";
 import {
   appendChunkScript,
@@ -191,14 +192,11 @@ export class RedisStore implements InspectableStore {
     const { response } = input;
     const args = [
       lease.token,
-      String(response.status),
-      encodeHeaders(response.headers),
-      String(response.bodyLength),
       String(response.chunkCount),
-      response.bodyOmitted ? "1" : "0",
       // PEXPIRE 0 would delete the record before anyone could see it completed.
       milliseconds(input.ttlMs, 1),
       toBuffer(response.chunkCount > 0 ? input.finalChunk : new Uint8Array(0)),
+      ...metaArguments(response),
     ];
     if (input.fingerprint !== undefined) args.push(input.fingerprint);
     return (await this.#run("complete", lease, args)) === 1;
@@ -337,40 +335,52 @@ function storeError(operation: string, ref: RecordRef, error: unknown): Error {
   return new StoreUnavailableError(`Redis store ${operation} failed: ${reason}`, { cause: error });
 }
 
-/** Decodes the positional reply of the claim script: {@link CLAIM_REPLY_FIELDS}, then chunk 0. */
+/**
+ * Decodes the reply of the claim script for a live record: `completed`, the meta and
+ * chunk 0; or, for an in-flight record or one of the older layout, the positional
+ * {@link CLAIM_REPLY_FIELDS} and chunk 0.
+ */
 function decodeClaimReply(ref: RecordRef, values: readonly unknown[]): IdempotencyRecord {
+  const state = values[0];
+  const meta = values[1];
+  // The positional reply of a completed record holds all twelve fields.
+  if (values.length <= 3 && Buffer.isBuffer(meta) && String(state) === "completed") {
+    return decodeRecordRow(ref, decodeMeta(ref, meta), chunkOf(values[2]));
+  }
   const row: Record<string, unknown> = {};
   for (const [index, name] of CLAIM_REPLY_FIELDS.entries()) {
     const value = values[index];
     row[name] = Buffer.isBuffer(value) ? value.toString() : value;
   }
-  const chunk = values[CLAIM_REPLY_FIELDS.length];
-  return decodeRecordRow(
-    ref,
-    row as unknown as RecordRow,
-    Buffer.isBuffer(chunk) ? toBytes(chunk) : undefined,
-  );
+  return decodeRecordRow(ref, row as unknown as RecordRow, chunkOf(values[CLAIM_REPLY_FIELDS.length]));
 }
 
 /**
- * Decodes a flat field/value reply. Without `ref` (when listing), scope and key come
- * from the record's own fields.
+ * Decodes a flat field/value reply; a `meta` field stands for the fields it packs. Without
+ * `ref` (when listing), scope and key come from the record's own fields.
  */
 function decodeFields(ref: RecordRef | undefined, flat: readonly unknown[]): IdempotencyRecord {
   const row: Record<string, unknown> = {};
   let firstChunk: Uint8Array | undefined;
+  let meta: Buffer | undefined;
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = String(flat[i]);
     const value = flat[i + 1];
-    if (name === "chunk0") firstChunk = Buffer.isBuffer(value) ? toBytes(value) : undefined;
+    if (name === "chunk0") firstChunk = chunkOf(value);
+    else if (name === "meta" && Buffer.isBuffer(value)) meta = value;
     else row[name] = String(value);
   }
-  if (ref) return decodeRecordRow(ref, row as unknown as RecordRow, firstChunk);
   const { scope, key } = row;
-  if (typeof scope !== "string" || typeof key !== "string") {
+  if (!ref && (typeof scope !== "string" || typeof key !== "string")) {
     throw new CorruptRecordError(String(scope ?? ""), String(key ?? ""), "scope or key is missing");
   }
-  return decodeRecordRow({ scope, key }, row as unknown as RecordRow, firstChunk);
+  const owner = ref ?? { scope: scope as string, key: key as string };
+  const fields = meta ? decodeMeta(owner, meta) : (row as unknown as RecordRow);
+  return decodeRecordRow(owner, fields, firstChunk);
+}
+
+function chunkOf(value: unknown): Uint8Array | undefined {
+  return Buffer.isBuffer(value) ? toBytes(value) : undefined;
 }
 
 function milliseconds(value: number, minimum: number): string {
