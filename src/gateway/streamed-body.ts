@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import type { Writable } from "node:stream";
 import type { BodyFingerprintHasher } from "../core/hashing.js";
-import { ClientAbortedError, UploadTooLargeError } from "./errors.js";
+import { UploadFingerprint } from "../http/upload-fingerprint.js";
+import { ClientAbortedError } from "./errors.js";
 
 /**
  * A request body too large to hold, read as it arrives: every chunk goes through the
@@ -11,34 +12,27 @@ import { ClientAbortedError, UploadTooLargeError } from "./errors.js";
  * {@link fingerprint} resolves once the body has ended. Asked for while nobody forwards the
  * body (the key met a completed record, or the upstream has answered already), it reads
  * the rest and discards it. It rejects with {@link ClientAbortedError} when the client
- * leaves before the body's end, or {@link UploadTooLargeError} once the body passes
+ * leaves before the body's end, or `UploadTooLargeError` once the body passes
  * `maxBytes`; the upstream call, if any, is then cut with that error, so the upstream never
  * acts on half a body.
  */
 export class StreamedBody {
   readonly #req: IncomingMessage;
-  readonly #hasher: BodyFingerprintHasher;
-  readonly #maxBytes: number;
-  readonly #settled: Promise<string>;
-  #resolve!: (fingerprint: string) => void;
-  #reject!: (error: Error) => void;
+  readonly #upload: UploadFingerprint;
   #failure: Error | undefined;
-  #done = false;
   #reading = false;
-  #bytes = 0;
   #target: Writable | undefined;
 
   /** @param maxBytes the upload cap (`Infinity` for none) */
   constructor(req: IncomingMessage, hasher: BodyFingerprintHasher, maxBytes: number) {
     this.#req = req;
-    this.#hasher = hasher;
-    this.#maxBytes = maxBytes;
-    this.#settled = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
+    // Asked for before the end: nobody forwards the body now (the key met a completed record,
+    // or the upstream answered early and may read no more).
+    this.#upload = new UploadFingerprint(hasher, maxBytes, () => {
+      this.#target?.destroy();
+      this.#target = undefined;
+      this.#read();
     });
-    // Nobody may ask (a 409 leaves the body unread); whoever asks sees the rejection.
-    this.#settled.catch(() => {});
     // Listened to from the start: a client may leave while the key is being claimed.
     req.once("close", this.#onClose);
     req.once("error", this.#onClose);
@@ -58,18 +52,10 @@ export class StreamedBody {
   }
 
   /** The request's fingerprint once its body has ended; see the class. */
-  readonly fingerprint = (): Promise<string> => {
-    if (!this.#done) {
-      // Asked before the end while forwarding: the upstream answered early and may read no more.
-      this.#target?.destroy();
-      this.#target = undefined;
-      this.#read();
-    }
-    return this.#settled;
-  };
+  readonly fingerprint = (): Promise<string> => this.#upload.fingerprint();
 
   #read(): void {
-    if (this.#done) return;
+    if (this.#upload.done) return;
     if (!this.#reading) {
       this.#reading = true;
       this.#req.on("data", this.#onData);
@@ -80,12 +66,11 @@ export class StreamedBody {
   }
 
   readonly #onData = (chunk: Buffer): void => {
-    this.#bytes += chunk.length;
-    if (this.#bytes > this.#maxBytes) {
-      this.#fail(new UploadTooLargeError(this.#maxBytes));
+    const tooLarge = this.#upload.take(chunk);
+    if (tooLarge) {
+      this.#fail(tooLarge);
       return;
     }
-    this.#hasher.update(chunk);
     const target = this.#target;
     if (target && !target.write(chunk)) {
       this.#req.pause();
@@ -94,17 +79,17 @@ export class StreamedBody {
   };
 
   readonly #resume = (): void => {
-    if (!this.#done) this.#req.resume();
+    if (!this.#upload.done) this.#req.resume();
   };
 
   readonly #onEnd = (): void => {
     this.#stop();
     this.#target?.end();
-    this.#resolve(this.#hasher.digest());
+    this.#upload.end();
   };
 
   readonly #onClose = (): void => {
-    if (!this.#done) this.#fail(new ClientAbortedError());
+    if (!this.#upload.done) this.#fail(new ClientAbortedError());
   };
 
   #fail(error: Error): void {
@@ -112,11 +97,10 @@ export class StreamedBody {
     this.#failure = error;
     this.#req.pause();
     this.#target?.destroy(error);
-    this.#reject(error);
+    this.#upload.fail(error);
   }
 
   #stop(): void {
-    this.#done = true;
     this.#req.off("data", this.#onData);
     this.#req.off("end", this.#onEnd);
     this.#req.off("close", this.#onClose);
