@@ -1,5 +1,6 @@
 // `npm run bench:gateway`: requests/s and p50/p99 latency of one upstream reached directly,
-// through nginx as a plain reverse proxy (no idempotency), and through `oncely serve`: requests
+// through nginx as a plain reverse proxy (no idempotency), through the least proxy Node can be
+// (bench/least-proxy.ts, the yardstick of a Node hop), and through `oncely serve`: requests
 // without a key (unguarded pass-through), unique keys on the memory and the SQLite store (one
 // process, and SQLite with `--workers 2`), replays, and with the dashboard on (its hooks count
 // every event). Every target runs in its own
@@ -124,6 +125,9 @@ try {
       "warn",
       ...extra,
     ]);
+  // The yardstick of a Node proxy hop: what any proxy written on node:http pays on this machine.
+  const leastProxy = await startChild("bench/least-proxy.ts", [upstream.url]);
+  children.push(leastProxy);
   const memory = await serve("memory:");
   const sqlite = await serve(`sqlite:${join(dir, "bench.db")}`);
   const sqliteWorkers = await serve(`sqlite:${join(dir, "bench-workers.db")}`, "--workers", "2");
@@ -135,6 +139,7 @@ try {
   const scenarios: Array<{ name: string; url: string; key: () => string | undefined }> = [
     { name: "direct to the upstream", url: upstream.url, key: uniqueKey },
     ...(proxy ? [{ name: "nginx (plain reverse proxy)", url: proxy.url, key: uniqueKey }] : []),
+    { name: "least Node proxy (bench/least-proxy.ts)", url: leastProxy.url, key: uniqueKey },
     { name: "oncely serve, no key (unguarded pass-through)", url: memory.url, key: () => undefined },
     { name: "oncely serve, memory, unique keys", url: memory.url, key: uniqueKey },
     { name: "oncely serve, memory, replays", url: memory.url, key: replayKey },
