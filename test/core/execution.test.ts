@@ -1,0 +1,158 @@
+// One execution's ends that only a failing or overtaken store reaches: a lease lost to
+// another owner, renewals, chunk writes and releases that fail, and a body too large to
+// keep. A real memory store; `failing` makes one of its methods reject.
+import { describe, expect, it } from "vitest";
+import { Execution } from "../../src/core/execution.js";
+import type {
+  ExecutedEvent,
+  IdempotencyHooks,
+  ReleasedEvent,
+  StoreErrorEvent,
+} from "../../src/core/hooks.js";
+import { resolveOptions } from "../../src/core/options.js";
+import { createStore } from "../../src/index.js";
+import type { IdempotencyStore } from "../../src/store.js";
+import { newKey } from "../helpers/http.js";
+import { failing } from "../helpers/stores.js";
+
+const event = { scope: "executions", method: "POST", path: "/orders" };
+
+/** Claims a fresh key on `store` and starts its execution, with every hook recording. */
+async function start(store: IdempotencyStore, options: { lease?: number; maxBodyBytes?: number } = {}) {
+  const key = newKey();
+  const claim = await store.claim({
+    scope: event.scope,
+    key,
+    fingerprint: "f",
+    token: `t-${key}`,
+    leaseMs: options.lease ?? 60_000,
+  });
+  if (claim.outcome !== "acquired") throw new Error("a fresh key was not acquired");
+  const events = {
+    errors: [] as StoreErrorEvent[],
+    released: [] as ReleasedEvent[],
+    executed: [] as ExecutedEvent[],
+  };
+  const hooks: IdempotencyHooks = {
+    onStoreError: (e) => void events.errors.push(e),
+    onReleased: (e) => void events.released.push(e),
+    onExecuted: (e) => void events.executed.push(e),
+  };
+  const execution = new Execution(resolveOptions({ store, hooks, ...options }), claim.lease, {
+    ...event,
+    key,
+  });
+  return { key, execution, events, lease: claim.lease };
+}
+
+const until = async (done: () => boolean) => {
+  const deadline = Date.now() + 5000;
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+};
+
+describe("an execution", () => {
+  it("owns the lease it was started with", async () => {
+    const store = await createStore("memory:");
+    const { key, execution, lease } = await start(store);
+    expect(execution.lease).toBe(lease);
+    expect(execution.lease).toMatchObject({ scope: event.scope, key });
+    await execution.fail();
+    await store.close();
+  });
+
+  it("stores and releases nothing once its lease was lost to another owner, whose record it leaves alone", async () => {
+    const store = await createStore("memory:");
+    const runs = [await start(store, { lease: 60 }), await start(store, { lease: 60 })];
+    for (const { key, lease } of runs) {
+      // Taken over: the lease goes and another owner claims the key.
+      await store.release(lease);
+      const other = await store.claim({
+        scope: event.scope,
+        key,
+        fingerprint: "f",
+        token: "other",
+        leaseMs: 60_000,
+      });
+      expect(other.outcome).toBe("acquired");
+    }
+    // The next renewal (every 20 ms) finds the lease gone.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [finished, failed] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    expect(finished.execution.respond(201, [], 2)).toBe("store-first");
+    finished.execution.write(Buffer.from("ok"));
+    await finished.execution.finish();
+    expect(finished.events.executed).toEqual([expect.objectContaining({ status: 201, stored: false })]);
+    // Nothing to give back: the key is the other owner's.
+    await failed.execution.fail();
+    expect(failed.events.released).toEqual([]);
+    for (const { key, events } of runs) {
+      expect(events.errors).toEqual([]);
+      expect(await store.get({ scope: event.scope, key })).toMatchObject({
+        state: "in_flight",
+        token: "other",
+      });
+    }
+    await store.close();
+  });
+
+  it("reports renewals that fail, as renew errors of its key", async () => {
+    const store = await createStore("memory:");
+    const failure = new Error("the store went away while renewing");
+    const { key, execution, events } = await start(failing(store, "renew", failure), { lease: 30 });
+    await until(() => events.errors.length > 0);
+    await execution.fail();
+    expect(events.errors[0]).toEqual({
+      ...event,
+      key,
+      operation: "renew",
+      error: failure,
+      failedOpen: false,
+    });
+    await store.close();
+  });
+
+  it("reports a chunk write that fails with the completion, which it then does not attempt", async () => {
+    const store = await createStore("memory:");
+    const failure = new Error("the store went away while appending");
+    const { key, execution, events } = await start(failing(store, "appendChunk", failure));
+    expect(execution.respond(201, [], undefined)).toBe("stream");
+    // More than one chunk (1 MiB): the first is appended while the rest is held back.
+    execution.write(Buffer.alloc(1024 * 1024 + 10, 1));
+    await execution.finish();
+    expect(events.errors).toEqual([
+      { ...event, key, operation: "complete", error: failure, failedOpen: false },
+    ]);
+    expect(events.executed).toEqual([expect.objectContaining({ stored: false })]);
+    expect(await store.get({ scope: event.scope, key })).toMatchObject({ state: "in_flight" });
+    await store.close();
+  });
+
+  it("reports a release that fails, and still reports the release", async () => {
+    const store = await createStore("memory:");
+    const failure = new Error("the store went away while releasing");
+    const { key, execution, events } = await start(failing(store, "release", failure));
+    expect(await execution.respond(503, [], 0)).toBe("pass");
+    expect(events.errors).toEqual([
+      { ...event, key, operation: "release", error: failure, failedOpen: false },
+    ]);
+    expect(events.released).toEqual([{ ...event, key, reason: "status", status: 503 }]);
+    await store.close();
+  });
+
+  it("takes every write without backpressure when it keeps no body: before the answer, past maxBodyBytes, empty", async () => {
+    const store = await createStore("memory:");
+    const { key, execution } = await start(store, { maxBodyBytes: 4 });
+    expect(execution.write(Buffer.from("early"))).toBe(true);
+    expect(execution.respond(200, [], undefined)).toBe("stream");
+    expect(execution.write(Buffer.from(""))).toBe(true);
+    expect(execution.write(Buffer.from("too large"))).toBe(true);
+    expect(execution.write(Buffer.alloc(3 * 1024 * 1024))).toBe(true);
+    await execution.finish();
+    const record = await store.get({ scope: event.scope, key });
+    expect(record).toMatchObject({
+      state: "completed",
+      response: { bodyOmitted: true, bodyLength: 0, chunkCount: 0 },
+    });
+    await store.close();
+  });
+});
