@@ -139,6 +139,21 @@ describe("an execution", () => {
     await store.close();
   });
 
+  it("answers `pass` to a response it does not keep, and to a second declaration", async () => {
+    const store = await createStore("memory:");
+    const declined = await start(store);
+    expect(await declined.execution.respond(201, [["X-Idempotency-Store", " No "]], 0)).toBe("pass");
+    expect(declined.events.released).toEqual([expect.objectContaining({ reason: "declined", status: 201 })]);
+    const twice = await start(store);
+    expect(twice.execution.respond(201, [], 0)).toBe("store-first");
+    expect(twice.execution.respond(500, [], 0)).toBe("pass");
+    await twice.execution.finish();
+    expect(await store.get({ scope: event.scope, key: twice.key })).toMatchObject({
+      response: { status: 201 },
+    });
+    await store.close();
+  });
+
   it("takes every write without backpressure when it keeps no body: before the answer, past maxBodyBytes, empty", async () => {
     const store = await createStore("memory:");
     const { key, execution } = await start(store, { maxBodyBytes: 4 });
