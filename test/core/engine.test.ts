@@ -52,6 +52,13 @@ const PROBLEM_HEADERS = [
   ["cache-control", "no-store"],
 ];
 
+/** The status, headers and parsed body of a problem answer; throws for any other decision. */
+function problemOf(decision: Decision) {
+  if (decision.action !== "respond") throw new Error(`expected a problem answer, got ${decision.action}`);
+  const { status, headers, body } = decision.response;
+  return { status, headers, body: JSON.parse(body) as unknown };
+}
+
 function executed(decision: Decision): Execution {
   if (decision.action !== "execute") throw new Error(`expected an execution, got ${decision.action}`);
   return decision.execution;
@@ -110,26 +117,23 @@ describe("the engine", () => {
       header: () => [],
       body: Buffer.from(""),
     });
-    expect(decision).toMatchObject({
-      action: "respond",
-      response: { status: 400, headers: PROBLEM_HEADERS },
-    });
-    if (decision.action !== "respond") return;
-    expect(JSON.parse(decision.response.body)).toMatchObject({
-      type: "https://oncely.dev/problems/key-required",
-      detail: "send an X-Request-Id header with this request",
+    expect(problemOf(decision)).toMatchObject({
+      status: 400,
+      headers: PROBLEM_HEADERS,
+      body: {
+        type: "https://oncely.dev/problems/key-required",
+        detail: "send an X-Request-Id header with this request",
+      },
     });
   });
 
   it("answers 400 to a key callback that returns no string, and passes when it returns none", async () => {
     const keyed = (key: unknown) => createEngine({ store, key: () => key as string });
     const request = upload("ignored", "x", false);
-    const invalid = await keyed(42).begin(request);
-    expect(invalid).toMatchObject({ action: "respond", response: { status: 400, headers: PROBLEM_HEADERS } });
-    if (invalid.action !== "respond") return;
-    expect(JSON.parse(invalid.response.body)).toMatchObject({
-      type: "https://oncely.dev/problems/invalid-key",
-      detail: "the key must be a string",
+    expect(problemOf(await keyed(42).begin(request))).toMatchObject({
+      status: 400,
+      headers: PROBLEM_HEADERS,
+      body: { type: "https://oncely.dev/problems/invalid-key", detail: "the key must be a string" },
     });
     expect(await keyed(undefined).begin(request)).toEqual({ action: "pass", reason: "no-key" });
     expect((await keyed(newKey()).begin(request)).action).toBe("execute");
@@ -174,16 +178,14 @@ describe("the engine", () => {
     const open = createEngine({ store: broken, onStoreError: "open" });
     expect(await open.begin(upload(newKey(), "x", false))).toEqual({ action: "pass", reason: "store-error" });
     const closed = await createEngine({ store: broken, retryAfter: 4 }).begin(upload(newKey(), "x", false));
-    expect(closed).toMatchObject({
-      action: "respond",
-      response: { status: 503, headers: [...PROBLEM_HEADERS, ["retry-after", "4"]] },
-    });
-    if (closed.action === "respond") {
-      expect(JSON.parse(closed.response.body)).toMatchObject({
+    expect(problemOf(closed)).toMatchObject({
+      status: 503,
+      headers: [...PROBLEM_HEADERS, ["retry-after", "4"]],
+      body: {
         type: "https://oncely.dev/problems/store-unavailable",
         detail: "the idempotency store cannot be reached; retry later",
-      });
-    }
+      },
+    });
   });
 
   it("never replays a record it cannot decrypt: 503, and a DecryptionFailedError for onStoreError", async () => {
@@ -218,15 +220,11 @@ describe("the engine", () => {
       expect(original.hashed()).toBe(0);
       // A duplicate meanwhile cannot tell whether it is the same request: 409, never 422.
       const duplicate = await engine.begin(upload(key, "another upload", false));
-      expect(duplicate).toMatchObject({
-        action: "respond",
-        response: { status: 409, headers: [...PROBLEM_HEADERS, ["retry-after", "1"]] },
+      expect(problemOf(duplicate)).toMatchObject({
+        status: 409,
+        headers: [...PROBLEM_HEADERS, ["retry-after", "1"]],
+        body: { detail: "a request with this idempotency key is still being processed; retry later" },
       });
-      if (duplicate.action === "respond") {
-        expect(JSON.parse(duplicate.response.body)).toMatchObject({
-          detail: "a request with this idempotency key is still being processed; retry later",
-        });
-      }
 
       await answer(execution, "stored");
       expect(original.hashed()).toBe(1);
@@ -247,17 +245,15 @@ describe("the engine", () => {
 
       const other = upload(key, "another large upload", true);
       const refused = await engine.begin(other);
-      expect(refused).toMatchObject({
-        action: "respond",
-        response: { status: 422, headers: PROBLEM_HEADERS },
-      });
-      expect(other.hashed()).toBe(1);
-      if (refused.action === "respond") {
-        expect(JSON.parse(refused.response.body)).toMatchObject({
+      expect(problemOf(refused)).toMatchObject({
+        status: 422,
+        headers: PROBLEM_HEADERS,
+        body: {
           type: "https://oncely.dev/problems/key-reused",
           detail: "this idempotency key was already used with a different request method, path or body",
-        });
-      }
+        },
+      });
+      expect(other.hashed()).toBe(1);
     });
 
     it("answers 409, never 422, to a streamed duplicate of a request still in flight", async () => {

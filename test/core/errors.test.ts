@@ -2,47 +2,37 @@
 // and read `scope`, `key` or `packageName`; `isOncelyError` must recognise every member,
 // even one thrown by a second copy of the package.
 import { describe, expect, it } from "vitest";
-import {
-  CorruptRecordError,
-  DecryptionFailedError,
-  IncompatibleDependencyError,
-  InvalidOptionError,
-  InvalidStoreUrlError,
-  isOncelyError,
-  MissingDependencyError,
-  OncelyError,
-  StoreClosedError,
-  StoreUnavailableError,
-  UnknownEncryptionKeyError,
-} from "../../src/index.js";
+import * as errors from "../../src/core/errors.js";
+
+type OncelyError = errors.OncelyError;
 
 const cause = new Error("the underlying failure");
 
 describe("the oncely errors", () => {
   it.each<[OncelyError, string, string, string, Record<string, unknown>]>([
     [
-      new InvalidOptionError("options.ttl is wrong", { cause }),
+      new errors.InvalidOptionError("options.ttl is wrong", { cause }),
       "InvalidOptionError",
       "ONCELY_INVALID_OPTION",
       "options.ttl is wrong",
       {},
     ],
     [
-      new InvalidStoreUrlError("no such scheme", { cause }),
+      new errors.InvalidStoreUrlError("no such scheme", { cause }),
       "InvalidStoreUrlError",
       "ONCELY_INVALID_STORE_URL",
       "no such scheme",
       {},
     ],
     [
-      new MissingDependencyError("pg", "The PostgreSQL store", { cause }),
+      new errors.MissingDependencyError("pg", "The PostgreSQL store", { cause }),
       "MissingDependencyError",
       "ONCELY_MISSING_DEPENDENCY",
       'The PostgreSQL store needs the optional package "pg": run `npm install pg`',
       { packageName: "pg" },
     ],
     [
-      new IncompatibleDependencyError("better-sqlite3@13", "better-sqlite3 12 does not build here", {
+      new errors.IncompatibleDependencyError("better-sqlite3@13", "better-sqlite3 12 does not build here", {
         cause,
       }),
       "IncompatibleDependencyError",
@@ -51,36 +41,36 @@ describe("the oncely errors", () => {
       { install: "better-sqlite3@13" },
     ],
     [
-      new StoreUnavailableError("connection refused", { cause }),
+      new errors.StoreUnavailableError("connection refused", { cause }),
       "StoreUnavailableError",
       "ONCELY_STORE_UNAVAILABLE",
       "connection refused",
       {},
     ],
     [
-      new CorruptRecordError("tenant", "k1", "no status", { cause }),
+      new errors.CorruptRecordError("tenant", "k1", "no status", { cause }),
       "CorruptRecordError",
       "ONCELY_CORRUPT_RECORD",
       'stored record for key "k1" is malformed: no status',
       { scope: "tenant", key: "k1" },
     ],
     [
-      new DecryptionFailedError("tenant", "k1", "the tag does not match", { cause }),
+      new errors.DecryptionFailedError("tenant", "k1", "the tag does not match", { cause }),
       "DecryptionFailedError",
       "ONCELY_DECRYPTION_FAILED",
       'stored record for key "k1" cannot be decrypted: the tag does not match',
       { scope: "tenant", key: "k1" },
     ],
   ])("%s has its name, stable code, message, fields and cause", (error, name, code, message, fields) => {
-    expect(error).toBeInstanceOf(OncelyError);
+    expect(error).toBeInstanceOf(errors.OncelyError);
     expect(error).toBeInstanceOf(Error);
     expect(error).toMatchObject({ name, code, message, ...fields });
     expect(error.cause).toBe(cause);
-    expect(isOncelyError(error)).toBe(true);
+    expect(errors.isOncelyError(error)).toBe(true);
   });
 
   it("has the same for the errors that take no cause", () => {
-    const unknownKey = new UnknownEncryptionKeyError("tenant", "k1", "2026-01");
+    const unknownKey = new errors.UnknownEncryptionKeyError("tenant", "k1", "2026-01");
     expect(unknownKey).toMatchObject({
       name: "UnknownEncryptionKeyError",
       code: "ONCELY_UNKNOWN_ENCRYPTION_KEY",
@@ -89,18 +79,18 @@ describe("the oncely errors", () => {
       key: "k1",
       keyId: "2026-01",
     });
-    const closed = new StoreClosedError();
+    const closed = new errors.StoreClosedError();
     expect(closed).toMatchObject({
       name: "StoreClosedError",
       code: "ONCELY_STORE_CLOSED",
       message: "the store is closed",
     });
-    expect([unknownKey, closed].every(isOncelyError)).toBe(true);
+    expect([unknownKey, closed].every(errors.isOncelyError)).toBe(true);
   });
 
   it("are recognised by their brand, also from another copy of the package, and nothing else is", () => {
     const fromAnotherCopy = Object.assign(new Error("x"), { [Symbol.for("oncely.error")]: true });
-    expect(isOncelyError(fromAnotherCopy)).toBe(true);
+    expect(errors.isOncelyError(fromAnotherCopy)).toBe(true);
     for (const value of [
       new Error("plain"),
       { code: "ONCELY_STORE_CLOSED" },
@@ -109,7 +99,7 @@ describe("the oncely errors", () => {
       undefined,
       "ONCELY_STORE_CLOSED",
     ]) {
-      expect(isOncelyError(value)).toBe(false);
+      expect(errors.isOncelyError(value)).toBe(false);
     }
   });
 });

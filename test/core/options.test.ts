@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { resolveOptions } from "../../src/core/options.js";
-import { createStore, type IdempotencyOptions, InvalidOptionError } from "../../src/index.js";
+import { createStore, DEFAULTS, type IdempotencyOptions, InvalidOptionError } from "../../src/index.js";
 
 describe("resolveOptions", async () => {
   const store = await createStore("memory:");
@@ -173,53 +173,45 @@ describe("resolveOptions", async () => {
   it("keeps the values given, with header and method names in one case and cookie names as given", () => {
     const hooks = { onExecuted: () => {} };
     const errorFormat = () => ({ failed: true });
-    const resolved = resolveOptions({
-      store,
-      methods: ["post", "Put"],
-      header: "X-Request-Key",
+    // Taken as they are.
+    const kept = {
       maxKeyLength: 64,
       required: true,
-      scopeHeader: "X-Tenant",
       scopeCookie: "SessionId",
       fingerprint: { method: false, path: true, body: false },
       mismatch: "ignore",
       wait: 250,
       ttl: 5000,
       lease: 3000,
-      replayHeader: "X-Replayed",
-      responseHeaders: { deny: ["Set-Cookie", "X-Secret"], allow: ["Content-Type", "X-Order"] },
-      storeHeader: "X-Keep",
       storeBeforeSendBytes: 10,
       maxBodyBytes: 20,
       maxRequestBodyBytes: 30,
-      errorFormat,
       onStoreError: "open",
       retryAfter: 7,
+    } as const;
+    const resolved = resolveOptions({
+      store,
+      ...kept,
+      methods: ["post", "Put"],
+      header: "X-Request-Key",
+      scopeHeader: "X-Tenant",
+      replayHeader: "X-Replayed",
+      responseHeaders: { deny: ["Set-Cookie", "X-Secret"], allow: ["Content-Type", "X-Order"] },
+      storeHeader: "X-Keep",
+      errorFormat,
       hooks,
     });
     expect(resolved).toMatchObject({
+      ...kept,
       methods: new Set(["POST", "PUT"]),
       header: "x-request-key",
-      maxKeyLength: 64,
-      required: true,
       key: undefined,
       scope: undefined,
       scopeHeader: "x-tenant",
-      scopeCookie: "SessionId",
-      fingerprint: { method: false, path: true, body: false },
-      mismatch: "ignore",
-      wait: 250,
-      ttl: 5000,
-      lease: 3000,
       replayHeader: "x-replayed",
       deniedHeaders: new Set(["set-cookie", "x-secret"]),
       allowedHeaders: new Set(["content-type", "x-order"]),
       storeHeader: "x-keep",
-      storeBeforeSendBytes: 10,
-      maxBodyBytes: 20,
-      maxRequestBodyBytes: 30,
-      onStoreError: "open",
-      retryAfter: 7,
       chunkBytes: 1024 * 1024,
     });
     expect(resolved.errorFormat).toBe(errorFormat);
@@ -228,25 +220,28 @@ describe("resolveOptions", async () => {
 
   it("defaults every other option as documented", () => {
     const resolved = resolveOptions({ store });
+    const same = [
+      "maxKeyLength",
+      "required",
+      "mismatch",
+      "wait",
+      "storeBeforeSendBytes",
+      "maxBodyBytes",
+      "maxRequestBodyBytes",
+      "errorFormat",
+      "onStoreError",
+      "retryAfter",
+    ] as const;
+    for (const name of same) expect(resolved[name], name).toBe(DEFAULTS[name]);
     expect(resolved).toMatchObject({
-      maxKeyLength: 128,
-      required: false,
       key: undefined,
       scopeHeader: "authorization",
       scopeCookie: undefined,
       fingerprint: { method: true, path: true, body: true },
-      mismatch: "reject",
-      wait: 0,
       replayHeader: "x-idempotency-replayed",
       deniedHeaders: new Set(["set-cookie"]),
       allowedHeaders: undefined,
       storeHeader: "x-idempotency-store",
-      storeBeforeSendBytes: 1024 * 1024,
-      maxBodyBytes: 100 * 1024 * 1024,
-      maxRequestBodyBytes: 10 * 1024 * 1024,
-      errorFormat: "problem",
-      onStoreError: "closed",
-      retryAfter: 1,
       hooks: {},
     });
     expect(resolveOptions({ store, fingerprint: { body: false } }).fingerprint).toEqual({
