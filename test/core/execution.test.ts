@@ -154,6 +154,45 @@ describe("an execution", () => {
     await store.close();
   });
 
+  it("stores a response of known length up to storeBeforeSendBytes before sending it, and streams the others", async () => {
+    const store = await createStore("memory:");
+    const plans: unknown[] = [];
+    for (const length of [0, 1024 * 1024, 1024 * 1024 + 1, undefined]) {
+      const { execution } = await start(store);
+      plans.push(execution.respond(200, [], length));
+      await execution.fail();
+    }
+    expect(plans).toEqual(["store-first", "store-first", "stream", "stream"]);
+    await store.close();
+  });
+
+  it("keeps only the bytes written between the answer and the end", async () => {
+    const store = await createStore("memory:");
+    const { key, execution } = await start(store);
+    execution.write(Buffer.from("before "));
+    expect(execution.respond(201, [], undefined)).toBe("stream");
+    execution.write(Buffer.from("body"));
+    await execution.finish();
+    execution.write(Buffer.from(" after"));
+    const record = await store.get({ scope: event.scope, key });
+    expect(record).toMatchObject({ state: "completed", response: { bodyLength: 4, chunkCount: 1 } });
+    if (record?.state === "completed") expect(Buffer.from(record.firstChunk).toString()).toBe("body");
+    await store.close();
+  });
+
+  it("keeps a body of exactly maxBodyBytes", async () => {
+    const store = await createStore("memory:");
+    const { key, execution } = await start(store, { maxBodyBytes: 4 });
+    execution.respond(201, [], undefined);
+    execution.write(Buffer.from("bo"));
+    execution.write(Buffer.from("dy"));
+    await execution.finish();
+    expect(await store.get({ scope: event.scope, key })).toMatchObject({
+      response: { bodyOmitted: false, bodyLength: 4 },
+    });
+    await store.close();
+  });
+
   it("takes every write without backpressure when it keeps no body: before the answer, past maxBodyBytes, empty", async () => {
     const store = await createStore("memory:");
     const { key, execution } = await start(store, { maxBodyBytes: 4 });
