@@ -13,7 +13,7 @@ import { resolveOptions } from "../../src/core/options.js";
 import { createStore } from "../../src/index.js";
 import type { IdempotencyStore } from "../../src/store.js";
 import { newKey } from "../helpers/http.js";
-import { failing } from "../helpers/stores.js";
+import { failing, slowAt } from "../helpers/stores.js";
 
 const event = { scope: "executions", method: "POST", path: "/orders" };
 
@@ -190,6 +190,49 @@ describe("an execution", () => {
     expect(await store.get({ scope: event.scope, key })).toMatchObject({
       response: { bodyOmitted: false, bodyLength: 4 },
     });
+    await store.close();
+  });
+
+  it("asks the writer to wait once two chunks are on their way to the store, and tells it when they arrived", async () => {
+    const store = await createStore("memory:");
+    const { key, execution } = await start(slowAt(store, "appendChunk", 100));
+    const drained: string[] = [];
+    execution.onDrain(() => drained.push("at once"));
+    expect(execution.respond(201, [], undefined)).toBe("stream");
+    const mib = 1024 * 1024;
+    // The first chunk leaves (1 MiB behind); the byte after it is held back for the completion.
+    expect(execution.write(Buffer.alloc(mib + 1, 1))).toBe(true);
+    // The second leaves too: 2 MiB behind.
+    expect(execution.write(Buffer.alloc(mib, 2))).toBe(false);
+    execution.onDrain(() => drained.push("drained"));
+    expect(drained).toEqual(["at once"]);
+    await until(() => drained.length === 2);
+    expect(drained).toEqual(["at once", "drained"]);
+    await execution.finish();
+    expect(await store.get({ scope: event.scope, key })).toMatchObject({
+      response: { bodyLength: 2 * mib + 1, chunkCount: 3 },
+    });
+    await store.close();
+  });
+
+  it("ends once: finishing before the answer, or failing after the end, changes nothing", async () => {
+    const store = await createStore("memory:");
+    const early = await start(store);
+    await early.execution.finish();
+    expect(early.events.executed).toEqual([]);
+    expect(await store.get({ scope: event.scope, key: early.key })).toMatchObject({ state: "in_flight" });
+    await early.execution.fail();
+
+    const late = await start(store);
+    late.execution.respond(201, [], 2);
+    late.execution.write(Buffer.from("ok"));
+    await late.execution.finish();
+    await late.execution.finish();
+    await late.execution.fail();
+    await late.execution.clientLeft();
+    expect(late.events.released).toEqual([]);
+    expect(late.events.executed).toEqual([expect.objectContaining({ status: 201, stored: true })]);
+    expect(await store.get({ scope: event.scope, key: late.key })).toMatchObject({ state: "completed" });
     await store.close();
   });
 
