@@ -236,6 +236,31 @@ describe("an execution", () => {
     await store.close();
   });
 
+  it("stores an empty body as no chunk at all", async () => {
+    const store = await createStore("memory:");
+    const { key, execution } = await start(store);
+    expect(execution.respond(204, [], 0)).toBe("store-first");
+    await execution.finish();
+    expect(await store.get({ scope: event.scope, key })).toMatchObject({
+      response: { status: 204, bodyLength: 0, chunkCount: 0 },
+    });
+    await store.close();
+  });
+
+  it("reports a completion that fails as not stored", async () => {
+    const store = await createStore("memory:");
+    const failure = new Error("the store went away while completing");
+    const { key, execution, events } = await start(failing(store, "complete", failure));
+    execution.respond(201, [], 2);
+    execution.write(Buffer.from("ok"));
+    await execution.finish();
+    expect(events.errors).toEqual([
+      { ...event, key, operation: "complete", error: failure, failedOpen: false },
+    ]);
+    expect(events.executed).toEqual([expect.objectContaining({ status: 201, stored: false })]);
+    await store.close();
+  });
+
   it("takes every write without backpressure when it keeps no body: before the answer, past maxBodyBytes, empty", async () => {
     const store = await createStore("memory:");
     const { key, execution } = await start(store, { maxBodyBytes: 4 });
