@@ -261,6 +261,44 @@ describe("an execution", () => {
     await store.close();
   });
 
+  it("gives the key back when the handler fails, with status 500 unless it declared one, and only once", async () => {
+    const store = await createStore("memory:");
+    const silent = await start(store);
+    await silent.execution.fail();
+    const declared = await start(store);
+    declared.execution.respond(201, [], undefined);
+    await declared.execution.fail();
+    await declared.execution.fail();
+    const refused = await start(store);
+    await refused.execution.respond(503, [], 0);
+    await refused.execution.fail();
+    for (const [run, status, reason] of [
+      [silent, 500, "error"],
+      [declared, 201, "error"],
+      [refused, 503, "status"],
+    ] as const) {
+      expect(run.events.released).toEqual([{ ...event, key: run.key, reason, status }]);
+      expect(run.events.executed).toEqual([expect.objectContaining({ status, stored: false })]);
+      expect(await store.get({ scope: event.scope, key: run.key })).toBeUndefined();
+    }
+    await store.close();
+  });
+
+  it("gives the key back when the client left before the handler started, and not once it answered", async () => {
+    const store = await createStore("memory:");
+    const left = await start(store);
+    await left.execution.clientLeft();
+    expect(left.events.released).toEqual([{ ...event, key: left.key, reason: "client-left" }]);
+    expect(await store.get({ scope: event.scope, key: left.key })).toBeUndefined();
+    const answered = await start(store);
+    answered.execution.respond(201, [], 2);
+    await answered.execution.clientLeft();
+    expect(answered.events.released).toEqual([]);
+    expect(await store.get({ scope: event.scope, key: answered.key })).toMatchObject({ state: "in_flight" });
+    await answered.execution.fail();
+    await store.close();
+  });
+
   it("takes every write without backpressure when it keeps no body: before the answer, past maxBodyBytes, empty", async () => {
     const store = await createStore("memory:");
     const { key, execution } = await start(store, { maxBodyBytes: 4 });
