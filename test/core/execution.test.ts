@@ -215,6 +215,40 @@ describe("an execution", () => {
     await store.close();
   });
 
+  it("sends no more chunks once one failed or was refused, and tells the writer only once fewer than two are behind", async () => {
+    const memory = await createStore("memory:");
+    const mib = 1024 * 1024;
+    for (const outcome of ["refused", "failed", "stored"] as const) {
+      const appended: number[] = [];
+      const store = new Proxy(memory, {
+        get: (target, name) => {
+          const value: unknown = Reflect.get(target, name, target);
+          if (typeof value !== "function") return value;
+          if (name !== "appendChunk") return value.bind(target);
+          return async (...args: Parameters<IdempotencyStore["appendChunk"]>) => {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            appended.push(args[1]);
+            if (outcome === "failed") throw new Error("the store went away while appending");
+            return outcome === "stored" && target.appendChunk(...args);
+          };
+        },
+      });
+      const { execution } = await start(store);
+      execution.respond(201, [], undefined);
+      // Three chunks leave at once: 3 MiB behind.
+      expect(execution.write(Buffer.alloc(3 * mib + 1))).toBe(false);
+      let appendedAtDrain = -1;
+      execution.onDrain(() => {
+        appendedAtDrain = appended.length;
+      });
+      await execution.finish();
+      expect(appended, outcome).toEqual(outcome === "stored" ? [0, 1, 2] : [0]);
+      // 3 MiB behind until the first write ends, 2 MiB until the second: fewer than two only then.
+      expect(appendedAtDrain, outcome).toBe(outcome === "stored" ? 2 : 1);
+    }
+    await memory.close();
+  });
+
   it("ends once: finishing before the answer, or failing after the end, changes nothing", async () => {
     const store = await createStore("memory:");
     const early = await start(store);
