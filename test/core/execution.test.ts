@@ -51,6 +51,18 @@ const until = async (done: () => boolean) => {
 };
 
 describe("an execution", () => {
+  it("reports how long it ran", async () => {
+    const store = await createStore("memory:");
+    const before = performance.now();
+    const { execution, events } = await start(store);
+    execution.respond(201, [], 0);
+    await execution.finish();
+    const ran = performance.now() - before;
+    expect(events.executed[0]?.durationMs).toBeGreaterThanOrEqual(0);
+    expect(events.executed[0]?.durationMs).toBeLessThanOrEqual(ran);
+    await store.close();
+  });
+
   it("owns the lease it was started with", async () => {
     const store = await createStore("memory:");
     const { key, execution, lease } = await start(store);

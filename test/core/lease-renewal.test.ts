@@ -46,6 +46,24 @@ describe("LeaseRenewal", () => {
     renewals[0]?.stop();
     expect(live()).toHaveLength(0);
     expect(set).toHaveBeenCalledTimes(1);
+    // Every third of the lease, and never more often than every 10 ms.
+    expect(set.mock.calls[0]?.[1]).toBe(1000);
+    const other = createMemoryStore({ purgeIntervalMs: 0 });
+    const [short] = await leases(other, 1, 15);
+    new LeaseRenewal(other, short as Lease, 15, quiet).stop();
+    expect(set.mock.calls[1]?.[1]).toBe(10);
+  });
+
+  it("can be stopped twice, leaving the other renewals of its length running", async () => {
+    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    const [first, second] = (await leases(store, 2, 3000)).map(
+      (lease) => new LeaseRenewal(store, lease, 3000, quiet),
+    );
+    first?.stop();
+    first?.stop();
+    expect(live()).toHaveLength(1);
+    second?.stop();
+    expect(live()).toHaveLength(0);
   });
 
   it("stops by itself, clearing its timer, one lease after its requester left, though never stopped", async () => {
