@@ -73,6 +73,25 @@ describe("replays", () => {
       ["x-replayed", "true"],
       ["content-length", "6"],
     ]);
+    const response = { ...record.response, headers: [...record.response.headers, ["x-order", "1"] as const] };
+    // A body too large to keep: its type goes with it, the marker says so, the length is 0.
+    const omitted = { ...record, response: { ...response, bodyOmitted: true, bodyLength: 0, chunkCount: 0 } };
+    expect(buildReplay(store, omitted, "x-replayed").headers).toEqual([
+      ["x-order", "1"],
+      ["x-replayed", "true"],
+      ["x-idempotency-body-omitted", "true"],
+      ["content-length", "0"],
+    ]);
+    // A status that never has a body gets no Content-Length.
+    const empty = { ...record, response: { ...response, status: 204, bodyLength: 0, chunkCount: 0 } };
+    expect(buildReplay(store, empty, "x-replayed")).toMatchObject({
+      status: 204,
+      headers: [
+        ["content-type", "text/plain"],
+        ["x-order", "1"],
+        ["x-replayed", "true"],
+      ],
+    });
     expect(isSealed(record)).toBe(false);
     expect(
       isSealed({ ...record, response: { ...record.response, headers: [["x-oncely-sealed", "…"]] } }),
