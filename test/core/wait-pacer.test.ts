@@ -2,7 +2,7 @@
 // double up to a ceiling, or a store's change wait with a slow, growing, jittered safety
 // timeout; never past the deadline. Durations are only bounded loosely: the machine may be
 // loaded, and the bounds only have to tell the pacing apart from its opposites.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { changeWaitOf, WaitPacer } from "../../src/core/wait-pacer.js";
 import type { IdempotencyStore, InFlightRecord } from "../../src/store.js";
 
@@ -55,6 +55,19 @@ describe("WaitPacer", () => {
     await new WaitPacer(300).pause(async (timeoutMs) => void short.push(timeoutMs));
     expect(short[0]).toBeLessThanOrEqual(300);
     expect(short[0]).toBeGreaterThan(250);
+  });
+
+  it("spreads the change wait's timeout from 80 % to 120 % with the random draw", async () => {
+    const firstTimeout = async (draw: number) => {
+      vi.spyOn(Math, "random").mockReturnValue(draw);
+      const seen: number[] = [];
+      await new WaitPacer(100_000).pause(async (timeoutMs) => void seen.push(timeoutMs));
+      vi.restoreAllMocks();
+      return seen[0];
+    };
+    expect(await firstTimeout(0)).toBeCloseTo(800);
+    expect(await firstTimeout(0.5)).toBeCloseTo(1000);
+    expect(await firstTimeout(0.99)).toBeCloseTo(1196);
   });
 
   it("polls instead when a change wait rejects, against its contract", async () => {
