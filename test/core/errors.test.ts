@@ -9,65 +9,74 @@ type OncelyError = errors.OncelyError;
 const cause = new Error("the underlying failure");
 
 describe("the oncely errors", () => {
-  it.each<[OncelyError, string, string, string, Record<string, unknown>]>([
-    [
-      new errors.InvalidOptionError("options.ttl is wrong", { cause }),
-      "InvalidOptionError",
-      "ONCELY_INVALID_OPTION",
-      "options.ttl is wrong",
-      {},
-    ],
-    [
-      new errors.InvalidStoreUrlError("no such scheme", { cause }),
-      "InvalidStoreUrlError",
-      "ONCELY_INVALID_STORE_URL",
-      "no such scheme",
-      {},
-    ],
-    [
-      new errors.MissingDependencyError("pg", "The PostgreSQL store", { cause }),
-      "MissingDependencyError",
-      "ONCELY_MISSING_DEPENDENCY",
-      'The PostgreSQL store needs the optional package "pg": run `npm install pg`',
-      { packageName: "pg" },
-    ],
-    [
-      new errors.IncompatibleDependencyError("better-sqlite3@13", "better-sqlite3 12 does not build here", {
-        cause,
-      }),
-      "IncompatibleDependencyError",
-      "ONCELY_INCOMPATIBLE_DEPENDENCY",
-      "better-sqlite3 12 does not build here: run `npm install better-sqlite3@13`",
-      { install: "better-sqlite3@13" },
-    ],
-    [
-      new errors.StoreUnavailableError("connection refused", { cause }),
-      "StoreUnavailableError",
-      "ONCELY_STORE_UNAVAILABLE",
-      "connection refused",
-      {},
-    ],
-    [
-      new errors.CorruptRecordError("tenant", "k1", "no status", { cause }),
-      "CorruptRecordError",
-      "ONCELY_CORRUPT_RECORD",
-      'stored record for key "k1" is malformed: no status',
-      { scope: "tenant", key: "k1" },
-    ],
-    [
-      new errors.DecryptionFailedError("tenant", "k1", "the tag does not match", { cause }),
-      "DecryptionFailedError",
-      "ONCELY_DECRYPTION_FAILED",
-      'stored record for key "k1" cannot be decrypted: the tag does not match',
-      { scope: "tenant", key: "k1" },
-    ],
-  ])("%s has its name, stable code, message, fields and cause", (error, name, code, message, fields) => {
-    expect(error).toBeInstanceOf(errors.OncelyError);
-    expect(error).toBeInstanceOf(Error);
-    expect(error).toMatchObject({ name, code, message, ...fields });
-    expect(error.cause).toBe(cause);
-    expect(errors.isOncelyError(error)).toBe(true);
-  });
+  // Made inside each test (not while the table is built) so that the test sees the code it runs.
+  it.each<{
+    name: string;
+    make: () => OncelyError;
+    code: string;
+    message: string;
+    fields?: Record<string, unknown>;
+  }>([
+    {
+      name: "InvalidOptionError",
+      make: () => new errors.InvalidOptionError("options.ttl is wrong", { cause }),
+      code: "ONCELY_INVALID_OPTION",
+      message: "options.ttl is wrong",
+    },
+    {
+      name: "InvalidStoreUrlError",
+      make: () => new errors.InvalidStoreUrlError("no such scheme", { cause }),
+      code: "ONCELY_INVALID_STORE_URL",
+      message: "no such scheme",
+    },
+    {
+      name: "MissingDependencyError",
+      make: () => new errors.MissingDependencyError("pg", "The PostgreSQL store", { cause }),
+      code: "ONCELY_MISSING_DEPENDENCY",
+      message: 'The PostgreSQL store needs the optional package "pg": run `npm install pg`',
+      fields: { packageName: "pg" },
+    },
+    {
+      name: "IncompatibleDependencyError",
+      make: () =>
+        new errors.IncompatibleDependencyError("better-sqlite3@13", "better-sqlite3 12 does not build here", {
+          cause,
+        }),
+      code: "ONCELY_INCOMPATIBLE_DEPENDENCY",
+      message: "better-sqlite3 12 does not build here: run `npm install better-sqlite3@13`",
+      fields: { install: "better-sqlite3@13" },
+    },
+    {
+      name: "StoreUnavailableError",
+      make: () => new errors.StoreUnavailableError("connection refused", { cause }),
+      code: "ONCELY_STORE_UNAVAILABLE",
+      message: "connection refused",
+    },
+    {
+      name: "CorruptRecordError",
+      make: () => new errors.CorruptRecordError("tenant", "k1", "no status", { cause }),
+      code: "ONCELY_CORRUPT_RECORD",
+      message: 'stored record for key "k1" is malformed: no status',
+      fields: { scope: "tenant", key: "k1" },
+    },
+    {
+      name: "DecryptionFailedError",
+      make: () => new errors.DecryptionFailedError("tenant", "k1", "the tag does not match", { cause }),
+      code: "ONCELY_DECRYPTION_FAILED",
+      message: 'stored record for key "k1" cannot be decrypted: the tag does not match',
+      fields: { scope: "tenant", key: "k1" },
+    },
+  ])(
+    "$name has its name, stable code, message, fields and cause",
+    ({ name, make, code, message, fields }) => {
+      const error = make();
+      expect(error).toBeInstanceOf(errors.OncelyError);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).toMatchObject({ name, code, message, ...fields });
+      expect(error.cause).toBe(cause);
+      expect(errors.isOncelyError(error)).toBe(true);
+    },
+  );
 
   it("has the same for the errors that take no cause", () => {
     const unknownKey = new errors.UnknownEncryptionKeyError("tenant", "k1", "2026-01");

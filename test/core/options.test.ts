@@ -106,6 +106,16 @@ describe("resolveOptions", async () => {
       "options.scopeCookie must be a valid cookie name, got 7",
     ],
     [
+      "a fingerprint method flag that is no boolean",
+      { fingerprint: { method: 1 as never } },
+      "options.fingerprint.method must be true or false",
+    ],
+    [
+      "a fingerprint path flag that is no boolean",
+      { fingerprint: { path: null as never } },
+      "options.fingerprint.path must be true or false",
+    ],
+    [
       "a fingerprint part that is no boolean",
       { fingerprint: { body: "no" as never } },
       "options.fingerprint.body must be true or false",
