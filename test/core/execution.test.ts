@@ -214,12 +214,13 @@ describe("an execution", () => {
     const mib = 1024 * 1024;
     // The first chunk leaves (1 MiB behind); the byte after it is held back for the completion.
     expect(execution.write(Buffer.alloc(mib + 1, 1))).toBe(true);
+    execution.onDrain(() => drained.push("behind, but not too far"));
     // The second leaves too: 2 MiB behind.
     expect(execution.write(Buffer.alloc(mib, 2))).toBe(false);
     execution.onDrain(() => drained.push("drained"));
-    expect(drained).toEqual(["at once"]);
-    await until(() => drained.length === 2);
-    expect(drained).toEqual(["at once", "drained"]);
+    expect(drained).toEqual(["at once", "behind, but not too far"]);
+    await until(() => drained.length === 3);
+    expect(drained).toEqual(["at once", "behind, but not too far", "drained"]);
     await execution.finish();
     expect(await store.get({ scope: event.scope, key })).toMatchObject({
       response: { bodyLength: 2 * mib + 1, chunkCount: 3 },
