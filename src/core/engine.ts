@@ -3,6 +3,7 @@ import { DecryptionFailedError, isUnreadableRecord, StoreUnavailableError } from
 import { Execution } from "./execution.js";
 import { BodyFingerprintHasher, credentialScope, requestFingerprint } from "./hashing.js";
 import { emit, type KeyEvent } from "./hooks.js";
+import type { KeyExtractor } from "./json-key.js";
 import { type KeyParseResult, parseKeyHeader, validateKey } from "./key.js";
 import { startDeadlineMs } from "./lease-renewal.js";
 import { type IdempotencyOptions, type ResolvedOptions, resolveOptions } from "./options.js";
@@ -123,7 +124,7 @@ export class IdempotencyEngine {
   async #beginWithCallbacks(request: IncomingRequest): Promise<Decision> {
     const { options } = this;
     const parsed = options.key
-      ? await this.#customKey(request)
+      ? await this.#customKey(options.key, request)
       : parseKeyHeader(request.header(options.header), options.maxKeyLength);
     if (!parsed?.ok) return this.#withoutValidKey(parsed);
     const scope = options.scope
@@ -147,8 +148,8 @@ export class IdempotencyEngine {
     return await this.#claim(event, fingerprint);
   }
 
-  async #customKey(request: IncomingRequest) {
-    const key = await this.options.key?.(request);
+  async #customKey(extract: KeyExtractor, request: IncomingRequest) {
+    const key = await extract(request);
     if (key === undefined) return undefined;
     // A JavaScript callback or a JSON field may hand over anything.
     if (typeof key !== "string") return { ok: false as const, reason: "the key must be a string" };

@@ -81,7 +81,6 @@ export class LeaseRenewal {
   #until = Number.POSITIVE_INFINITY;
   #requester: { readonly abandoned: boolean } | undefined;
   #lost = false;
-  #stopped = false;
 
   /** Starts renewing at once; call {@link stop} when the work ends. */
   constructor(store: IdempotencyStore, lease: Lease, leaseMs: number, handlers: LeaseRenewalHandlers) {
@@ -108,8 +107,7 @@ export class LeaseRenewal {
 
   /** Stops renewing; the lease then lapses on its own unless it is completed or released. */
   stop(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
+    // Stopping again is harmless: the ticker no longer holds this renewal.
     this.#ticker.delete(this);
   }
 

@@ -3,9 +3,10 @@
 // The timers are watched through spies on the global setInterval and clearInterval.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
-import { LeaseRenewal } from "../../src/core/lease-renewal.js";
+import { LeaseRenewal, startDeadlineMs } from "../../src/core/lease-renewal.js";
 import type { Lease } from "../../src/store.js";
 import { createMemoryStore, type MemoryStore } from "../../src/stores/memory/index.js";
+import { failing } from "../helpers/stores.js";
 
 const quiet = { onLost: () => {}, onError: () => {} };
 let set: MockInstance<typeof setInterval>;
@@ -45,6 +46,24 @@ describe("LeaseRenewal", () => {
     renewals[0]?.stop();
     expect(live()).toHaveLength(0);
     expect(set).toHaveBeenCalledTimes(1);
+    // Every third of the lease, and never more often than every 10 ms.
+    expect(set.mock.calls[0]?.[1]).toBe(1000);
+    const other = createMemoryStore({ purgeIntervalMs: 0 });
+    const [short] = await leases(other, 1, 15);
+    new LeaseRenewal(other, short as Lease, 15, quiet).stop();
+    expect(set.mock.calls[1]?.[1]).toBe(10);
+  });
+
+  it("can be stopped twice, leaving the other renewals of its length running", async () => {
+    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    const [first, second] = (await leases(store, 2, 3000)).map(
+      (lease) => new LeaseRenewal(store, lease, 3000, quiet),
+    );
+    first?.stop();
+    first?.stop();
+    expect(live()).toHaveLength(1);
+    second?.stop();
+    expect(live()).toHaveLength(0);
   });
 
   it("stops by itself, clearing its timer, one lease after its requester left, though never stopped", async () => {
@@ -59,5 +78,45 @@ describe("LeaseRenewal", () => {
     expect(live()).toHaveLength(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
     expect(renewal.lost).toBe(false);
+  });
+});
+
+describe("a renewal the store refuses or fails", () => {
+  it("is lost, once, when the lease went to someone else, and stops", async () => {
+    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    const [lease] = await leases(store, 1, 60);
+    let lost = 0;
+    const renewal = new LeaseRenewal(store, lease as Lease, 60, {
+      onLost: () => void lost++,
+      onError: () => {},
+    });
+    await store.release(lease as Lease);
+    const started = Date.now();
+    while (live().length > 0 && Date.now() - started < 2000) await sleep(10);
+    expect(renewal.lost).toBe(true);
+    expect(lost).toBe(1);
+    expect(live()).toHaveLength(0);
+  });
+
+  it("reports each failed renewal and keeps trying", async () => {
+    const store = createMemoryStore({ purgeIntervalMs: 0 });
+    const [lease] = await leases(store, 1, 30);
+    const failure = new Error("the store went away");
+    const errors: unknown[] = [];
+    const renewal = new LeaseRenewal(failing(store, "renew", failure), lease as Lease, 30, {
+      onLost: () => {},
+      onError: (error) => void errors.push(error),
+    });
+    const started = Date.now();
+    while (errors.length < 2 && Date.now() - started < 2000) await sleep(5);
+    renewal.stop();
+    expect(errors.slice(0, 2)).toEqual([failure, failure]);
+    expect(renewal.lost).toBe(false);
+  });
+});
+
+describe("startDeadlineMs", () => {
+  it("leaves a third of the lease (rounded down) for the first renewal to land in", () => {
+    expect([3, 10, 600, 60_000].map(startDeadlineMs)).toEqual([2, 7, 400, 40_000]);
   });
 });

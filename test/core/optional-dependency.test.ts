@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { MissingDependencyError } from "../../src/core/errors.js";
 import { importOptional } from "../../src/core/optional-dependency.js";
@@ -47,6 +48,25 @@ describe("optional dependencies", () => {
     ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(MissingDependencyError);
     expect(error).toMatchObject({ packageName: "oncely-no-such-package" });
+  });
+
+  it("names the package when CommonJS' require misses it", async () => {
+    const error = await importOptional("oncely-no-such-package", "This test", () => {
+      const require = createRequire(import.meta.url);
+      return Promise.resolve().then(() => require("oncely-no-such-package"));
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MissingDependencyError);
+    expect((error as MissingDependencyError).cause).toHaveProperty("code", "MODULE_NOT_FOUND");
+  });
+
+  it("throws as is an import failure that names no missing module", async () => {
+    const failure = Object.assign(new Error("broken while loading"), { code: "ERR_SOMETHING_ELSE" });
+    for (const thrown of [failure, undefined]) {
+      const error = await importOptional("oncely-no-such-package", "This test", () =>
+        Promise.reject(thrown),
+      ).catch((caught: unknown) => caught);
+      expect(error).toBe(thrown);
+    }
   });
 
   it("throws as is what fails inside a package that is installed", async () => {

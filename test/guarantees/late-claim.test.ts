@@ -5,12 +5,13 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDeduper } from "../../src/events/index.js";
-import { createEngine, createStore, StoreUnavailableError } from "../../src/index.js";
+import { createEngine, createStore, type StoreErrorEvent, StoreUnavailableError } from "../../src/index.js";
 import { type GatewayProcess, startGateway, startUpstream, type Upstream } from "../gateway/helpers.js";
+import { guardedServer } from "../helpers/guarded.js";
 import { newKey, send } from "../helpers/http.js";
 import { type Child, executions, startChild } from "../helpers/processes.js";
 import { serviceUrl } from "../helpers/services.js";
-import { temporaryDirectory } from "../helpers/stores.js";
+import { failing, slowAt, temporaryDirectory } from "../helpers/stores.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { uniquePrefix } from "../stores/redis-support.js";
 
@@ -80,6 +81,80 @@ describe("a claim the store answers at once", () => {
       }
       expect(actions).toContain("execute");
     } finally {
+      await store.close();
+    }
+  });
+});
+
+// The same refusal in this process, where the store is slow itself: the paths below are
+// then seen by `npm run mutate`, which cannot look into the gateways' child processes.
+describe("a claim a slow store answers after the start deadline", () => {
+  /** Past two thirds of LEASE_MS (400 ms), when the lease could lapse before its first renewal. */
+  const SLOW_MS = 450;
+
+  it.each(["closed", "open"] as const)(
+    "answers 503 without running the handler, and gives the key back (onStoreError: %s)",
+    async (onStoreError) => {
+      const store = await createStore("memory:");
+      const errors: StoreErrorEvent[] = [];
+      const server = await guardedServer(slowAt(store, "claim", SLOW_MS), {
+        lease: LEASE_MS,
+        retryAfter: 3,
+        onStoreError,
+        hooks: { onStoreError: (event) => void errors.push(event) },
+      });
+      try {
+        const key = newKey();
+        const answer = await send(server.url, { headers: { "idempotency-key": key } });
+        expect(answer.status).toBe(503);
+        expect(answer.json()).toMatchObject(TOO_LATE);
+        expect(
+          [...answer.headers].filter(
+            ([name]) => name !== "date" && name !== "connection" && name !== "keep-alive",
+          ),
+        ).toEqual([
+          ["cache-control", "no-store"],
+          ["content-length", String(answer.body.length)],
+          ["content-type", "application/problem+json"],
+          ["retry-after", "3"],
+        ]);
+        expect(server.count()).toBe(0);
+        expect(errors).toEqual([
+          expect.objectContaining({ key, method: "POST", path: "/", operation: "claim", failedOpen: false }),
+        ]);
+        expect(errors[0]?.error).toBeInstanceOf(StoreUnavailableError);
+        expect(String(errors[0]?.error)).toMatch(
+          new RegExp(`the claim took \\d+ ms, too late to start within a ${LEASE_MS} ms lease$`),
+        );
+        // Released at once, not left to lapse: the key is free before the lease would end.
+        expect(await store.get({ scope: "anonymous", key })).toBeUndefined();
+      } finally {
+        await server.close();
+        await store.close();
+      }
+    },
+  );
+
+  it("reports a release that fails too, and still answers 503", async () => {
+    const store = await createStore("memory:");
+    const failure = new Error("the store went away while releasing");
+    const errors: StoreErrorEvent[] = [];
+    const server = await guardedServer(failing(slowAt(store, "claim", SLOW_MS), "release", failure), {
+      lease: LEASE_MS,
+      hooks: { onStoreError: (event) => void errors.push(event) },
+    });
+    try {
+      const key = newKey();
+      const answer = await send(server.url, { headers: { "idempotency-key": key } });
+      expect(answer.json()).toMatchObject(TOO_LATE);
+      expect(server.count()).toBe(0);
+      expect(errors.map(({ operation, failedOpen }) => [operation, failedOpen])).toEqual([
+        ["claim", false],
+        ["release", false],
+      ]);
+      expect(errors[1]).toMatchObject({ key, method: "POST", path: "/", error: failure });
+    } finally {
+      await server.close();
       await store.close();
     }
   });

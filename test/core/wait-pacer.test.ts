@@ -1,0 +1,95 @@
+// How a waiting duplicate paces its looks at the original: polls that start short and
+// double up to a ceiling, or a store's change wait with a slow, growing, jittered safety
+// timeout; never past the deadline. Durations are only bounded loosely: the machine may be
+// loaded, and the bounds only have to tell the pacing apart from its opposites.
+import { describe, expect, it, vi } from "vitest";
+import { changeWaitOf, WaitPacer } from "../../src/core/wait-pacer.js";
+import type { IdempotencyStore, InFlightRecord } from "../../src/store.js";
+
+async function timed(pause: Promise<boolean>): Promise<[boolean, number]> {
+  const started = performance.now();
+  const result = await pause;
+  return [result, performance.now() - started];
+}
+
+describe("WaitPacer", () => {
+  it("polls after pauses of 20 ms doubling to 250 ms, and says true after each", async () => {
+    const pacer = new WaitPacer(60_000);
+    const pauses: number[] = [];
+    for (let look = 0; look < 5; look++) {
+      const [again, ms] = await timed(pacer.pause());
+      expect(again).toBe(true);
+      pauses.push(ms);
+    }
+    // 20 + 40 + 80 + 160 + 250 ms; halving pauses would take 39 ms, a floor of 250 ms 3.8 s.
+    const total = pauses.reduce((sum, ms) => sum + ms, 0);
+    expect(total).toBeGreaterThanOrEqual(540);
+    expect(total).toBeLessThan(2500);
+    expect(pauses[0]).toBeGreaterThanOrEqual(19);
+  });
+
+  it("looks until the deadline, and says false once it has passed", async () => {
+    const started = performance.now();
+    const pacer = new WaitPacer(100);
+    let looks = 0;
+    while (await pacer.pause()) looks += 1;
+    // 20 + 40 ms, then the 40 ms left rather than a pause of 80 ms.
+    expect(looks).toBe(3);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(99);
+    expect(await new WaitPacer(0).pause()).toBe(false);
+    expect(await new WaitPacer(60_000, Date.now() - 60_000).pause()).toBe(false);
+  });
+
+  it("gives a change wait 1 s ±20 % at first, doubling to 8 s, and the time left at most", async () => {
+    const timeouts: number[] = [];
+    const pacer = new WaitPacer(100_000);
+    for (let look = 0; look < 5; look++) {
+      expect(await pacer.pause(async (timeoutMs) => void timeouts.push(timeoutMs))).toBe(true);
+    }
+    const bounds = [1000, 2000, 4000, 8000, 8000];
+    timeouts.forEach((timeout, look) => {
+      expect(timeout, `look ${look}`).toBeGreaterThanOrEqual(0.8 * (bounds[look] ?? 0));
+      expect(timeout, `look ${look}`).toBeLessThanOrEqual(1.2 * (bounds[look] ?? 0));
+    });
+    const short: number[] = [];
+    await new WaitPacer(300).pause(async (timeoutMs) => void short.push(timeoutMs));
+    expect(short[0]).toBeLessThanOrEqual(300);
+    expect(short[0]).toBeGreaterThan(250);
+  });
+
+  it("spreads the change wait's timeout from 80 % to 120 % with the random draw", async () => {
+    const firstTimeout = async (draw: number) => {
+      vi.spyOn(Math, "random").mockReturnValue(draw);
+      const seen: number[] = [];
+      await new WaitPacer(100_000).pause(async (timeoutMs) => void seen.push(timeoutMs));
+      vi.restoreAllMocks();
+      return seen[0];
+    };
+    expect(await firstTimeout(0)).toBeCloseTo(800);
+    expect(await firstTimeout(0.5)).toBeCloseTo(1000);
+    expect(await firstTimeout(0.99)).toBeCloseTo(1196);
+  });
+
+  it("polls instead when a change wait rejects, against its contract", async () => {
+    const pacer = new WaitPacer(60_000);
+    const [again, ms] = await timed(pacer.pause(() => Promise.reject(new Error("a broken store"))));
+    expect(again).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(19);
+  });
+});
+
+describe("changeWaitOf", () => {
+  it("binds a store's waitForChange to the record, and is undefined for a store without one", async () => {
+    const record = { state: "in_flight" } as InFlightRecord;
+    const calls: unknown[] = [];
+    const watching = {
+      waitForChange(this: unknown, seen: InFlightRecord, timeoutMs: number) {
+        calls.push([this, seen, timeoutMs]);
+        return Promise.resolve();
+      },
+    } as unknown as IdempotencyStore;
+    await changeWaitOf(watching, record)?.(123);
+    expect(calls).toEqual([[watching, record, 123]]);
+    expect(changeWaitOf({} as IdempotencyStore, record)).toBeUndefined();
+  });
+});
