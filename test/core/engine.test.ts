@@ -12,9 +12,9 @@ import {
   type ReleasedEvent,
   type StoreErrorEvent,
 } from "../../src/index.js";
-import { PENDING_FINGERPRINT } from "../../src/store.js";
+import { type IdempotencyStore, PENDING_FINGERPRINT } from "../../src/store.js";
 import { newKey } from "../helpers/http.js";
-import { failing } from "../helpers/stores.js";
+import { failing, withMethod } from "../helpers/stores.js";
 
 const store = await createStore("memory:");
 afterAll(() => store.close());
@@ -150,17 +150,15 @@ describe("the engine", () => {
 
   it("lets a waiting duplicate look again when the store reports a change, rather than polling", async () => {
     let claims = 0;
-    const counting = new Proxy(store, {
-      get: (target, name) => {
-        const value: unknown = Reflect.get(target, name, target);
-        if (typeof value !== "function") return value;
-        if (name !== "claim") return value.bind(target);
-        return (...args: unknown[]) => {
+    const counting = withMethod(
+      store,
+      "claim",
+      (real) =>
+        (...args: Parameters<IdempotencyStore["claim"]>) => {
           claims += 1;
-          return value.apply(target, args);
-        };
-      },
-    });
+          return real(...args);
+        },
+    );
     const waiting = createEngine({ store: counting, wait: 10_000 });
     const key = newKey();
     const execution = executed(await waiting.begin(upload(key, "x", false)));

@@ -13,7 +13,7 @@ import { resolveOptions } from "../../src/core/options.js";
 import { createStore } from "../../src/index.js";
 import type { IdempotencyStore } from "../../src/store.js";
 import { newKey } from "../helpers/http.js";
-import { failing, slowAt } from "../helpers/stores.js";
+import { failing, slowAt, withMethod } from "../helpers/stores.js";
 
 const event = { scope: "executions", method: "POST", path: "/orders" };
 
@@ -233,19 +233,17 @@ describe("an execution", () => {
     const mib = 1024 * 1024;
     for (const outcome of ["refused", "failed", "stored"] as const) {
       const appended: number[] = [];
-      const store = new Proxy(memory, {
-        get: (target, name) => {
-          const value: unknown = Reflect.get(target, name, target);
-          if (typeof value !== "function") return value;
-          if (name !== "appendChunk") return value.bind(target);
-          return async (...args: Parameters<IdempotencyStore["appendChunk"]>) => {
+      const store = withMethod(
+        memory,
+        "appendChunk",
+        (real) =>
+          async (...args: Parameters<IdempotencyStore["appendChunk"]>) => {
             await new Promise((resolve) => setTimeout(resolve, 50));
             appended.push(args[1]);
             if (outcome === "failed") throw new Error("the store went away while appending");
-            return outcome === "stored" && target.appendChunk(...args);
-          };
-        },
-      });
+            return outcome === "stored" && real(...args);
+          },
+      );
       const { execution } = await start(store);
       execution.respond(201, [], undefined);
       // Three chunks leave at once: 3 MiB behind.

@@ -4,21 +4,15 @@ import { describe, expect, it } from "vitest";
 import { SharedClaims } from "../../src/core/shared-claims.js";
 import { createStore } from "../../src/index.js";
 import type { ClaimInput, IdempotencyStore } from "../../src/store.js";
+import { withMethod } from "../helpers/stores.js";
 
 /** `store`, counting the claims that reach it; the first `failures` of them reject. */
 function counted(store: IdempotencyStore, failures = 0) {
   const sent: ClaimInput[] = [];
-  const counting = new Proxy(store, {
-    get: (target, name) => {
-      const value: unknown = Reflect.get(target, name, target);
-      if (typeof value !== "function") return value;
-      if (name !== "claim") return value.bind(target);
-      return (input: ClaimInput) => {
-        sent.push(input);
-        if (sent.length <= failures) return Promise.reject(new Error("the store hiccupped"));
-        return value.call(target, input);
-      };
-    },
+  const counting = withMethod(store, "claim", (real) => (input: ClaimInput) => {
+    sent.push(input);
+    if (sent.length <= failures) return Promise.reject(new Error("the store hiccupped"));
+    return real(input);
   });
   return { store: counting, sent };
 }

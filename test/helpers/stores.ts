@@ -72,6 +72,24 @@ export const released = (store: IdempotencyStore, key: string) => recordState(st
 export const claimed = (store: IdempotencyStore, key: string) => recordState(store, key, "in_flight");
 
 /**
+ * The real `store`, except that `method` is what `replace` makes of the real one (bound to the
+ * store): a backend that fails, lags or is counted at one step.
+ */
+export function withMethod<M extends keyof IdempotencyStore>(
+  store: IdempotencyStore,
+  method: M,
+  replace: (real: IdempotencyStore[M]) => unknown,
+): IdempotencyStore {
+  return new Proxy(store, {
+    get: (target, name) => {
+      const value: unknown = Reflect.get(target, name, target);
+      const bound = typeof value === "function" ? value.bind(target) : value;
+      return name === method ? replace(bound as IdempotencyStore[M]) : bound;
+    },
+  });
+}
+
+/**
  * The real `store`, except that `method` rejects with `error`: a backend that goes away at
  * one step, for the paths that only a store failure reaches.
  */
@@ -80,13 +98,7 @@ export function failing(
   method: keyof IdempotencyStore,
   error: Error,
 ): IdempotencyStore {
-  return new Proxy(store, {
-    get: (target, name) => {
-      if (name === method) return () => Promise.reject(error);
-      const value: unknown = Reflect.get(target, name, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  return withMethod(store, method, () => () => Promise.reject(error));
 }
 
 /** The real `store`, except that `method` answers `delayMs` late: a backend that is slow at one step. */
@@ -95,15 +107,8 @@ export function slowAt(
   method: keyof IdempotencyStore,
   delayMs: number,
 ): IdempotencyStore {
-  return new Proxy(store, {
-    get: (target, name) => {
-      const value: unknown = Reflect.get(target, name, target);
-      if (typeof value !== "function") return value;
-      if (name !== method) return value.bind(target);
-      return async (...args: unknown[]) => {
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        return value.apply(target, args);
-      };
-    },
+  return withMethod(store, method, (real) => async (...args: unknown[]) => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return (real as (...args: unknown[]) => unknown)(...args);
   });
 }
