@@ -136,6 +136,9 @@ export async function chaosRun(options: RunOptions): Promise<Verdict> {
     const randomKilling = (async () => {
       for (let done = 0; done < options.randomKills && !stop.signal.aborted; ) {
         await sleep(random.between(200, 1500));
+        // Every owner may be restarting after kills: wait for them rather than sleep again,
+        // or a quick load could end before the kill comes.
+        if (live.size === 0) await Promise.all(restarts);
         const owner = random.pick([...live.keys()]);
         if (owner !== undefined && !stop.signal.aborted) {
           kill(owner, "random");
