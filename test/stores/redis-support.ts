@@ -6,6 +6,11 @@ import { createRedisStore } from "../../src/stores/redis/index.js";
 import { parseRedisUrl } from "../../src/stores/redis/url.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 
+/** `<byte length>:<text>`, as the store's record values write scope and key. */
+function sized(text: string): string {
+  return `${Buffer.byteLength(text)}:${text}`;
+}
+
 /** A key prefix no other store, test or run shares. */
 export function uniquePrefix(): string {
   return `oncely-test:${randomUUID()}:`;
@@ -55,22 +60,21 @@ export function redisConformanceSuite(name: string, url: string): void {
       prefixes.set(store, prefix);
       return store;
     },
-    // Through a second connection, as a foreign writer would: headers that are not JSON
-    // (trailing text after the headers that end a completed record's meta), and on an
-    // in-flight record a state nobody knows.
+    // Through a second connection, as a foreign writer would: on a completed record,
+    // headers that are not JSON; on an in-flight record, a shape nobody knows.
     async corrupt(store, ref) {
       const client = await admin();
+      const owner = `${sized(ref.scope)}${sized(ref.key)}`;
       for (const key of await scanKeys(client, `${prefixes.get(store)}*:r`)) {
-        const [scope, recordKey, state, meta] = await client.hmget(key, "scope", "key", "state", "meta");
-        if (scope !== ref.scope || recordKey !== ref.key) continue;
-        if (meta !== null) await client.hset(key, "meta", `${meta}x`);
-        await client.hset(
-          key,
-          "headers",
-          '[["content-type"',
-          "state",
-          state === "completed" ? state : "paused",
-        );
+        const value = await client.getBuffer(key);
+        if (value === null) continue;
+        const inFlightEnd = Buffer.from(`${sized(ref.scope)}${ref.key}`);
+        if (value[0] === 0x69 && value.subarray(-inFlightEnd.length).equals(inFlightEnd)) {
+          await client.setrange(key, 0, "p");
+        } else if (value.includes(owner)) {
+          // The headers are the first JSON list of a completed value: `[` becomes `{`.
+          await client.setrange(key, value.indexOf(":[") + 1, "{");
+        }
       }
     },
     describe,

@@ -21,11 +21,17 @@ import type {
 import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
 import { decodeRecordRow, type RecordRow } from "../record-codec.js";
 import { StoreNotifier } from "../store-notifier.js";
-import { decodeMeta, metaArguments } from "./completed-meta.js";
+import {
+  LEGACY_FIELDS,
+  legacyClaimScript,
+  legacyDeleteScript,
+  legacyGetScript,
+  legacyReadChunkScript,
+} from "./legacy-scripts.js";
 import { globEscape, listRecords } from "./listing.js";
+import { completionParts, decodeValue, fenceOf, inFlightValue, isCompletedValue } from "./record-value.js";
 import {
   appendChunkScript,
-  CLAIM_REPLY_FIELDS,
   claimScript,
   completeScript,
   deleteScript,
@@ -45,6 +51,8 @@ export interface RedisClient {
   defineCommand(name: string, definition: { lua: string; numberOfKeys: number }): void;
   /** Sends a raw command; `list()` sends SCAN with it. */
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
+  /** Sends a raw command whose bulk replies come back as Buffers; a claim sends `SET … NX GET` with it. */
+  callBuffer(command: string, ...args: (string | number)[]): Promise<unknown>;
   /** A cluster's master nodes, which `list()` scans one by one. */
   nodes?(role: "master"): RedisClient[];
   /** A new connection with the same settings, on which the store subscribes to wake waiting duplicates. */
@@ -90,22 +98,26 @@ const scriptSources = {
   readChunk: readChunkScript,
   delete: deleteScript,
   watch: watchScript,
+  legacyClaim: legacyClaimScript,
+  legacyGet: legacyGetScript,
+  legacyReadChunk: legacyReadChunkScript,
+  legacyDelete: legacyDeleteScript,
 };
 
 type Operation = keyof typeof scriptSources;
 
-/** The two keys every script receives: the record hash and the chunk key prefix. */
+/** The two keys every script receives: the record and the chunk key prefix. */
 type RecordKeys = readonly [record: string, chunkPrefix: string];
 
 /**
  * An {@link InspectableStore} on Redis or Valkey, standalone or Cluster. Each operation
- * is one Lua script, so one atomic round trip.
+ * is one atomic round trip: a claim that acquires a key or finds it completed is one
+ * native `SET … NX GET`, the rest one Lua script each.
  *
- * Each record is a hash plus one string key per body chunk after the first, all under
- * one hash tag (a digest of scope and key). Redis expiry deletes completed records after
+ * Each record is one string key plus one string key per stored body chunk, all under one
+ * hash tag (a digest of scope and key). Redis expiry deletes completed records after
  * their TTL and abandoned in-flight records after lease plus
- * {@link RedisStoreOptions.leaseGrace}. Lease and expiry times come from the Redis
- * server clock.
+ * {@link RedisStoreOptions.leaseGrace}; leases end on the Redis server's clock.
  *
  * Create one with `createRedisStore`, or `createStore("redis://…")`.
  */
@@ -132,7 +144,7 @@ export class RedisStore implements InspectableStore {
     if (notifications && canSubscribe(client)) {
       const notifier = new StoreNotifier({
         subscribe: (events) => subscribeOn(client, `${prefix}changes`, events),
-        watch: async (record) => (await this.#run("watch", record, [record.token])) === 1,
+        watch: async (record) => (await this.#run("watch", record, [fenceOf(record)])) === 1,
         idOf: hashTag,
       });
       this.#notifier = notifier;
@@ -154,62 +166,69 @@ export class RedisStore implements InspectableStore {
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
     const lease = milliseconds(input.leaseMs, 0);
-    const reply = await this.#run("claim", input, [
-      input.fingerprint,
-      input.token,
-      lease,
-      String(Number(lease) + this.#leaseGrace),
-      input.scope,
-      input.key,
-    ]);
-    if (typeof reply === "number") {
-      const owned = { scope: input.scope, key: input.key, token: input.token };
-      return { outcome: "acquired", lease: owned, tookOver: reply === 1 };
+    const life = String(Number(lease) + this.#leaseGrace);
+    const value = inFlightValue(input, this.#leaseGrace, Date.now());
+    const keys = this.#keysOf(input);
+    let found: unknown;
+    try {
+      if (this.#closed) throw new StoreClosedError();
+      found = await this.#client.callBuffer("SET", keys[0], value, "NX", "GET", "PX", life);
+    } catch (error) {
+      if (!isWrongType(error)) throw storeError("claim", input, error);
+      return this.#claimReply(input, await this.#call("legacyClaim", keys, [value, life], input), true);
     }
-    const record = decodeClaimReply(input, Array.isArray(reply) ? reply : []);
-    return record.state === "in_flight" ? { outcome: "in_flight", record } : { outcome: "completed", record };
+    if (found === null) return this.#acquired(input, false);
+    if (Buffer.isBuffer(found) && isCompletedValue(found)) return this.#claimReply(input, [found], false);
+    // Only the server's clock can tell whether the lease of the record found lapsed.
+    return this.#claimReply(input, await this.#call("claim", keys, [value, life], input), false);
   }
 
   async renew(lease: Lease, leaseMs: number): Promise<boolean> {
-    return (
-      (await this.#run("renew", lease, [lease.token, milliseconds(leaseMs, 0), String(this.#leaseGrace)])) ===
-      1
-    );
+    return (await this.#run("renew", lease, [fenceOf(lease), milliseconds(leaseMs, 0)])) === 1;
   }
 
   async release(lease: Lease): Promise<boolean> {
-    return (await this.#run("release", lease, [lease.token])) === 1;
+    return (await this.#run("release", lease, [fenceOf(lease)])) === 1;
   }
 
   async appendChunk(lease: Lease, index: number, data: Uint8Array): Promise<boolean> {
     if (!isChunkIndex(index)) {
       throw new RangeError(`chunk index must be a non-negative integer, got ${index}`);
     }
-    return (await this.#run("appendChunk", lease, [lease.token, String(index), toBuffer(data)])) === 1;
+    return (await this.#run("appendChunk", lease, [fenceOf(lease), String(index), toBuffer(data)])) === 1;
   }
 
   async complete(lease: Lease, input: CompletionInput): Promise<boolean> {
     const { response } = input;
     const args = [
-      lease.token,
+      fenceOf(lease),
       String(response.chunkCount),
       // PEXPIRE 0 would delete the record before anyone could see it completed.
       milliseconds(input.ttlMs, 1),
       toBuffer(response.chunkCount > 0 ? input.finalChunk : new Uint8Array(0)),
-      ...metaArguments(response),
+      ...completionParts(lease, input, Date.now()),
     ];
     if (input.fingerprint !== undefined) args.push(input.fingerprint);
     return (await this.#run("complete", lease, args)) === 1;
   }
 
   async get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
-    const reply = await this.#run("get", ref, []);
-    return Array.isArray(reply) && reply.length > 0 ? decodeFields(ref, reply) : undefined;
+    return this.#read(this.#keysOf(ref), ref);
   }
 
   async readChunk(ref: RecordRef, index: number): Promise<Uint8Array | undefined> {
     if (!isChunkIndex(index)) return undefined;
-    const reply = await this.#run("readChunk", ref, [String(index)]);
+    if (index === 0) {
+      const record = await this.get(ref);
+      return record?.state === "completed" && record.response.chunkCount > 0 ? record.firstChunk : undefined;
+    }
+    const reply = await this.#withLegacy(
+      "readChunk",
+      "legacyReadChunk",
+      this.#keysOf(ref),
+      [String(index)],
+      ref,
+    );
     return Buffer.isBuffer(reply) ? toBytes(reply) : undefined;
   }
 
@@ -236,11 +255,7 @@ export class RedisStore implements InspectableStore {
     if (this.#closed) throw new StoreClosedError();
     checkPageLimit(limit);
     const pattern = `${globEscape(this.#prefix)}{*}:r`;
-    const read = async (recordKey: string) => {
-      const keys: RecordKeys = [recordKey, `${recordKey.slice(0, -1)}c:`];
-      const reply = await this.#call("get", keys, [], { scope: "", key: recordKey });
-      return Array.isArray(reply) && reply.length > 0 ? decodeFields(undefined, reply) : undefined;
-    };
+    const read = (recordKey: string) => this.#read([recordKey, `${recordKey.slice(0, -1)}c:`], undefined);
     try {
       return await listRecords(this.#client, pattern, { limit, cursor }, read);
     } catch (error) {
@@ -249,7 +264,7 @@ export class RedisStore implements InspectableStore {
   }
 
   async delete(ref: RecordRef): Promise<boolean> {
-    return (await this.#run("delete", ref, [])) === 1;
+    return (await this.#withLegacy("delete", "legacyDelete", this.#keysOf(ref), [], ref)) === 1;
   }
 
   /** Closes the connection if the store opened it; a client passed in stays open. */
@@ -260,17 +275,67 @@ export class RedisStore implements InspectableStore {
     await this.#onClose?.();
   }
 
-  #run(operation: Operation, ref: RecordRef, args: (string | Buffer)[]): Promise<unknown> {
-    const base = `${this.#prefix}{${hashTag(ref)}}:`;
-    return this.#call(operation, [`${base}r`, `${base}c:`], args, ref);
+  /** The live record under `keys`; without `ref` (listing), scope and key come from the record. */
+  async #read(keys: RecordKeys, ref: RecordRef | undefined): Promise<IdempotencyRecord | undefined> {
+    const owner = ref ?? { scope: "", key: keys[0] };
+    const reply = await this.#withLegacy("get", "legacyGet", keys, [], owner);
+    if (!Array.isArray(reply) || reply.length === 0) return undefined;
+    return reply.length <= 2 ? decodeRecord(ref, reply) : decodeLegacy(ref, reply);
   }
 
-  async #call(operation: Operation, keys: RecordKeys, args: (string | Buffer)[], ref: RecordRef) {
+  #claimReply(input: ClaimInput, reply: unknown, legacy: boolean): ClaimResult {
+    if (typeof reply === "number") return this.#acquired(input, reply === 1);
+    const values = Array.isArray(reply) ? reply : [];
+    const record = legacy ? decodeLegacy(input, values) : decodeRecord(input, values);
+    return record.state === "in_flight" ? { outcome: "in_flight", record } : { outcome: "completed", record };
+  }
+
+  #acquired(input: ClaimInput, tookOver: boolean): ClaimResult {
+    return {
+      outcome: "acquired",
+      lease: { scope: input.scope, key: input.key, token: input.token },
+      tookOver,
+    };
+  }
+
+  /** Runs `operation`, or `legacy` when the record is a hash of the first version's layout. */
+  async #withLegacy(
+    operation: Operation,
+    legacy: Operation,
+    keys: RecordKeys,
+    args: string[],
+    ref: RecordRef,
+  ): Promise<unknown> {
+    try {
+      return await this.#call(operation, keys, args, ref, false);
+    } catch (error) {
+      if (!isWrongType(error)) throw storeError(operation, ref, error);
+      return this.#call(legacy, keys, args, ref);
+    }
+  }
+
+  #keysOf(ref: RecordRef): RecordKeys {
+    const base = `${this.#prefix}{${hashTag(ref)}}:`;
+    return [`${base}r`, `${base}c:`];
+  }
+
+  #run(operation: Operation, ref: RecordRef, args: (string | Buffer)[]): Promise<unknown> {
+    return this.#call(operation, this.#keysOf(ref), args, ref);
+  }
+
+  /** Runs a script; with `wrap` false, its error is left as Redis gave it. */
+  async #call(
+    operation: Operation,
+    keys: RecordKeys,
+    args: (string | Buffer)[],
+    ref: RecordRef,
+    wrap = true,
+  ) {
     if (this.#closed) throw new StoreClosedError();
     try {
       return await this.#scripts[operation](...keys, ...args);
     } catch (error) {
-      throw storeError(operation, ref, error);
+      throw wrap ? storeError(operation, ref, error) : error;
     }
   }
 }
@@ -314,7 +379,7 @@ function defineScripts(client: RedisClient): Record<Operation, Script> {
     // Buffers (body chunks are binary). It sends EVALSHA, and EVAL the first time a
     // connection runs the script.
     const method: unknown = Reflect.get(client, `${command}Buffer`);
-    if (typeof method !== "function") {
+    if (typeof method !== "function" || typeof client.callBuffer !== "function") {
       throw new InvalidOptionError("the Redis client must be an ioredis Redis or Cluster instance");
     }
     scripts[name] = (...args) => method.apply(client, args);
@@ -336,47 +401,39 @@ function storeError(operation: string, ref: RecordRef, error: unknown): Error {
 }
 
 /**
- * Decodes the reply of the claim script for a live record: `completed`, the meta and
- * chunk 0; or, for an in-flight record or one of the older layout, the positional
- * {@link CLAIM_REPLY_FIELDS} and chunk 0.
+ * A record from a reply of the current layout: `{value}`, or `{value, lease_end}` for an
+ * in-flight record.
  */
-function decodeClaimReply(ref: RecordRef, values: readonly unknown[]): IdempotencyRecord {
-  const state = values[0];
-  const meta = values[1];
-  // The positional reply of a completed record holds all twelve fields.
-  if (values.length <= 3 && Buffer.isBuffer(meta) && String(state) === "completed") {
-    return decodeRecordRow(ref, decodeMeta(ref, meta), chunkOf(values[2]));
+function decodeRecord(ref: RecordRef | undefined, values: readonly unknown[]): IdempotencyRecord {
+  const [value, leaseEnd] = values;
+  if (!Buffer.isBuffer(value)) {
+    throw new CorruptRecordError(ref?.scope ?? "", ref?.key ?? "", "the record value is missing");
   }
-  const row: Record<string, unknown> = {};
-  for (const [index, name] of CLAIM_REPLY_FIELDS.entries()) {
-    const value = values[index];
-    row[name] = Buffer.isBuffer(value) ? value.toString() : value;
-  }
-  return decodeRecordRow(ref, row as unknown as RecordRow, chunkOf(values[CLAIM_REPLY_FIELDS.length]));
+  const decoded = decodeValue(ref, value, leaseEnd === undefined ? undefined : String(leaseEnd));
+  return decodeRecordRow(decoded.ref, decoded.row, decoded.firstChunk);
 }
 
-/**
- * Decodes a flat field/value reply; a `meta` field stands for the fields it packs. Without
- * `ref` (when listing), scope and key come from the record's own fields.
- */
-function decodeFields(ref: RecordRef | undefined, flat: readonly unknown[]): IdempotencyRecord {
+/** A record from the fields of a first-version hash, in {@link LEGACY_FIELDS} order. */
+function decodeLegacy(ref: RecordRef | undefined, values: readonly unknown[]): IdempotencyRecord {
   const row: Record<string, unknown> = {};
-  let firstChunk: Uint8Array | undefined;
-  let meta: Buffer | undefined;
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = String(flat[i]);
-    const value = flat[i + 1];
-    if (name === "chunk0") firstChunk = chunkOf(value);
-    else if (name === "meta" && Buffer.isBuffer(value)) meta = value;
-    else row[name] = String(value);
+  for (const [index, name] of LEGACY_FIELDS.entries()) {
+    const value = values[index];
+    if (name !== "chunk0") row[name] = Buffer.isBuffer(value) ? value.toString() : (value ?? undefined);
   }
   const { scope, key } = row;
   if (!ref && (typeof scope !== "string" || typeof key !== "string")) {
     throw new CorruptRecordError(String(scope ?? ""), String(key ?? ""), "scope or key is missing");
   }
   const owner = ref ?? { scope: scope as string, key: key as string };
-  const fields = meta ? decodeMeta(owner, meta) : (row as unknown as RecordRow);
-  return decodeRecordRow(owner, fields, firstChunk);
+  return decodeRecordRow(
+    owner,
+    row as unknown as RecordRow,
+    chunkOf(values[LEGACY_FIELDS.indexOf("chunk0")]),
+  );
+}
+
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.includes("WRONGTYPE");
 }
 
 function chunkOf(value: unknown): Uint8Array | undefined {
