@@ -51,8 +51,15 @@ export interface RedisClient {
   defineCommand(name: string, definition: { lua: string; numberOfKeys: number }): void;
   /** Sends a raw command; `list()` sends SCAN with it. */
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
-  /** Sends a raw command whose bulk replies come back as Buffers; a claim sends `SET … NX GET` with it. */
-  callBuffer(command: string, ...args: (string | number)[]): Promise<unknown>;
+  /** `SET key value PX ms NX GET`, the old value as a Buffer: a claim. */
+  setBuffer(
+    key: string,
+    value: string,
+    px: "PX",
+    milliseconds: string,
+    nx: "NX",
+    get: "GET",
+  ): Promise<Buffer | null>;
   /** A cluster's master nodes, which `list()` scans one by one. */
   nodes?(role: "master"): RedisClient[];
   /** A new connection with the same settings, on which the store subscribes to wake waiting duplicates. */
@@ -172,7 +179,7 @@ export class RedisStore implements InspectableStore {
     let found: unknown;
     try {
       if (this.#closed) throw new StoreClosedError();
-      found = await this.#client.callBuffer("SET", keys[0], value, "NX", "GET", "PX", life);
+      found = await this.#client.setBuffer(keys[0], value, "PX", life, "NX", "GET");
     } catch (error) {
       if (!isWrongType(error)) throw storeError("claim", input, error);
       return this.#claimReply(input, await this.#call("legacyClaim", keys, [value, life], input), true);
@@ -379,7 +386,7 @@ function defineScripts(client: RedisClient): Record<Operation, Script> {
     // Buffers (body chunks are binary). It sends EVALSHA, and EVAL the first time a
     // connection runs the script.
     const method: unknown = Reflect.get(client, `${command}Buffer`);
-    if (typeof method !== "function" || typeof client.callBuffer !== "function") {
+    if (typeof method !== "function" || typeof client.setBuffer !== "function") {
       throw new InvalidOptionError("the Redis client must be an ioredis Redis or Cluster instance");
     }
     scripts[name] = (...args) => method.apply(client, args);
