@@ -101,6 +101,7 @@ if (enabled) {
           const { error, ms } = await timed(call);
           expect(error, name).toBeInstanceOf(StoreUnavailableError);
           expect((error as Error).cause, name).toBeInstanceOf(Error);
+          expect((error as Error).message, name).toMatch(/^Redis store \w+ failed: /);
           expect(ms, name).toBeLessThan(2_500);
         }
 

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InvalidOptionError } from "../../src/core/errors.js";
+import { InvalidOptionError, StoreClosedError } from "../../src/core/errors.js";
 import type { IdempotencyStore, Lease, RecordRef } from "../../src/store.js";
 import { createRedisStore } from "../../src/stores/redis/index.js";
 import { serviceUrl } from "../helpers/services.js";
@@ -280,6 +280,51 @@ if (url) {
       await store.complete(lease, { response: response(1, 3), finalChunk: bytes("one"), ttlMs: 60_000 });
       expect(await commandsOf(() => claim(store, ref))).toEqual(["set"]);
       expect(await commandsOf(() => claim(store, ref), true)).toEqual([]);
+    });
+  });
+
+  describe("RedisStore calls it refuses", () => {
+    it("answers every call after close() with StoreClosedError, though the client it was given is open", async () => {
+      const client = new Redis(url, { lazyConnect: true });
+      await client.connect();
+      const store = await createRedisStore({ client, prefix: uniquePrefix() });
+      try {
+        const ref = { scope: "s", key: "closed" };
+        const lease = await acquire(store, ref);
+        await store.close();
+        const body = bytes("x");
+        const calls = {
+          claim: () => claim(store, ref),
+          renew: () => store.renew(lease, 1_000),
+          appendChunk: () => store.appendChunk(lease, 1, body),
+          complete: () => store.complete(lease, { response: response(1, 1), finalChunk: body, ttlMs: 1_000 }),
+          release: () => store.release(lease),
+          get: () => store.get(ref),
+          readChunk: () => store.readChunk(ref, 1),
+          delete: () => store.delete(ref),
+          list: () => store.list(),
+        };
+        for (const [name, call] of Object.entries(calls)) {
+          await expect(call(), name).rejects.toBeInstanceOf(StoreClosedError);
+        }
+      } finally {
+        await client.quit();
+      }
+    });
+
+    it("rejects a chunk index that is not a non-negative integer", async () => {
+      const store = await createRedisStore({ url, prefix: uniquePrefix() });
+      try {
+        const lease = await acquire(store, { scope: "s", key: "bad-index" });
+        for (const index of [-1, 1.5, Number.NaN]) {
+          await expect(store.appendChunk(lease, index, bytes("x")), String(index)).rejects.toBeInstanceOf(
+            RangeError,
+          );
+          expect(await store.readChunk(lease, index), String(index)).toBeUndefined();
+        }
+      } finally {
+        await store.close();
+      }
     });
   });
 

@@ -113,6 +113,9 @@ const scriptSources = {
 
 type Operation = keyof typeof scriptSources;
 
+/** The script that does an operation's work on a record of the first version's layout. */
+const LEGACY_OPERATIONS = { get: "legacyGet", readChunk: "legacyReadChunk", delete: "legacyDelete" } as const;
+
 /** The two keys every script receives: the record and the chunk key prefix. */
 type RecordKeys = readonly [record: string, chunkPrefix: string];
 
@@ -176,16 +179,15 @@ export class RedisStore implements InspectableStore {
     const life = String(Number(lease) + this.#leaseGrace);
     const value = inFlightValue(input, this.#leaseGrace, Date.now());
     const keys = this.#keysOf(input);
-    let found: unknown;
-    try {
-      if (this.#closed) throw new StoreClosedError();
-      found = await this.#client.setBuffer(keys[0], value, "PX", life, "NX", "GET");
-    } catch (error) {
-      if (!isWrongType(error)) throw storeError("claim", input, error);
-      return this.#claimReply(input, await this.#call("legacyClaim", keys, [value, life], input), true);
-    }
-    if (found === null) return this.#acquired(input, false);
-    if (Buffer.isBuffer(found) && isCompletedValue(found)) return this.#claimReply(input, [found], false);
+    const { reply, legacy } = await this.#withLegacy(
+      "claim",
+      () => this.#client.setBuffer(keys[0], value, "PX", life, "NX", "GET"),
+      () => this.#scripts.legacyClaim(...keys, value, life),
+      input,
+    );
+    if (legacy) return this.#claimReply(input, reply, true);
+    if (reply === null) return this.#acquired(input, false);
+    if (Buffer.isBuffer(reply) && isCompletedValue(reply)) return this.#claimReply(input, [reply], false);
     // Only the server's clock can tell whether the lease of the record found lapsed.
     return this.#claimReply(input, await this.#call("claim", keys, [value, life], input), false);
   }
@@ -229,13 +231,7 @@ export class RedisStore implements InspectableStore {
       const record = await this.get(ref);
       return record?.state === "completed" && record.response.chunkCount > 0 ? record.firstChunk : undefined;
     }
-    const reply = await this.#withLegacy(
-      "readChunk",
-      "legacyReadChunk",
-      this.#keysOf(ref),
-      [String(index)],
-      ref,
-    );
+    const { reply } = await this.#readScript("readChunk", this.#keysOf(ref), [String(index)], ref);
     return Buffer.isBuffer(reply) ? toBytes(reply) : undefined;
   }
 
@@ -271,7 +267,7 @@ export class RedisStore implements InspectableStore {
   }
 
   async delete(ref: RecordRef): Promise<boolean> {
-    return (await this.#withLegacy("delete", "legacyDelete", this.#keysOf(ref), [], ref)) === 1;
+    return (await this.#readScript("delete", this.#keysOf(ref), [], ref)).reply === 1;
   }
 
   /** Closes the connection if the store opened it; a client passed in stays open. */
@@ -285,9 +281,9 @@ export class RedisStore implements InspectableStore {
   /** The live record under `keys`; without `ref` (listing), scope and key come from the record. */
   async #read(keys: RecordKeys, ref: RecordRef | undefined): Promise<IdempotencyRecord | undefined> {
     const owner = ref ?? { scope: "", key: keys[0] };
-    const reply = await this.#withLegacy("get", "legacyGet", keys, [], owner);
+    const { reply, legacy } = await this.#readScript("get", keys, [], owner);
     if (!Array.isArray(reply) || reply.length === 0) return undefined;
-    return reply.length <= 2 ? decodeRecord(ref, reply) : decodeLegacy(ref, reply);
+    return legacy ? decodeLegacy(ref, reply) : decodeRecord(ref, reply);
   }
 
   #claimReply(input: ClaimInput, reply: unknown, legacy: boolean): ClaimResult {
@@ -305,20 +301,43 @@ export class RedisStore implements InspectableStore {
     };
   }
 
-  /** Runs `operation`, or `legacy` when the record is a hash of the first version's layout. */
+  /**
+   * Sends `first`, or `legacy` when the record is a hash of the first version's layout
+   * (`first` then fails with WRONGTYPE); a failure of either is reported as `operation`'s.
+   */
   async #withLegacy(
     operation: Operation,
-    legacy: Operation,
+    first: () => Promise<unknown>,
+    legacy: () => Promise<unknown>,
+    ref: RecordRef,
+  ): Promise<{ reply: unknown; legacy: boolean }> {
+    if (this.#closed) throw new StoreClosedError();
+    try {
+      return { reply: await first(), legacy: false };
+    } catch (error) {
+      if (!isWrongType(error)) throw storeError(operation, ref, error);
+    }
+    try {
+      return { reply: await legacy(), legacy: true };
+    } catch (error) {
+      throw storeError(operation, ref, error);
+    }
+  }
+
+  /** Runs script `operation`, or its counterpart for a record of the first version's layout. */
+  #readScript(
+    operation: "get" | "readChunk" | "delete",
     keys: RecordKeys,
     args: string[],
     ref: RecordRef,
-  ): Promise<unknown> {
-    try {
-      return await this.#call(operation, keys, args, ref, false);
-    } catch (error) {
-      if (!isWrongType(error)) throw storeError(operation, ref, error);
-      return this.#call(legacy, keys, args, ref);
-    }
+  ): Promise<{ reply: unknown; legacy: boolean }> {
+    const legacy = LEGACY_OPERATIONS[operation];
+    return this.#withLegacy(
+      operation,
+      () => this.#scripts[operation](...keys, ...args),
+      () => this.#scripts[legacy](...keys, ...args),
+      ref,
+    );
   }
 
   #keysOf(ref: RecordRef): RecordKeys {
@@ -330,19 +349,12 @@ export class RedisStore implements InspectableStore {
     return this.#call(operation, this.#keysOf(ref), args, ref);
   }
 
-  /** Runs a script; with `wrap` false, its error is left as Redis gave it. */
-  async #call(
-    operation: Operation,
-    keys: RecordKeys,
-    args: (string | Buffer)[],
-    ref: RecordRef,
-    wrap = true,
-  ) {
+  async #call(operation: Operation, keys: RecordKeys, args: (string | Buffer)[], ref: RecordRef) {
     if (this.#closed) throw new StoreClosedError();
     try {
       return await this.#scripts[operation](...keys, ...args);
     } catch (error) {
-      throw wrap ? storeError(operation, ref, error) : error;
+      throw storeError(operation, ref, error);
     }
   }
 }
