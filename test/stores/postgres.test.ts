@@ -97,7 +97,7 @@ function registerServerTests(url: string): void {
   });
 
   describe("PostgresStore round trips", () => {
-    it("sends one query per replay, claim of a held key, append, complete, renew, release, get and readChunk, two per claim of a free key", async () => {
+    it("sends one query per replay, claim of a held key, append, complete, renew, release, get and readChunk, two per claim of a free key or takeover", async () => {
       const counted = countingPool(admin);
       const store = await createPostgresStore({
         pool: counted.pool,
@@ -137,7 +137,18 @@ function registerServerTests(url: string): void {
         await store.claim(other);
         counted.take();
         await measure("release", async () => expect(await store.release(other)).toBe(true));
+        const lapsed = { ...claimInput(), leaseMs: 1 };
+        await store.claim(lapsed);
+        counted.take();
+        await sleep(20);
+        await measure("takeover", async () =>
+          expect(await store.claim(claimInput(lapsed))).toMatchObject({
+            outcome: "acquired",
+            tookOver: true,
+          }),
+        );
         expect(measured).toEqual({
+          takeover: 2,
           claim: 2,
           "claim of a held key": 1,
           renew: 1,
