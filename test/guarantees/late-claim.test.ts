@@ -280,8 +280,10 @@ if (postgresUrl) {
       children.push(other);
       const key = newKey();
 
-      // The claim is done in PostgreSQL; the app stops before it reads the answer.
-      const frozenNow = answered(proxy, key, () => frozen.process.kill("SIGSTOP"));
+      // The claim is done in PostgreSQL; the app stops before it reads the answer. A new
+      // key's claim is a read that finds nothing, then the insert that acquires the key:
+      // the app stops on the insert's answer, named by its prepared statement.
+      const frozenNow = answered(proxy, "oncely_claimFree_", () => frozen.process.kill("SIGSTOP"));
       const frozenReply = send(frozen.url, { headers: { "idempotency-key": key } });
       await frozenNow;
       await sleep(LAPSED_MS);

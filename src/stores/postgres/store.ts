@@ -27,15 +27,16 @@ import { DEFAULT_TABLE, objectNames, withNames } from "./names.js";
 import { type PostgresPool, type PostgresQueryResult, type PostgresStatement, runQuery } from "./pool.js";
 import {
   APPEND_CHUNK,
-  CLAIM,
+  CLAIM_FREE,
   COMPLETE,
   DELETE_RECORD,
-  GET,
   LIST,
   PURGE_BATCH,
+  READ,
   READ_CHUNK,
   RELEASE,
   RENEW,
+  TAKE_OVER,
   WATCH,
 } from "./sql.js";
 
@@ -104,12 +105,13 @@ export type PostgresStoreSettings = {
 
 /** The statements of a store, before its object names are filled in. */
 const STATEMENTS = {
-  claim: CLAIM,
+  read: READ,
+  claimFree: CLAIM_FREE,
+  takeOver: TAKE_OVER,
   renew: RENEW,
   release: RELEASE,
   appendChunk: APPEND_CHUNK,
   complete: COMPLETE,
-  get: GET,
   readChunk: READ_CHUNK,
   purgeBatch: PURGE_BATCH,
   list: LIST,
@@ -120,17 +122,19 @@ const STATEMENTS = {
 /** Records deleted per statement by a purge: few enough that each statement is short. */
 const PURGE_BATCH_SIZE = 100;
 const DEFAULT_PURGE_LIMIT = 1_000;
-/** Claims in a row that may find the key changed under them (see `CLAIM`) before giving up. */
+/** Claims in a row that may find the key changed under them (see `READ`) before giving up. */
 const CLAIM_ATTEMPTS = 5;
 /** The largest chunk index an `integer` column holds. */
 const MAX_CHUNK_INDEX = 2_147_483_647;
 
-/** A row carrying a record, as the claim, get and list statements return it. */
+/** A row carrying a record, as the read and list statements return it. */
 type RecordResultRow = RecordRow & { first_chunk: unknown };
 
 /**
  * An {@link InspectableStore} in PostgreSQL. Each method is one statement that commits
- * on its own, atomic under READ COMMITTED: claims rely on `INSERT … ON CONFLICT`, and
+ * on its own, atomic under READ COMMITTED, except a claim that finds no live record,
+ * which then inserts or takes over in a second statement: a replay is one read. Claims
+ * rely on `INSERT … ON CONFLICT` and on the takeover's re-check under the row lock, and
  * every write to an in-flight record is fenced by its owner token. Times come from the
  * database clock. Connection failures and timeouts surface as `StoreUnavailableError`.
  */
@@ -212,8 +216,9 @@ export class PostgresStore implements InspectableStore {
   }
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
-    // A claim finds no row only when the record it met was released in the meantime:
-    // each retry follows an owner that gave up, so a few are plenty.
+    // A claim finds the key changed under it only when a concurrent claim, release or
+    // purge changed it between its read and its write: each retry follows one, so a few
+    // are plenty.
     for (let attempt = 1; ; attempt++) {
       const result = await this.#claimOnce(input);
       if (result !== undefined) return result;
@@ -225,6 +230,7 @@ export class PostgresStore implements InspectableStore {
     }
   }
 
+  /** Reads the key, and inserts or takes over when that found no live record; undefined when the key changed in between. */
   async #claimOnce({
     scope,
     key,
@@ -232,20 +238,19 @@ export class PostgresStore implements InspectableStore {
     token,
     leaseMs,
   }: ClaimInput): Promise<ClaimResult | undefined> {
-    const { rows } = await this.#query(this.#sql.claim, [
-      scope,
-      key,
-      fingerprint,
-      token,
-      milliseconds(leaseMs),
-    ]);
-    const row = rows[0] as (RecordResultRow & { took_over: boolean | null }) | undefined;
-    if (!row) return undefined;
-    if (row.took_over !== null) {
-      return { outcome: "acquired", lease: { scope, key, token }, tookOver: row.took_over };
+    const ref = { scope, key };
+    const row = await this.#read(ref);
+    if (row && !row.dead) {
+      const record = decodeRecordRow(ref, row, bytes(row.first_chunk));
+      return record.state === "in_flight"
+        ? { outcome: "in_flight", record }
+        : { outcome: "completed", record };
     }
-    const record = decodeRecordRow({ scope, key }, row, bytes(row.first_chunk));
-    return record.state === "in_flight" ? { outcome: "in_flight", record } : { outcome: "completed", record };
+    // A dead record is replaced under its row lock; a free key takes an insert.
+    const write = row ? this.#sql.takeOver : this.#sql.claimFree;
+    const { rowCount } = await this.#query(write, [scope, key, fingerprint, token, milliseconds(leaseMs)]);
+    if (rowCount !== 1) return undefined;
+    return { outcome: "acquired", lease: { scope, key, token }, tookOver: row !== undefined };
   }
 
   async renew({ scope, key, token }: Lease, leaseMs: number): Promise<boolean> {
@@ -285,9 +290,10 @@ export class PostgresStore implements InspectableStore {
   }
 
   async get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
-    const { rows } = await this.#query(this.#sql.get, [ref.scope, ref.key]);
-    const row = rows[0] as RecordResultRow | undefined;
-    return row && decodeRecordRow({ scope: ref.scope, key: ref.key }, row, bytes(row.first_chunk));
+    const row = await this.#read(ref);
+    return row && !row.dead
+      ? decodeRecordRow({ scope: ref.scope, key: ref.key }, row, bytes(row.first_chunk))
+      : undefined;
   }
 
   async readChunk({ scope, key }: RecordRef, index: number): Promise<Uint8Array | undefined> {
@@ -362,6 +368,12 @@ export class PostgresStore implements InspectableStore {
   async migrate(): Promise<void> {
     this.#assertOpen();
     await this.#migrated();
+  }
+
+  /** The key's record, live or dead, with its chunk 0 (see `READ`). */
+  async #read({ scope, key }: RecordRef): Promise<(RecordResultRow & { dead: boolean }) | undefined> {
+    const { rows } = await this.#query(this.#sql.read, [scope, key]);
+    return rows[0] as (RecordResultRow & { dead: boolean }) | undefined;
   }
 
   #assertOpen(): void {
