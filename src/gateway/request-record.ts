@@ -63,7 +63,8 @@ export class RequestRecord implements Slotted {
     this.path = query < 0 ? url : url.slice(0, query);
     this.#res = res;
     this.#onDone = onDone;
-    res.once("close", () => {
+    // `on`, not `once`: a response closes once, and `once` wraps the listener anew each time.
+    res.on("close", () => {
       this.#closedAt = performance.now();
       this.#settle();
     });
