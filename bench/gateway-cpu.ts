@@ -1,6 +1,7 @@
 // `npm run bench:gateway-cpu`: the CPU time the proxy process spends per request, for the
 // least Node proxy (bench/least-proxy.ts, the yardstick of a Node hop) and `oncely serve` on
-// the memory store: no key (unguarded pass-through), unique keys, replays. Steadier than the
+// the memory store (BENCH_STORE=sqlite: a SQLite file each): no key (unguarded pass-through),
+// unique keys, replays. Steadier than the
 // requests/s of `npm run bench:gateway` on a small shared machine: with taskset available the
 // proxies run on the last core, the upstream and the load generator on the others, and the
 // CPU time comes from /proc/<pid>/stat. Each scenario sends AMOUNT requests, ROUNDS times
@@ -8,12 +9,14 @@
 // BENCH_BASELINE_DIR=<another built checkout> adds that checkout's `oncely serve` as rows, to
 // compare a change with what it replaces in the same run. Prints its table; writes no docs.
 import { execFileSync } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
 import { load, median, postOrder } from "./load.js";
 import { cpuMicroseconds } from "./store-cpu.js";
 
+const SQLITE = process.env.BENCH_STORE === "sqlite";
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -43,15 +46,18 @@ function pin(pid: number, cpus: string): boolean {
 }
 
 const children: Child[] = [];
+const dir = mkdtempSync(join(tmpdir(), "oncely-bench-gateway-cpu-"));
 try {
   const others = last > 1 ? `0-${last - 1}` : "0";
   let pinned = pin(process.pid, others);
   const upstream = await startChild("bench/server.ts", ["bare"]);
   children.push(upstream);
   pinned = pin(upstream.pid, others) && pinned;
+  let files = 0;
   const serve = (root: string) =>
     startChild(join(root, "dist/cli/main.js"), [
-      ...["serve", "--port", "0", "--upstream", upstream.url, "--store", "memory:", "--log-level", "warn"],
+      ...["serve", "--port", "0", "--upstream", upstream.url, "--log-level", "warn"],
+      ...["--store", SQLITE ? `sqlite:${join(dir, `${++files}.db`)}` : "memory:"],
     ]);
   const targets: Array<{ name: string; child: Child }> = [
     { name: "least Node proxy", child: await startChild("bench/least-proxy.ts", [upstream.url]) },
@@ -101,7 +107,7 @@ try {
     }
   }
   console.log(
-    `\n${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds; ${pinned ? "proxies pinned to one core" : "not pinned"}; Node ${process.version}.\n`,
+    `\n${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds; ${SQLITE ? "SQLite" : "memory"} store; ${pinned ? "proxies pinned to one core" : "not pinned"}; Node ${process.version}.\n`,
   );
   console.log("| proxy, requests | CPU µs per request (median) | runs |\n| --- | ---: | --- |");
   for (const [index, { name }] of scenarios.entries()) {
@@ -110,4 +116,5 @@ try {
   }
 } finally {
   await Promise.all(children.map((child) => child.stop("SIGKILL")));
+  rmSync(dir, { recursive: true, force: true });
 }
