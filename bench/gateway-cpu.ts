@@ -109,10 +109,25 @@ try {
   console.log(
     `\n${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds; ${SQLITE ? "SQLite" : "memory"} store; ${pinned ? "proxies pinned to one core" : "not pinned"}; Node ${process.version}.\n`,
   );
-  console.log("| proxy, requests | CPU µs per request (median) | runs |\n| --- | ---: | --- |");
+  // Ratios are taken round by round, then their median: the machine drifts between rounds
+  // far more than within one.
+  const pairedRatio = (of: number, to: number) =>
+    median((samples[of] ?? []).map((cpu, round) => cpu / (samples[to]?.[round] ?? Number.NaN)));
+  console.log(
+    "| proxy, requests | CPU µs per request (median) | vs least proxy | runs |\n| --- | ---: | ---: | --- |",
+  );
   for (const [index, { name }] of scenarios.entries()) {
     const runs = samples[index] ?? [];
-    console.log(`| ${name} | ${median(runs).toFixed(0)} | ${runs.map((run) => run.toFixed(0)).join(" ")} |`);
+    const runsText = runs.map((run) => run.toFixed(0)).join(" ");
+    console.log(
+      `| ${name} | ${median(runs).toFixed(0)} | ${pairedRatio(index, 0).toFixed(2)}× | ${runsText} |`,
+    );
+  }
+  if (baselineDir) {
+    const ratios = ["no key", "unique keys", "replays"].map(
+      (what, index) => `${what} ${pairedRatio(1 + index, 4 + index).toFixed(2)}×`,
+    );
+    console.log(`\nThis build against the baseline, median of the per-round ratios: ${ratios.join(", ")}.`);
   }
 } finally {
   await Promise.all(children.map((child) => child.stop("SIGKILL")));
