@@ -1,4 +1,5 @@
 import type { IdempotencyStore, Lease } from "../store.js";
+import { SlotArray, type Slotted } from "./slot-array.js";
 
 /** What a {@link LeaseRenewal} reports while it keeps a lease alive. */
 export interface LeaseRenewalHandlers {
@@ -11,10 +12,10 @@ export interface LeaseRenewalHandlers {
 /**
  * One interval timer per lease length, shared by every renewal of that length. A timer
  * per request costs measurable CPU on the request path (creating, unref-ing and clearing
- * it); a registry entry costs a Set insertion.
+ * it); a registry entry costs an array slot (not a `Set` entry: see {@link SlotArray}).
  */
 class RenewalTicker {
-  readonly #renewals = new Set<LeaseRenewal>();
+  readonly #renewals = new SlotArray<LeaseRenewal>();
   readonly #periodMs: number;
   readonly #onEmpty: () => void;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -72,7 +73,9 @@ function tickerFor(periodMs: number): RenewalTicker {
  *
  * Used by the HTTP engine's executions and by `oncely/events`.
  */
-export class LeaseRenewal {
+export class LeaseRenewal implements Slotted {
+  /** @internal Its place in its ticker's renewals. */
+  slot = -1;
   readonly #store: IdempotencyStore;
   readonly #lease: Lease;
   readonly #leaseMs: number;

@@ -28,9 +28,12 @@ export function adminEndpoints(
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const health = `${prefix}/health`;
   const metricsPath = `${prefix}/metrics`;
+  // Built once: every proxied request is checked against them.
+  const below = `${prefix}/`;
+  const queried = `${prefix}?`;
   return function oncelyAdmin(req, res) {
     const url = req.url ?? "/";
-    if (url !== prefix && !url.startsWith(`${prefix}/`) && !url.startsWith(`${prefix}?`)) return false;
+    if (url !== prefix && !url.startsWith(below) && !url.startsWith(queried)) return false;
     const path = url.split("?", 1)[0];
     res.setHeader("cache-control", "no-store");
     if (path !== health && path !== metricsPath) {

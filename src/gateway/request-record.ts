@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { Decision } from "../core/engine.js";
 import type { Execution } from "../core/execution.js";
+import type { Slotted } from "../core/slot-array.js";
 
 /**
  * What happened to a request, as one word for logs and metrics:
@@ -31,7 +32,7 @@ export type RequestOutcome =
  * engine's decision and the end of its execution are noted here directly, never through
  * the hooks, so a user's hook cannot change what a request is logged and counted as.
  */
-export class RequestRecord {
+export class RequestRecord implements Slotted {
   readonly startedAt = performance.now();
   readonly method: string;
   /** Path without the query string, which may carry secrets. */
@@ -40,6 +41,8 @@ export class RequestRecord {
   /** The record's scope: a hash of the credential, never the credential. */
   scope: string | undefined;
   outcome: RequestOutcome = "passed";
+  /** @internal Its place among the gateway's requests in flight (see `SlotArray`). */
+  slot = -1;
   /** Cuts the upstream call; set once the request was forwarded. */
   abortUpstream: (() => void) | undefined;
   readonly #res: ServerResponse;
@@ -60,7 +63,8 @@ export class RequestRecord {
     this.path = query < 0 ? url : url.slice(0, query);
     this.#res = res;
     this.#onDone = onDone;
-    res.once("close", () => {
+    // `on`, not `once`: a response closes once, and `once` wraps the listener anew each time.
+    res.on("close", () => {
       this.#closedAt = performance.now();
       this.#settle();
     });

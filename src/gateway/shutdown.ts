@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { SlotArray } from "../core/slot-array.js";
 import type { RequestRecord } from "./request-record.js";
 
 /** What a graceful shutdown did. */
@@ -16,7 +17,7 @@ export interface ShutdownReport {
  */
 export async function drain(
   server: Server,
-  inFlight: ReadonlySet<RequestRecord>,
+  inFlight: SlotArray<RequestRecord>,
   graceMs: number,
 ): Promise<ShutdownReport> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
