@@ -97,7 +97,7 @@ try {
   if (counted.length > 0) {
     lines.push(
       "",
-      "Store round trips per request, counted by the servers themselves (Redis `INFO commandstats`, PostgreSQL `pg_stat_database.xact_commit`: every statement of the store is its own transaction) over 200 sequential requests per phase:",
+      "Store round trips per request, counted by the servers themselves (Redis: the commands clients sent, from `MONITOR`, not those scripts ran; PostgreSQL `pg_stat_database.xact_commit`: every statement of the store is its own transaction) over 200 sequential requests per phase:",
       "",
       "| store | new key (claim + complete) | replay (claim returns the record) |",
       "| --- | ---: | ---: |",
