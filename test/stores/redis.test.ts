@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InvalidOptionError, StoreClosedError } from "../../src/core/errors.js";
+import { CorruptRecordError, InvalidOptionError, StoreClosedError } from "../../src/core/errors.js";
 import type { IdempotencyStore, Lease, RecordRef } from "../../src/store.js";
 import { createRedisStore } from "../../src/stores/redis/index.js";
 import { serviceUrl } from "../helpers/services.js";
@@ -117,6 +117,48 @@ if (url) {
       await client.pexpire(key as string, 60_000);
       return { store, ref, client, key: key as string };
     };
+
+    it("claims a key whose hash record expires between the claim's SET and the legacy script", async () => {
+      const prefix = uniquePrefix();
+      const now = Date.now();
+      const {
+        store: setup,
+        ref,
+        client,
+        key,
+      } = await legacyRecord(prefix, {
+        state: "completed",
+        created_at: String(now),
+        completed_at: String(now),
+        expires_at: String(now + 60_000),
+        status: "200",
+        headers: "[]",
+        body_length: "0",
+        chunk_count: "0",
+        body_omitted: "0",
+      });
+      await setup.close();
+      const connection = new Redis(url, { lazyConnect: true });
+      await connection.connect();
+      const setBuffer = connection.setBuffer.bind(connection);
+      // The SET meets the hash (WRONGTYPE); the hash expires before the legacy script runs.
+      connection.setBuffer = (async (...args: Parameters<typeof setBuffer>) => {
+        try {
+          return await setBuffer(...args);
+        } catch (error) {
+          await client.del(key);
+          throw error;
+        }
+      }) as typeof setBuffer;
+      const store = await createRedisStore({ client: connection, prefix });
+      try {
+        expect(await claim(store, ref)).toMatchObject({ outcome: "acquired", tookOver: false });
+        expect(await client.type(key)).toBe("string");
+      } finally {
+        await store.close();
+        await connection.quit();
+      }
+    });
 
     it("replays, reads, lists and deletes a completed record of the hash layout", async () => {
       const prefix = uniquePrefix();
@@ -280,6 +322,68 @@ if (url) {
       await store.complete(lease, { response: response(1, 3), finalChunk: bytes("one"), ttlMs: 60_000 });
       expect(await commandsOf(() => claim(store, ref))).toEqual(["set"]);
       expect(await commandsOf(() => claim(store, ref), true)).toEqual([]);
+    });
+  });
+
+  describe("RedisStore at the edges", () => {
+    it("keeps working with a grace and chunk counts that Lua would print with an exponent", async () => {
+      const store = await createRedisStore({ url, prefix: uniquePrefix(), leaseGrace: 1e14 });
+      try {
+        const ref = { scope: "s", key: "huge-grace" };
+        const lease = await acquire(store, ref);
+        expect(await store.appendChunk(lease, 0, bytes("zero"))).toBe(true);
+        expect(await store.renew(lease, 60_000)).toBe(true);
+        expect((await store.get(ref))?.state).toBe("in_flight");
+        expect(
+          await store.complete(lease, { response: response(1, 4), finalChunk: bytes("zero"), ttlMs: 60_000 }),
+        ).toBe(true);
+        expect((await store.get(ref))?.state).toBe("completed");
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("claims with a lease of 0 ms and no grace", async () => {
+      const store = await createRedisStore({ url, prefix: uniquePrefix(), leaseGrace: 0 });
+      try {
+        expect((await claim(store, { scope: "s", key: "zero" }, 0)).outcome).toBe("acquired");
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("answers a claim sent again with its token (a resend after a reconnect) as acquired", async () => {
+      const store = await createRedisStore({ url, prefix: uniquePrefix() });
+      try {
+        const input = { scope: "s", key: "resent", fingerprint: "fp", token: randomUUID(), leaseMs: 60_000 };
+        expect((await store.claim(input)).outcome).toBe("acquired");
+        expect(await store.claim(input)).toEqual({
+          outcome: "acquired",
+          lease: { scope: "s", key: "resent", token: input.token },
+          tookOver: false,
+        });
+        expect((await claim(store, { scope: "s", key: "resent" })).outcome).toBe("in_flight");
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("reports a malformed in-flight value as corrupt, and deletes it", async () => {
+      const prefix = uniquePrefix();
+      const store = await createRedisStore({ url, prefix });
+      try {
+        const ref = { scope: "s", key: "malformed" };
+        await acquire(store, ref);
+        const client = await admin();
+        const [key] = await scanKeys(client, `${prefix}*:r`);
+        await client.set(key as string, "i3:abc-not-numbers", "PX", 60_000);
+        await expect(claim(store, ref)).rejects.toBeInstanceOf(CorruptRecordError);
+        await expect(store.get(ref)).rejects.toBeInstanceOf(CorruptRecordError);
+        expect(await store.delete(ref)).toBe(true);
+        expect(await scanKeys(client, `${prefix}*`)).toEqual([]);
+      } finally {
+        await store.close();
+      }
     });
   });
 

@@ -28,6 +28,18 @@ export const LEGACY_FIELDS = [
 ] as const;
 
 /**
+ * Ends the script with {@link MOVED} unless KEYS[1] still holds a hash: the record expired
+ * or was replaced between the caller's first command and this script, and the caller runs
+ * that command again.
+ */
+const stillLegacy = `
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {'moved'} end
+`;
+
+/** The reply of a legacy script that found no legacy record to work on. */
+export const MOVED = "moved";
+
+/**
  * `read()`: the live record's fields in {@link LEGACY_FIELDS} order, or nil; a record in
  * an unknown shape counts as live, so that it reaches the decoder and surfaces as corrupt.
  */
@@ -61,7 +73,7 @@ end
  *
  * Result: 1 when the caller took the key over, else the record's fields.
  */
-export const legacyClaimScript = `${read}${deleteRecord}
+export const legacyClaimScript = `${read}${deleteRecord}${stillLegacy}
 local row = read()
 if row then return row end
 delete_record()
@@ -70,12 +82,12 @@ return 1
 `;
 
 /** legacyGet — the live record's fields, or an empty list. */
-export const legacyGetScript = `${read}
+export const legacyGetScript = `${read}${stillLegacy}
 return read() or {}
 `;
 
 /** legacyReadChunk — chunk `ARGV[1]` of a live completed legacy record, or nil. */
-export const legacyReadChunkScript = `${read}
+export const legacyReadChunkScript = `${read}${stillLegacy}
 local row = read()
 local index = tonumber(ARGV[1])
 if not row or row[1] ~= 'completed' or index >= (tonumber(row[11]) or 0) then return false end
@@ -84,7 +96,7 @@ return redis.call('GET', KEYS[2] .. index)
 `;
 
 /** legacyDelete — delete the legacy record and its chunks; 1. */
-export const legacyDeleteScript = `${deleteRecord}
+export const legacyDeleteScript = `${deleteRecord}${stillLegacy}
 delete_record()
 return 1
 `;

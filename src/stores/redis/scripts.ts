@@ -34,7 +34,7 @@ local function owned(fence)
     string.match(value, '^(%d+),(%d+),(%d+),(%d),(%d+):()', #fence + 1)
   if not at then return nil end
   return {
-    value = value, fence = fence, grace = tonumber(grace), created = created,
+    value = value, fence = fence, grace = grace, created = created,
     written = tonumber(written), watched = watched == '1',
     fingerprint = string.sub(value, at, at + tonumber(fingerprint_length) - 1),
     tail = string.sub(value, at - #fingerprint_length - 1),
@@ -42,10 +42,13 @@ local function owned(fence)
 end
 `;
 
-/** `rewrite(record, written, watched)`: the same in-flight record with new counters, same expiry. */
+/**
+ * `rewrite(record, written, watched)`: the same in-flight record with new counters, same
+ * expiry. Numbers go through `%d`: Lua would write a large one with an exponent.
+ */
 const rewrite = `
 local function rewrite(record, written, watched)
-  local value = record.fence .. record.grace .. ',' .. record.created .. ',' .. written .. ','
+  local value = record.fence .. record.grace .. ',' .. record.created .. ',' .. string.format('%d', written) .. ','
     .. (watched and '1' or '0') .. ',' .. record.tail
   redis.call('SET', KEYS[1], value, 'KEEPTTL')
 end
@@ -53,12 +56,16 @@ end
 
 /**
  * `lease_end(value)`: for an in-flight value, the end of its lease in epoch
- * milliseconds on the server clock, or nil once it lapsed; also `chunks_written`.
+ * milliseconds on the server clock, or nil once it lapsed; also `chunks_written`, and
+ * true third when the value is malformed (the caller hands it to the decoder, which
+ * reports the record as corrupt).
  */
 const leaseEnd = `
 local function lease_end(value)
   local token_length, at = string.match(value, '^i(%d+):()')
+  if not at then return nil, 0, true end
   local grace, written = string.match(value, '^(%d+),%d+,(%d+),', at + tonumber(token_length))
+  if not grace then return nil, 0, true end
   local left = redis.call('PTTL', KEYS[1])
   if left <= tonumber(grace) then return nil, tonumber(written) end
   local time = redis.call('TIME')
@@ -103,7 +110,8 @@ if not value then
   return 0
 end
 if string.sub(value, 1, 1) ~= 'i' then return {value} end
-local live_until, written = lease_end(value)
+local live_until, written, malformed = lease_end(value)
+if malformed then return {value} end
 if live_until then return {value, live_until} end
 delete_chunks(0, written - 1)
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -120,7 +128,8 @@ export const getScript = `${leaseEnd}
 local value = redis.call('GET', KEYS[1])
 if not value then return {} end
 if string.sub(value, 1, 1) ~= 'i' then return {value} end
-local live_until = lease_end(value)
+local live_until, _, malformed = lease_end(value)
+if malformed then return {value} end
 if live_until then return {value, live_until} end
 return {}
 `;
@@ -135,7 +144,8 @@ return {}
 export const renewScript = `${owned}
 local record = owned(ARGV[1])
 if not record then return 0 end
-local life = tonumber(ARGV[2]) + record.grace
+-- PEXPIRE 0 would delete the record.
+local life = string.format('%d', math.max(1, tonumber(ARGV[2]) + tonumber(record.grace)))
 redis.call('PEXPIRE', KEYS[1], life)
 for i = 0, record.written - 1 do redis.call('PEXPIRE', KEYS[2] .. i, life) end
 return 1
@@ -189,9 +199,12 @@ export const appendChunkScript = `${owned}${rewrite}
 local record = owned(ARGV[1])
 if not record then return 0 end
 local index = tonumber(ARGV[2])
+-- At the moment the record expires, GET still finds it while PTTL says 0: a chunk stored
+-- then would outlive it.
 local left = redis.call('PTTL', KEYS[1])
 if left > 0 then redis.call('SET', KEYS[2] .. index, ARGV[3], 'PX', left)
-else redis.call('SET', KEYS[2] .. index, ARGV[3]) end
+elseif left == -1 then redis.call('SET', KEYS[2] .. index, ARGV[3])
+else return 0 end
 if index >= record.written then rewrite(record, index + 1, record.watched) end
 return 1
 `;
@@ -216,15 +229,14 @@ local count = tonumber(ARGV[2])
 local ttl = ARGV[3]
 local first = ''
 if count == 1 then first = ARGV[4]
-elseif count > 1 then
-  first = redis.call('GET', KEYS[2] .. '0') or ''
-  redis.call('SET', KEYS[2] .. (count - 1), ARGV[4], 'PX', ttl)
-end
+elseif count > 1 then first = redis.call('GET', KEYS[2] .. '0') or '' end
 if record.written > 0 then redis.call('DEL', KEYS[2] .. '0') end
 delete_chunks(math.max(count, 1), record.written - 1)
 local fingerprint = ARGV[7] or record.fingerprint
 redis.call('SET', KEYS[1], 'c' .. record.created .. ',' .. ARGV[5] .. #fingerprint .. ':' .. fingerprint
   .. ARGV[6] .. first, 'PX', ttl)
+-- After the record, so that no chunk expires before it.
+if count > 1 then redis.call('SET', KEYS[2] .. (count - 1), ARGV[4], 'PX', ttl) end
 for i = 1, count - 2 do redis.call('PEXPIRE', KEYS[2] .. i, ttl) end
 if record.watched then publish_change() end
 return 1
@@ -252,8 +264,8 @@ local value = redis.call('GET', KEYS[1])
 if not value then return 0 end
 if string.sub(value, 1, 1) == 'i' then
   local token_length, at = string.match(value, '^i(%d+):()')
-  local written = string.match(value, '^%d+,%d+,(%d+),', at + tonumber(token_length))
-  delete_chunks(0, tonumber(written) - 1)
+  local written = at and string.match(value, '^%d+,%d+,(%d+),', at + tonumber(token_length))
+  delete_chunks(0, (tonumber(written) or 0) - 1)
 else
   local count = string.match(value, '^c%d+,%d+,%d+,(%d+),')
   delete_chunks(1, (tonumber(count) or 1) - 1)

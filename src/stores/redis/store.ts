@@ -27,6 +27,7 @@ import {
   legacyDeleteScript,
   legacyGetScript,
   legacyReadChunkScript,
+  MOVED,
 } from "./legacy-scripts.js";
 import { globEscape, listRecords } from "./listing.js";
 import { completionParts, decodeValue, fenceOf, inFlightValue, isCompletedValue } from "./record-value.js";
@@ -176,7 +177,8 @@ export class RedisStore implements InspectableStore {
 
   async claim(input: ClaimInput): Promise<ClaimResult> {
     const lease = milliseconds(input.leaseMs, 0);
-    const life = String(Number(lease) + this.#leaseGrace);
+    // PX 0 is refused.
+    const life = String(Math.max(1, Number(lease) + this.#leaseGrace));
     const value = inFlightValue(input, this.#leaseGrace, Date.now());
     const keys = this.#keysOf(input);
     const { reply, legacy } = await this.#withLegacy(
@@ -188,6 +190,10 @@ export class RedisStore implements InspectableStore {
     if (legacy) return this.#claimReply(input, reply, true);
     if (reply === null) return this.#acquired(input, false);
     if (Buffer.isBuffer(reply) && isCompletedValue(reply)) return this.#claimReply(input, [reply], false);
+    // A client that sends the SET again after a reconnect finds the record it made.
+    if (Buffer.isBuffer(reply) && reply.equals(Buffer.from(value))) {
+      return this.#acquired(input, false);
+    }
     // Only the server's clock can tell whether the lease of the record found lapsed.
     return this.#claimReply(input, await this.#call("claim", keys, [value, life], input), false);
   }
@@ -318,7 +324,10 @@ export class RedisStore implements InspectableStore {
       if (!isWrongType(error)) throw storeError(operation, ref, error);
     }
     try {
-      return { reply: await legacy(), legacy: true };
+      const reply = await legacy();
+      // The hash expired or was replaced meanwhile: what is there now is the current layout.
+      if (isMoved(reply)) return { reply: await first(), legacy: false };
+      return { reply, legacy: true };
     } catch (error) {
       throw storeError(operation, ref, error);
     }
@@ -449,6 +458,10 @@ function decodeLegacy(ref: RecordRef | undefined, values: readonly unknown[]): I
     row as unknown as RecordRow,
     chunkOf(values[LEGACY_FIELDS.indexOf("chunk0")]),
   );
+}
+
+function isMoved(reply: unknown): boolean {
+  return Array.isArray(reply) && reply.length === 1 && String(reply[0]) === MOVED;
 }
 
 function isWrongType(error: unknown): boolean {
