@@ -11,12 +11,13 @@
 // encrypted, unique keys and replays; it writes docs/benchmarks.md's "encryption" section.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
 import { load, median, postOrder } from "./load.js";
+import { cores, pin } from "./pin.js";
 import { writeBenchmarkSection } from "./report.js";
-import { cpuMicroseconds } from "./store-cpu.js";
+import { loadWithCpu } from "./store-cpu.js";
 
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -29,20 +30,6 @@ const keys = {
   unique: () => `cpu-${process.pid}-${++counter}`,
   replay: () => replayKeys[++counter % replayKeys.length],
 };
-
-// Read once: pinning this process narrows what availableParallelism() reports afterwards.
-const cores = availableParallelism();
-
-/** Pins a process (all its threads) to CPUs, when taskset exists and there are cores to split. */
-function pin(pid: number, cpus: string): boolean {
-  if (cores < 2) return false;
-  try {
-    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const last = cores - 1;
 const servers: Array<{ name: string; script: string; variant: string; key: keyof typeof keys }> = [
@@ -123,8 +110,7 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [index, server] of servers.entries()) {
       const child = children[index] as Child;
-      const before = cpuMicroseconds(child.pid);
-      const figures = await load({
+      const { figures, perRequest } = await loadWithCpu(child.pid, {
         url: `${child.url}/orders`,
         connections: CONNECTIONS,
         seconds: 0,
@@ -132,7 +118,6 @@ try {
         body,
         key: keys[server.key],
       });
-      const perRequest = (cpuMicroseconds(child.pid) - before) / figures.requests;
       samples[index]?.cpu.push(perRequest);
       samples[index]?.rps.push(figures.requests / figures.seconds);
       console.log(

@@ -8,13 +8,13 @@
 // interleaved; medians are reported.
 // BENCH_BASELINE_DIR=<another built checkout> adds that checkout's `oncely serve` as rows, to
 // compare a change with what it replaces in the same run. Prints its table; writes no docs.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
 import { load, median, postOrder } from "./load.js";
-import { cpuMicroseconds } from "./store-cpu.js";
+import { cores, pin } from "./pin.js";
+import { loadWithCpu } from "./store-cpu.js";
 
 const SQLITE = process.env.BENCH_STORE === "sqlite";
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
@@ -30,20 +30,7 @@ const keys = {
   replay: () => replayKeys[++counter % replayKeys.length],
 };
 
-// Read once: pinning this process narrows what availableParallelism() reports afterwards.
-const cores = availableParallelism();
 const last = cores - 1;
-
-/** Pins a process (all its threads) to CPUs, when taskset exists and there are cores to split. */
-function pin(pid: number, cpus: string): boolean {
-  if (cores < 2) return false;
-  try {
-    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const children: Child[] = [];
 const dir = mkdtempSync(join(tmpdir(), "oncely-bench-gateway-cpu-"));
@@ -90,8 +77,7 @@ try {
   const samples = scenarios.map(() => [] as number[]);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [index, { name, child, key }] of scenarios.entries()) {
-      const before = cpuMicroseconds(child.pid);
-      const figures = await load({
+      const { figures, perRequest } = await loadWithCpu(child.pid, {
         url: `${child.url}/orders`,
         connections: CONNECTIONS,
         seconds: 0,
@@ -99,7 +85,6 @@ try {
         body,
         key: keys[key],
       });
-      const perRequest = (cpuMicroseconds(child.pid) - before) / figures.requests;
       samples[index]?.push(perRequest);
       console.log(
         `round ${round} ${name}: ${perRequest.toFixed(0)} µs CPU/request, ${figures.rps.toFixed(0)} req/s`,

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { type Figures, type LoadOptions, load } from "./load.js";
 
 const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
@@ -116,4 +117,14 @@ export async function postgresBackends(url: string, applicationName: string): Pr
     },
     close: () => client.end(),
   };
+}
+
+/** One load run, with the CPU time that process `pid` spent per request during it. */
+export async function loadWithCpu(
+  pid: number,
+  options: LoadOptions,
+): Promise<{ figures: Figures; perRequest: number }> {
+  const before = cpuMicroseconds(pid);
+  const figures = await load(options);
+  return { figures, perRequest: (cpuMicroseconds(pid) - before) / figures.requests };
 }
