@@ -76,6 +76,11 @@ export async function chaosRun(options: RunOptions): Promise<Verdict> {
     const child = live.get(owner);
     if (!child) return false;
     live.delete(owner);
+    // Its point kill, if one was due, can no longer come: the next execution takes it.
+    if (pending?.owner === owner) {
+      requeue(pending.moment);
+      pending = undefined;
+    }
     child.process.kill("SIGKILL");
     kills.push({ owner, at: Date.now(), moment });
     restarts.push(start());
@@ -94,19 +99,30 @@ export async function chaosRun(options: RunOptions): Promise<Verdict> {
   );
   // One at a time: two decided together could fall on one owner, and the second find it dead.
   let executed = 0;
-  let pending = false;
-  const decide = (execution: Execution): KillPoint => {
-    executed++;
-    if (pending || due[0] === undefined || due[0] > executed || !live.has(execution.owner)) return "none";
-    due.shift();
-    pending = true;
-    return moments.shift() ?? "none";
-  };
-  const witness = startWitness(decide, (owner, moment) => {
-    pending = false;
-    if (kill(owner, moment)) return;
+  let pending: { readonly owner: string; readonly moment: Exclude<KillPoint, "none"> } | undefined;
+  const requeue = (moment: Exclude<KillPoint, "none">) => {
     due.unshift(executed + 1);
     moments.unshift(moment);
+  };
+  const decide = (execution: Execution): KillPoint => {
+    executed++;
+    const moment = moments[0];
+    if (
+      pending ||
+      moment === undefined ||
+      due[0] === undefined ||
+      due[0] > executed ||
+      !live.has(execution.owner)
+    )
+      return "none";
+    due.shift();
+    moments.shift();
+    pending = { owner: execution.owner, moment };
+    return moment;
+  };
+  const witness = startWitness(decide, (owner, moment) => {
+    pending = undefined;
+    if (!kill(owner, moment)) requeue(moment);
   });
   /** Starts an owner; like a supervisor, tries again while it exits at once (its store is down). */
   const start = async () => {
