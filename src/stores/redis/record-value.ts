@@ -79,12 +79,18 @@ export function decodeValue(
     return {
       ref: ref ?? { scope, key },
       row: {
-        ...EMPTY_ROW,
         state: "in_flight",
-        token,
         fingerprint,
+        token,
         created_at: createdAt,
         lease_expires_at: String(leaseExpiresAt),
+        completed_at: undefined,
+        expires_at: undefined,
+        status: undefined,
+        headers: undefined,
+        body_length: undefined,
+        chunk_count: undefined,
+        body_omitted: undefined,
       },
       firstChunk: undefined,
     };
@@ -126,21 +132,6 @@ const IN_FLIGHT = "i".charCodeAt(0);
 const COMPLETED = "c".charCodeAt(0);
 const COMMA = ",".charCodeAt(0);
 const COLON = ":".charCodeAt(0);
-
-const EMPTY_ROW: RecordRow = {
-  state: undefined,
-  fingerprint: undefined,
-  token: undefined,
-  created_at: undefined,
-  lease_expires_at: undefined,
-  completed_at: undefined,
-  expires_at: undefined,
-  status: undefined,
-  headers: undefined,
-  body_length: undefined,
-  chunk_count: undefined,
-  body_omitted: undefined,
-};
 
 function sized(text: string): string {
   return `${Buffer.byteLength(text)}:${text}`;

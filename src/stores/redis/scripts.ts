@@ -36,8 +36,7 @@ local function owned(fence)
   return {
     value = value, fence = fence, grace = grace, created = created,
     written = tonumber(written), watched = watched == '1',
-    fingerprint = string.sub(value, at, at + tonumber(fingerprint_length) - 1),
-    tail = string.sub(value, at - #fingerprint_length - 1),
+    fingerprint_at = at, fingerprint_length = fingerprint_length,
   }
 end
 `;
@@ -49,7 +48,7 @@ end
 const rewrite = `
 local function rewrite(record, written, watched)
   local value = record.fence .. record.grace .. ',' .. record.created .. ',' .. string.format('%d', written) .. ','
-    .. (watched and '1' or '0') .. ',' .. record.tail
+    .. (watched and '1' or '0') .. ',' .. string.sub(record.value, record.fingerprint_at - #record.fingerprint_length - 1)
   redis.call('SET', KEYS[1], value, 'KEEPTTL')
 end
 `;
@@ -232,7 +231,8 @@ if count == 1 then first = ARGV[4]
 elseif count > 1 then first = redis.call('GET', KEYS[2] .. '0') or '' end
 if record.written > 0 then redis.call('DEL', KEYS[2] .. '0') end
 delete_chunks(math.max(count, 1), record.written - 1)
-local fingerprint = ARGV[7] or record.fingerprint
+local fingerprint = ARGV[7]
+  or string.sub(record.value, record.fingerprint_at, record.fingerprint_at + tonumber(record.fingerprint_length) - 1)
 redis.call('SET', KEYS[1], 'c' .. record.created .. ',' .. ARGV[5] .. #fingerprint .. ':' .. fingerprint
   .. ARGV[6] .. first, 'PX', ttl)
 -- After the record, so that no chunk expires before it.
