@@ -190,10 +190,8 @@ export class RedisStore implements InspectableStore {
     if (legacy) return this.#claimReply(input, reply, true);
     if (reply === null) return this.#acquired(input, false);
     if (Buffer.isBuffer(reply) && isCompletedValue(reply)) return this.#claimReply(input, [reply], false);
-    // A client that sends the SET again after a reconnect finds the record it made.
-    if (Buffer.isBuffer(reply) && reply.equals(Buffer.from(value))) {
-      return this.#acquired(input, false);
-    }
+    // A client that sends the SET again after a reconnect finds the record it made: its fence.
+    if (Buffer.isBuffer(reply) && startsWith(reply, fenceOf(input))) return this.#acquired(input, false);
     // Only the server's clock can tell whether the lease of the record found lapsed.
     return this.#claimReply(input, await this.#call("claim", keys, [value, life], input), false);
   }
@@ -458,6 +456,11 @@ function decodeLegacy(ref: RecordRef | undefined, values: readonly unknown[]): I
     row as unknown as RecordRow,
     chunkOf(values[LEGACY_FIELDS.indexOf("chunk0")]),
   );
+}
+
+function startsWith(bytes: Buffer, prefix: string): boolean {
+  const expected = Buffer.from(prefix);
+  return bytes.subarray(0, expected.length).equals(expected);
 }
 
 function isMoved(reply: unknown): boolean {
