@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type BetterSqlite3 from "better-sqlite3";
 
 /**
  * Creates the tables and indexes if they do not exist yet; safe to run on every open,
@@ -12,12 +13,19 @@
  * `oncely_records` holds one row per `(scope, key)`. In-flight rows fill `token` and
  * `lease_expires_at`; completed rows fill `completed_at`, `expires_at` and the response
  * columns (`headers` is a JSON array of `[name, value]` pairs, `body_omitted` is 0 or 1).
+ * `first_chunk` holds the body of a completion whose body is exactly one chunk, the
+ * common case, so that completing and replaying it touch this row alone; it is NULL
+ * otherwise. It comes last because databases made before it existed gain it with
+ * `ALTER TABLE … ADD COLUMN` (see {@link addMissingColumns}), which appends.
  * The two partial indexes serve the purge, which looks for lapsed leases and expired
  * completions separately.
  *
- * `oncely_chunks` holds the body chunks, numbered from 0 by `idx`. It is an ordinary
- * rowid table with a unique index rather than a WITHOUT ROWID table, because SQLite
- * stores large values best in rowid tables (WITHOUT ROWID suits small rows).
+ * `oncely_chunks` holds the chunks of bodies of several chunks, numbered from 0 by `idx`
+ * (and chunk 0 of single-chunk bodies completed before `first_chunk` existed). Readers take
+ * only chunks below the record's `chunk_count`, and chunk 0 only when `first_chunk` is
+ * NULL, so chunks a lease appended and its completion left unused are never replayed. It
+ * is an ordinary rowid table with a unique index rather than a WITHOUT ROWID table,
+ * because SQLite stores large values best in rowid tables (WITHOUT ROWID suits small rows).
  */
 export const CREATE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS oncely_records (
@@ -35,6 +43,7 @@ CREATE TABLE IF NOT EXISTS oncely_records (
   body_length      INTEGER,
   chunk_count      INTEGER,
   body_omitted     INTEGER,
+  first_chunk      BLOB,
   PRIMARY KEY (scope, key)
 );
 
@@ -54,3 +63,28 @@ CREATE TABLE IF NOT EXISTS oncely_chunks (
 CREATE UNIQUE INDEX IF NOT EXISTS oncely_chunks_by_record
   ON oncely_chunks (scope, key, idx);
 `;
+
+/** Columns added to `oncely_records` after its first release, each with its definition. */
+const ADDED_COLUMNS = [["first_chunk", "BLOB"]] as const;
+
+/**
+ * Adds to a database made by an earlier version the columns {@link CREATE_SCHEMA} has and
+ * it lacks; run after it on every open. Adding a nullable column only rewrites the schema,
+ * not the rows: old rows read NULL, which the statements take for "not stored here".
+ * A process opening the file at the same moment may add the column first; the failed
+ * `ALTER` is then forgiven when the column is found afterwards, rather than by matching
+ * SQLite's message.
+ */
+export function addMissingColumns(db: BetterSqlite3.Database): void {
+  const present = (): Set<string> =>
+    new Set((db.pragma("table_info(oncely_records)") as Array<{ name: string }>).map(({ name }) => name));
+  const columns = present();
+  for (const [name, definition] of ADDED_COLUMNS) {
+    if (columns.has(name)) continue;
+    try {
+      db.exec(`ALTER TABLE oncely_records ADD COLUMN ${name} ${definition}`);
+    } catch (error) {
+      if (!present().has(name)) throw error;
+    }
+  }
+}

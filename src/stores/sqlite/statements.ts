@@ -13,6 +13,18 @@ import type BetterSqlite3 from "better-sqlite3";
 import type { RecordRow } from "../record-codec.js";
 
 /**
+ * Chunk 0 of a completed record with a body, as column `first_chunk`: from the row itself
+ * when the body is one chunk, else from `oncely_chunks` (bodies of several chunks, and
+ * single-chunk bodies completed before the column existed). CASE evaluates the subquery
+ * only when it is needed, so the common replay reads one row of one table.
+ */
+const FIRST_CHUNK = `
+       CASE WHEN r.first_chunk IS NOT NULL THEN r.first_chunk
+            WHEN r.state = 'completed' AND r.chunk_count > 0
+            THEN (SELECT c.data FROM oncely_chunks c WHERE c.scope = r.scope AND c.key = r.key AND c.idx = 0)
+       END AS first_chunk`;
+
+/**
  * Reads a record, whatever its state or age, with chunk 0 of a completed one: one
  * statement, so one snapshot and no transaction around it.
  * Parameters: @scope, @key
@@ -20,24 +32,25 @@ import type { RecordRow } from "../record-codec.js";
  */
 export const SELECT_RECORD = `
 SELECT r.state, r.fingerprint, r.token, r.created_at, r.lease_expires_at, r.completed_at,
-       r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted,
-       c.data AS first_chunk
+       r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted,${FIRST_CHUNK}
   FROM oncely_records r
-  LEFT JOIN oncely_chunks c
-    ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
  WHERE r.scope = @scope AND r.key = @key`;
 
 /**
- * Reads a body chunk of a completed record that has not expired.
+ * Reads a body chunk of a completed record that has not expired: chunk 0 from the row when
+ * the body is one chunk stored there, else from `oncely_chunks`. Indexes at or above the
+ * record's chunk count find nothing, whatever `oncely_chunks` still holds for the key (see
+ * {@link COMPLETE_OWNED_RECORD}).
  * Parameters: @scope, @key, @idx, @now
- * Result: the chunk's bytes (plucked), or none.
+ * Result: the chunk's bytes (plucked; NULL if the chunk is missing), or none.
  */
 export const SELECT_LIVE_CHUNK = `
-SELECT c.data
+SELECT CASE WHEN @idx = 0 AND r.first_chunk IS NOT NULL THEN r.first_chunk
+            ELSE (SELECT c.data FROM oncely_chunks c WHERE c.scope = r.scope AND c.key = r.key AND c.idx = @idx)
+       END
   FROM oncely_records r
-  JOIN oncely_chunks c ON c.scope = r.scope AND c.key = r.key
  WHERE r.scope = @scope AND r.key = @key AND r.state = 'completed' AND r.expires_at > @now
-   AND c.idx = @idx`;
+   AND @idx < r.chunk_count`;
 
 /**
  * Reads a page of live records (in flight with a running lease, or completed and not
@@ -49,10 +62,8 @@ SELECT c.data
 export const LIST_LIVE_RECORDS = `
 SELECT r.scope, r.key, r.state, r.fingerprint, r.token, r.created_at, r.lease_expires_at,
        r.completed_at, r.expires_at, r.status, r.headers, r.body_length, r.chunk_count,
-       r.body_omitted, c.data AS first_chunk
+       r.body_omitted,${FIRST_CHUNK}
   FROM oncely_records r
-  LEFT JOIN oncely_chunks c
-    ON r.state = 'completed' AND c.scope = r.scope AND c.key = r.key AND c.idx = 0
  WHERE (@afterScope IS NULL OR (r.scope, r.key) > (@afterScope, @afterKey))
    AND ((r.state = 'in_flight' AND r.lease_expires_at > @now)
      OR (r.state = 'completed' AND r.expires_at > @now))
@@ -62,7 +73,8 @@ SELECT r.scope, r.key, r.state, r.fingerprint, r.token, r.created_at, r.lease_ex
 /**
  * Makes the caller the owner of a fresh in-flight record, replacing whatever row was
  * there (the claim has checked that it is absent, lapsed or expired). REPLACE resets
- * every column not named here to NULL, so nothing of a completed record survives.
+ * every column not named here to NULL, so nothing of a completed record survives, its
+ * first_chunk included (its rows in `oncely_chunks` are the caller's to delete).
  * Parameters: @scope, @key, @fingerprint, @token, @now, @leaseExpiresAt
  * Result: none.
  */
@@ -112,8 +124,14 @@ INSERT OR REPLACE INTO oncely_chunks (scope, key, idx, data) VALUES (@scope, @ke
 /**
  * Turns an owned in-flight record into a completed one. Fenced by @token; deliberately
  * not by the lease end, since a late completion is fine as long as nobody took over.
+ * A body of exactly one chunk goes into first_chunk here, which completes it with this
+ * one statement: chunks the lease may have appended stay in `oncely_chunks`, where the
+ * readers' rules (first_chunk first, nothing at or above chunk_count) leave them unseen
+ * until the record goes. Bodies of several chunks pass NULL and write their final chunk
+ * with {@link PUT_CHUNK}.
  * Parameters: @scope, @key, @token, @now, @expiresAt, @status, @headers (JSON text),
- *   @bodyLength, @chunkCount, @bodyOmitted (0 or 1), @fingerprint (NULL keeps the claim's)
+ *   @bodyLength, @chunkCount, @bodyOmitted (0 or 1), @firstChunk (the body when it is one
+ *   chunk, else NULL), @fingerprint (NULL keeps the claim's)
  * Result: changes = 1 when the caller owned the record, else 0.
  */
 export const COMPLETE_OWNED_RECORD = `
@@ -121,7 +139,7 @@ UPDATE oncely_records
    SET state = 'completed', token = NULL, lease_expires_at = NULL,
        completed_at = @now, expires_at = @expiresAt, status = @status, headers = @headers,
        body_length = @bodyLength, chunk_count = @chunkCount, body_omitted = @bodyOmitted,
-       fingerprint = COALESCE(@fingerprint, fingerprint)
+       first_chunk = @firstChunk, fingerprint = COALESCE(@fingerprint, fingerprint)
  WHERE scope = @scope AND key = @key AND state = 'in_flight' AND token = @token`;
 
 /**
@@ -174,7 +192,7 @@ type Statement<Params extends object, Result = unknown> = BetterSqlite3.Statemen
 /** The prepared statements of one connection, named after the constants above. */
 export interface Statements {
   selectRecord: Statement<RefParams, RecordRow & { first_chunk: Uint8Array | null }>;
-  selectLiveChunk: Statement<ChunkParams & { now: number }, Uint8Array>;
+  selectLiveChunk: Statement<ChunkParams & { now: number }, Uint8Array | null>;
   listLiveRecords: Statement<
     { afterScope: string | null; afterKey: string | null; now: number; limit: number },
     RecordRow & RefParams & { first_chunk: Uint8Array | null }
@@ -193,6 +211,7 @@ export interface Statements {
       bodyLength: number;
       chunkCount: number;
       bodyOmitted: 0 | 1;
+      firstChunk: Uint8Array | null;
       fingerprint: string | null;
     }
   >;

@@ -23,7 +23,7 @@ import { checkPageLimit, DEFAULT_PAGE_LIMIT } from "../paging.js";
 import { purgeIntervalOf } from "../purge-interval.js";
 import { decodeRecordRow, encodeHeaders } from "../record-codec.js";
 import { unlessSqliteFails } from "./connection.js";
-import { CREATE_SCHEMA } from "./schema.js";
+import { addMissingColumns, CREATE_SCHEMA } from "./schema.js";
 import { prepareStatements, type Statements } from "./statements.js";
 import { WriteBatch } from "./write-batch.js";
 
@@ -86,6 +86,7 @@ export class SqliteStore implements InspectableStore {
     this.#ownsDatabase = ownsDatabase;
     this.#sql = unlessSqliteFails(() => {
       database.exec(CREATE_SCHEMA);
+      addMissingColumns(database);
       return prepareStatements(database);
     });
     // Writers start with BEGIN IMMEDIATE: a deferred transaction that reads and then
@@ -152,7 +153,7 @@ export class SqliteStore implements InspectableStore {
         idx: index,
         now: Date.now(),
       });
-      return data && plainBytes(data);
+      return data ? plainBytes(data) : undefined;
     });
   }
 
@@ -268,8 +269,21 @@ export class SqliteStore implements InspectableStore {
     return true;
   }
 
+  /**
+   * A body of at most one chunk is completed by the UPDATE alone, without a statement on
+   * `oncely_chunks`: a body of one chunk goes into the row. Chunks the lease appended
+   * before are left there rather than deleted, because the readers never return a chunk
+   * at or above the record's count, nor chunk 0 of a record that holds its own (see
+   * `statements.ts`); they go with the record (a takeover, delete or purge). Deleting
+   * them here would cost a search of the chunks' index on every completion for what is
+   * almost never there (the engine appends only the chunks before the last), and
+   * remembering which leases appended would miss appends made through another
+   * connection. A body of several chunks is large anyway: its final chunk joins the
+   * others and any chunk above its count is dropped at once, to give the space back.
+   */
   #completeIn(lease: Lease, { response, finalChunk, ttlMs, fingerprint }: CompletionInput): boolean {
     const now = Date.now();
+    const { chunkCount } = response;
     const completed = this.#sql.completeOwnedRecord.run({
       ...owner(lease),
       now,
@@ -277,16 +291,17 @@ export class SqliteStore implements InspectableStore {
       status: response.status,
       headers: encodeHeaders(response.headers),
       bodyLength: response.bodyLength,
-      chunkCount: response.chunkCount,
+      chunkCount,
       bodyOmitted: response.bodyOmitted ? 1 : 0,
+      firstChunk: chunkCount === 1 ? finalChunk : null,
       fingerprint: fingerprint ?? null,
     });
     if (completed.changes === 0) return false;
     const ref = { scope: lease.scope, key: lease.key };
-    if (response.chunkCount > 0) {
-      this.#sql.putChunk.run({ ...ref, idx: response.chunkCount - 1, data: finalChunk });
+    if (chunkCount > 1) {
+      this.#sql.putChunk.run({ ...ref, idx: chunkCount - 1, data: finalChunk });
+      this.#sql.deleteChunks.run({ ...ref, from: chunkCount });
     }
-    this.#sql.deleteChunks.run({ ...ref, from: response.chunkCount });
     this.#wake(ref);
     return true;
   }
