@@ -208,7 +208,7 @@ function registerServerTests(url: string): void {
           expect(await store.claim(claimInput(input))).toMatchObject({ outcome: "completed" });
           expect(counted.names).toHaveLength(4);
           for (const name of counted.names) {
-            if (preparedStatements) expect(name).toMatch(/^oncely_(read|claimFree|complete)_[\w-]{12}$/);
+            if (preparedStatements) expect(name).toMatch(/^oncely_(read|claimFree|complete|completeOne)_[\w-]{12}$/);
             else expect(name).toBeUndefined();
           }
         } finally {

@@ -29,6 +29,7 @@ import {
   APPEND_CHUNK,
   CLAIM_FREE,
   COMPLETE,
+  COMPLETE_ONE,
   DELETE_RECORD,
   LIST,
   PURGE_BATCH,
@@ -112,6 +113,7 @@ const STATEMENTS = {
   release: RELEASE,
   appendChunk: APPEND_CHUNK,
   complete: COMPLETE,
+  completeOne: COMPLETE_ONE,
   readChunk: READ_CHUNK,
   purgeBatch: PURGE_BATCH,
   list: LIST,
@@ -273,7 +275,8 @@ export class PostgresStore implements InspectableStore {
     { scope, key, token }: Lease,
     { response, finalChunk, ttlMs, fingerprint }: CompletionInput,
   ): Promise<boolean> {
-    const { rows } = await this.#query(this.#sql.complete, [
+    const inline = response.chunkCount <= 1 && !response.bodyOmitted;
+    const { rows } = await this.#query(inline ? this.#sql.completeOne : this.#sql.complete, [
       scope,
       key,
       token,
