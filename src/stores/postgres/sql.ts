@@ -2,8 +2,8 @@
  * The SQL of the PostgreSQL store, one documented constant per statement.
  *
  * Every statement commits on its own (no transaction spans two round trips). Every
- * operation is one statement, except a claim that finds no live record: its read is
- * followed by the insert or the takeover (see `READ`). The store sends them as named
+ * operation is one statement, except a claim, which is one or two (`CLAIM_FREE`, `READ`
+ * and `TAKE_OVER`; the store says in which order). The store sends them as named
  * prepared statements, parsed and planned once per connection, unless
  * `preparedStatements: false` (for PgBouncer's transaction mode before 1.21, which cannot
  * keep a prepared statement for its client): the statements need no other session state,
@@ -31,19 +31,14 @@ const RECORD_COLUMNS = `r.state, r.fingerprint, r.token, r.created_at, r.lease_e
        r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted`;
 
 /**
- * Body chunk 0 of a completed record: a one-chunk body is kept in the record's own
+ * Body chunk 0 of a completed record `r`: a one-chunk body is kept in the record's own
  * `first_chunk` column (see `COMPLETE_ONE`), any other in the chunks table. Records of
- * earlier versions keep every chunk in the chunks table and have `first_chunk` NULL.
+ * earlier versions keep every chunk in the chunks table and have `first_chunk` NULL. A
+ * subquery rather than a join, because PostgreSQL only skips it when it is not needed:
+ * a join would look the chunk up for every record.
  */
-const FIRST_CHUNK = "COALESCE(r.first_chunk, c.data) AS first_chunk";
-
-/**
- * Joins chunk 0 from the chunks table only where `FIRST_CHUNK` needs it, so a record
- * with its body inline costs no second index lookup.
- */
-const JOIN_STORED_CHUNK_0 = `LEFT JOIN {chunks} c
-    ON r.state = 'completed' AND r.first_chunk IS NULL AND r.chunk_count > 0
-   AND c.scope = r.scope AND c.key = r.key AND c.idx = 0`;
+const FIRST_CHUNK = `COALESCE(r.first_chunk, CASE WHEN r.state = 'completed' AND r.chunk_count > 0 THEN
+         (SELECT c.data FROM {chunks} c WHERE c.scope = r.scope AND c.key = r.key AND c.idx = 0) END) AS first_chunk`;
 
 /**
  * The payload of a record's notification: an MD5 digest of its scope (length-prefixed)
@@ -72,9 +67,9 @@ const NOTIFY_WATCHED = `notified AS (
  * in parallel. It is kept apart from the writes because PostgreSQL sets up every
  * data-modifying part of a statement on each execution, even one that ends up changing
  * nothing: a single claim statement that read, then inserted or took over only when it
- * had to, cost a replay about 80% more database CPU than this read alone. Only when the
- * read finds no live record does the claim send a second statement, `CLAIM_FREE` or
- * `TAKE_OVER`. A row that is neither clearly lapsed nor clearly expired
+ * had to, cost a replay about 80% more database CPU than this read alone. When the
+ * read finds no live record the claim sends `CLAIM_FREE` or `TAKE_OVER`. A row that is
+ * neither clearly lapsed nor clearly expired
  * is live, so that a damaged row (unknown state, missing times) reaches the decoder and
  * is reported rather than silently replaced.
  * Parameters: $1 scope, $2 key
@@ -83,13 +78,12 @@ const NOTIFY_WATCHED = `notified AS (
 export const READ = `
 SELECT ${RECORD_COLUMNS}, ${FIRST_CHUNK}, (${IS_DEAD}) IS TRUE AS dead
   FROM {records} r
-  ${JOIN_STORED_CHUNK_0}
  WHERE r.scope = $1::text AND r.key = $2::text`;
 
 /**
- * Claims a key that `READ` found free, with an in-flight record. `ON CONFLICT DO
- * NOTHING` takes no lock on a record a concurrent claim committed in the meantime; the
- * caller then reads the key again.
+ * Claims a free key with an in-flight record. `ON CONFLICT DO NOTHING` takes no lock on
+ * a record that is there, live or dead, nor on one a concurrent claim committed in the
+ * meantime; the caller then reads the key.
  * Parameters: $1 scope, $2 key, $3 fingerprint, $4 token, $5 lease length in ms
  * Result: rowCount 1 when the caller acquired the key, else 0.
  */
@@ -275,7 +269,6 @@ DELETE FROM {records}
 export const LIST = `
 SELECT r.scope, r.key, ${RECORD_COLUMNS}, ${FIRST_CHUNK}
   FROM {records} r
-  ${JOIN_STORED_CHUNK_0}
  WHERE ($1::text IS NULL OR (r.scope, r.key) > ($1::text, $2::text))
    AND ((r.state = 'in_flight' AND r.lease_expires_at > ${NOW_MS})
      OR (r.state = 'completed' AND r.expires_at > ${NOW_MS}))
