@@ -220,7 +220,8 @@ function registerServerTests(url: string): void {
           // read and insert, complete, then insert refused and read: the last claim acquired.
           expect(counted.names).toHaveLength(5);
           for (const name of counted.names) {
-            if (preparedStatements) expect(name).toMatch(/^oncely_(read|claimFree|complete|completeOne)_[\w-]{12}$/);
+            if (preparedStatements)
+              expect(name).toMatch(/^oncely_(read|claimFree|complete|completeOne)_[\w-]{12}$/);
             else expect(name).toBeUndefined();
           }
         } finally {
