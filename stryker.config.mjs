@@ -31,7 +31,7 @@ export const areas = {
     "src/stores/sqlite/store.ts:239-292",
     "src/stores/sqlite/store.ts:332-334",
     "src/stores/redis/store.ts:178-226",
-    "src/stores/postgres/store.ts:218-290",
+    "src/stores/postgres/store.ts:226-307",
   ],
 };
 

@@ -64,6 +64,8 @@ if (postgresUrl) {
   const named = (name: string) => {
     const url = new URL(postgresUrl);
     url.searchParams.set("application_name", `oncely-bench-${run}-${name}`);
+    // As on Redis, the baseline build gets tables of its own.
+    if (name === "baseline") url.searchParams.set("table", "baseline");
     return url.href;
   };
   targets.push({

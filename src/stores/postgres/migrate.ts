@@ -22,13 +22,16 @@ const MIGRATION_LOCK = 122_519_904_676_985n;
  * `lease_expires_at`; completed rows fill `completed_at`, `expires_at` and the response
  * columns (`headers` is a JSON array of `[name, value]` pairs). Times are epoch
  * milliseconds. `watched` is set while some duplicate waits for the in-flight record, so
- * that completing or releasing it sends a notification (see `WATCH` in `./sql.ts`). The
- * `DO` block adds it to tables created by version 0.1.0 (adding a column with a constant
- * default only changes the catalog), and only then: `ALTER TABLE` would take the table's
- * exclusive lock on every start, queueing all traffic behind any long transaction. The two partial indexes serve the purge, which looks for lapsed leases
- * and expired completions.
+ * that completing or releasing it sends a notification (see `WATCH` in `./sql.ts`).
+ * `first_chunk` holds the body of a completed record whose body is one chunk. The `DO`
+ * block adds these two columns to tables created by earlier versions (adding a nullable
+ * column, or one with a constant default, only changes the catalog), and only then:
+ * `ALTER TABLE` would take the table's exclusive lock on every start, queueing all
+ * traffic behind any long transaction. The two partial indexes serve the purge, which
+ * looks for lapsed leases and expired completions.
  *
- * `<table>_chunks` holds the body chunks, numbered from 0 by `idx`; deleting a record
+ * `<table>_chunks` holds the chunks of longer bodies, numbered from 0 by `idx` (and
+ * every body of records written before `first_chunk` existed); deleting a record
  * deletes its chunks through the foreign key.
  *
  * {@link migrationSql} can make it create missing tables UNLOGGED.
@@ -52,6 +55,7 @@ CREATE TABLE IF NOT EXISTS {records} (
   chunk_count      integer,
   body_omitted     boolean,
   watched          boolean NOT NULL DEFAULT false,
+  first_chunk      bytea,
   PRIMARY KEY (scope, key)
 );
 
@@ -60,6 +64,10 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_attribute
                   WHERE attrelid = '{records}'::regclass AND attname = 'watched' AND NOT attisdropped) THEN
     ALTER TABLE {records} ADD COLUMN watched boolean NOT NULL DEFAULT false;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_attribute
+                  WHERE attrelid = '{records}'::regclass AND attname = 'first_chunk' AND NOT attisdropped) THEN
+    ALTER TABLE {records} ADD COLUMN first_chunk bytea;
   END IF;
 END $$;
 

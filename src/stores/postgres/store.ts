@@ -29,6 +29,7 @@ import {
   APPEND_CHUNK,
   CLAIM_FREE,
   COMPLETE,
+  COMPLETE_ONE,
   DELETE_RECORD,
   LIST,
   PURGE_BATCH,
@@ -112,6 +113,7 @@ const STATEMENTS = {
   release: RELEASE,
   appendChunk: APPEND_CHUNK,
   complete: COMPLETE,
+  completeOne: COMPLETE_ONE,
   readChunk: READ_CHUNK,
   purgeBatch: PURGE_BATCH,
   list: LIST,
@@ -132,8 +134,9 @@ type RecordResultRow = RecordRow & { first_chunk: unknown };
 
 /**
  * An {@link InspectableStore} in PostgreSQL. Each method is one statement that commits
- * on its own, atomic under READ COMMITTED, except a claim that finds no live record,
- * which then inserts or takes over in a second statement: a replay is one read. Claims
+ * on its own, atomic under READ COMMITTED, except a claim, which is one statement when it
+ * is of the kind the previous claim was (an insert of a new key, or the read of a live
+ * record) and two otherwise. Claims
  * rely on `INSERT … ON CONFLICT` and on the takeover's re-check under the row lock, and
  * every write to an in-flight record is fenced by its owner token. Times come from the
  * database clock. Connection failures and timeouts surface as `StoreUnavailableError`.
@@ -149,6 +152,12 @@ export class PostgresStore implements InspectableStore {
   #ready: boolean;
   #purging = false;
   #closed = false;
+  /**
+   * Whether the last claim found a live record. A claim starts with what the last one
+   * needed: a read, which is all a replay costs, or the insert, which is all a new key
+   * costs. Traffic of one kind pays one statement per claim; a wrong guess, one more.
+   */
+  #expectRecord = true;
 
   /**
    * Wraps a pool. `createPostgresStore` is usually simpler: it can also create the pool.
@@ -230,7 +239,10 @@ export class PostgresStore implements InspectableStore {
     }
   }
 
-  /** Reads the key, and inserts or takes over when that found no live record; undefined when the key changed in between. */
+  /**
+   * Inserts an in-flight record, or reads the key's record and takes it over when it is
+   * dead; undefined when the key changed between two statements.
+   */
   async #claimOnce({
     scope,
     key,
@@ -239,8 +251,17 @@ export class PostgresStore implements InspectableStore {
     leaseMs,
   }: ClaimInput): Promise<ClaimResult | undefined> {
     const ref = { scope, key };
+    const claimValues = [scope, key, fingerprint, token, milliseconds(leaseMs)];
+    const acquired = (tookOver: boolean): ClaimResult => {
+      this.#expectRecord = false;
+      return { outcome: "acquired", lease: { scope, key, token }, tookOver };
+    };
+    if (!this.#expectRecord && (await this.#query(this.#sql.claimFree, claimValues)).rowCount === 1) {
+      return acquired(false);
+    }
     const row = await this.#read(ref);
     if (row && !row.dead) {
+      this.#expectRecord = true;
       const record = decodeRecordRow(ref, row, bytes(row.first_chunk));
       return record.state === "in_flight"
         ? { outcome: "in_flight", record }
@@ -248,9 +269,8 @@ export class PostgresStore implements InspectableStore {
     }
     // A dead record is replaced under its row lock; a free key takes an insert.
     const write = row ? this.#sql.takeOver : this.#sql.claimFree;
-    const { rowCount } = await this.#query(write, [scope, key, fingerprint, token, milliseconds(leaseMs)]);
-    if (rowCount !== 1) return undefined;
-    return { outcome: "acquired", lease: { scope, key, token }, tookOver: row !== undefined };
+    const { rowCount } = await this.#query(write, claimValues);
+    return rowCount === 1 ? acquired(row !== undefined) : undefined;
   }
 
   async renew({ scope, key, token }: Lease, leaseMs: number): Promise<boolean> {
@@ -273,7 +293,8 @@ export class PostgresStore implements InspectableStore {
     { scope, key, token }: Lease,
     { response, finalChunk, ttlMs, fingerprint }: CompletionInput,
   ): Promise<boolean> {
-    const { rows } = await this.#query(this.#sql.complete, [
+    const inline = response.chunkCount <= 1 && !response.bodyOmitted;
+    const { rows } = await this.#query(inline ? this.#sql.completeOne : this.#sql.complete, [
       scope,
       key,
       token,
