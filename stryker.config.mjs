@@ -27,11 +27,11 @@ export const areas = {
   fencing: [
     "src/stores/memory/store.ts:124-221",
     "src/stores/memory/store.ts:344-348",
-    "src/stores/sqlite/store.ts:108-138",
-    "src/stores/sqlite/store.ts:239-292",
-    "src/stores/sqlite/store.ts:332-334",
+    "src/stores/sqlite/store.ts:109-139",
+    "src/stores/sqlite/store.ts:240-307",
+    "src/stores/sqlite/store.ts:347-349",
     "src/stores/redis/store.ts:178-226",
-    "src/stores/postgres/store.ts:226-307",
+    "src/stores/postgres/store.ts:227-311",
   ],
 };
 
