@@ -25,16 +25,22 @@ export async function bufferRequestBody(
   req: IncomingMessage,
   limit: number,
 ): Promise<Buffer | typeof TOO_LARGE> {
-  if (Number(req.headers["content-length"]) > limit) return TOO_LARGE;
+  const declared = Number(req.headers["content-length"]);
+  if (declared > limit) return TOO_LARGE;
   // Node parses a body that came in the same packets as the headers right after emitting
   // the request, before the next microtask: awaited, the body then usually sits whole in
   // the request's buffer, and is read without waiting for an event.
   await undefined;
   if (req.readableEnded) return alreadyParsedBody(req);
-  if (!req.complete) return readAsItArrives(req, limit);
-  // An empty body is left alone: reading it would let the request end.
-  if (req.readableLength === 0) return EMPTY;
   const length = req.readableLength;
+  // Node pushes the body before it marks the message complete, and microtasks run in
+  // between, so a body that came with its headers is seldom `complete` yet. Every byte its
+  // Content-Length declares being buffered makes it whole all the same (the parser takes
+  // no body byte past that length), and spares waiting for events.
+  if (!req.complete && !(length === declared && req.headers["transfer-encoding"] === undefined))
+    return readAsItArrives(req, limit);
+  // An empty body is left alone: reading it would let the request end.
+  if (length === 0) return EMPTY;
   if (length > limit) return TOO_LARGE;
   return putBack(req, [req.read() as Buffer], length);
 }
