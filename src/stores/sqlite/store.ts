@@ -270,16 +270,13 @@ export class SqliteStore implements InspectableStore {
   }
 
   /**
-   * A body of at most one chunk is completed by the UPDATE alone, without a statement on
-   * `oncely_chunks`: a body of one chunk goes into the row. Chunks the lease appended
-   * before are left there rather than deleted, because the readers never return a chunk
-   * at or above the record's count, nor chunk 0 of a record that holds its own (see
-   * `statements.ts`); they go with the record (a takeover, delete or purge). Deleting
-   * them here would cost a search of the chunks' index on every completion for what is
-   * almost never there (the engine appends only the chunks before the last), and
-   * remembering which leases appended would miss appends made through another
-   * connection. A body of several chunks is large anyway: its final chunk joins the
-   * others and any chunk above its count is dropped at once, to give the space back.
+   * A body of one chunk is completed by the UPDATE alone, which puts it into the row,
+   * without a statement on `oncely_chunks`: the engine appends only the chunks before the
+   * last, so a one-chunk body has none there. Should a lease have appended some anyway,
+   * the readers never return a chunk at or above the record's count, nor chunk 0 of a
+   * record that holds its own (see `statements.ts`), and they go with the record. Any
+   * other body deletes the chunks at or above its count: those of a body omitted for its
+   * size were appended before it outgrew the cap, and must not stay in the file.
    */
   #completeIn(lease: Lease, { response, finalChunk, ttlMs, fingerprint }: CompletionInput): boolean {
     const now = Date.now();
@@ -298,10 +295,8 @@ export class SqliteStore implements InspectableStore {
     });
     if (completed.changes === 0) return false;
     const ref = { scope: lease.scope, key: lease.key };
-    if (chunkCount > 1) {
-      this.#sql.putChunk.run({ ...ref, idx: chunkCount - 1, data: finalChunk });
-      this.#sql.deleteChunks.run({ ...ref, from: chunkCount });
-    }
+    if (chunkCount > 1) this.#sql.putChunk.run({ ...ref, idx: chunkCount - 1, data: finalChunk });
+    if (chunkCount !== 1) this.#sql.deleteChunks.run({ ...ref, from: chunkCount });
     this.#wake(ref);
     return true;
   }
