@@ -14,7 +14,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
-import { load, median, postOrder } from "./load.js";
+import { median, postOrder } from "./load.js";
 import { cores, pin } from "./pin.js";
 import { writeBenchmarkSection } from "./report.js";
 import { loadWithCpu } from "./store-cpu.js";
