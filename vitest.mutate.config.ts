@@ -26,6 +26,7 @@ const tests: Record<string, string[]> = {
   fencing: [
     "test/stores/memory.test.ts",
     "test/stores/sqlite.test.ts",
+    "test/stores/sqlite-schema.test.ts",
     "test/stores/redis.test.ts",
     "test/stores/postgres.test.ts",
     "test/stores/state-machine.test.ts",

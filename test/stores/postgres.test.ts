@@ -288,7 +288,7 @@ function registerServerTests(url: string): void {
   });
 
   describe("PostgresStore storage", () => {
-    it("leaves no chunk behind a release, a takeover, a delete or a purge", async () => {
+    it("leaves no chunk behind an omitted body, a release, a takeover, a delete or a purge", async () => {
       const table = freshTable();
       const store = await createPostgresStore({ url, table, purgeInterval: 0 });
       const chunkRows = async () =>
@@ -299,6 +299,19 @@ function registerServerTests(url: string): void {
         expect(await store.complete(input, completion([bytes("first"), bytes("second")], ttlMs))).toBe(true);
       };
       try {
+        const omitted = claimInput();
+        await store.claim(omitted);
+        await store.appendChunk(omitted, 0, bytes("secret"));
+        const omittedResponse = { ...completion([]).response, bodyOmitted: true };
+        expect(
+          await store.complete(omitted, {
+            response: omittedResponse,
+            finalChunk: new Uint8Array(0),
+            ttlMs: 60_000,
+          }),
+        ).toBe(true);
+        expect(await chunkRows()).toBe(0);
+
         const released = claimInput();
         await store.claim(released);
         await store.appendChunk(released, 0, bytes("partial"));

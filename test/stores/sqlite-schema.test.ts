@@ -202,4 +202,41 @@ describe("SqliteStore schema", () => {
       await store.close();
     }
   });
+
+  it("keeps no chunk of a body omitted for its size, nor of a record taken over", async () => {
+    const path = freshPath();
+    const store = await createSqliteStore({ path, purgeInterval: 0 });
+    const chunkRows = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare("SELECT count(*) FROM oncely_chunks").pluck().get();
+      } finally {
+        db.close();
+      }
+    };
+    const appendTwo = async (lease: Lease) => {
+      for (const index of [0, 1]) {
+        expect(await store.appendChunk(lease, index, Buffer.from(`secret ${index}`))).toBe(true);
+      }
+    };
+    try {
+      const omitted = await store.claim(claimOf("omitted"));
+      if (omitted.outcome !== "acquired") throw new Error(`claim returned ${omitted.outcome}`);
+      await appendTwo(omitted.lease);
+      const response = { status: 200, headers: [], bodyLength: 0, chunkCount: 0, bodyOmitted: true };
+      expect(
+        await store.complete(omitted.lease, { response, finalChunk: new Uint8Array(0), ttlMs: 60_000 }),
+      ).toBe(true);
+      expect(chunkRows()).toBe(0);
+
+      const lapsed = await store.claim({ ...claimOf("lapsed"), leaseMs: 1 });
+      if (lapsed.outcome !== "acquired") throw new Error(`claim returned ${lapsed.outcome}`);
+      await appendTwo(lapsed.lease);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await store.claim(claimOf("lapsed"))).toMatchObject({ outcome: "acquired", tookOver: true });
+      expect(chunkRows()).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
 });
