@@ -84,6 +84,16 @@ const oneChunk = (body: Uint8Array) => ({
   ttlMs: 60_000,
 });
 
+/** How many rows the file's chunks table holds, read past the store. */
+function chunkRows(path: string): unknown {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare("SELECT count(*) FROM oncely_chunks").pluck().get();
+  } finally {
+    db.close();
+  }
+}
+
 describe("SqliteStore schema", () => {
   it("migrates a file of the schema before first_chunk on open, and replays its records", async () => {
     const body = Buffer.from("made by the old store");
@@ -177,14 +187,6 @@ describe("SqliteStore schema", () => {
     const path = freshPath();
     const store = await createSqliteStore({ path, purgeInterval: 0 });
     const ref = { scope: "s", key: "k" };
-    const chunkRows = () => {
-      const db = new Database(path, { readonly: true });
-      try {
-        return db.prepare("SELECT count(*) FROM oncely_chunks").pluck().get();
-      } finally {
-        db.close();
-      }
-    };
     try {
       const claimed = await store.claim(claimOf("k"));
       if (claimed.outcome !== "acquired") throw new Error(`claim returned ${claimed.outcome}`);
@@ -195,9 +197,9 @@ describe("SqliteStore schema", () => {
       expect(await store.complete(lease, oneChunk(Buffer.from("final")))).toBe(true);
       expect(Buffer.from((await store.readChunk(ref, 0)) ?? [])).toEqual(Buffer.from("final"));
       expect(await store.readChunk(ref, 1)).toBeUndefined();
-      expect(chunkRows()).toBe(2);
+      expect(chunkRows(path)).toBe(2);
       expect(await store.delete(ref)).toBe(true);
-      expect(chunkRows()).toBe(0);
+      expect(chunkRows(path)).toBe(0);
     } finally {
       await store.close();
     }
@@ -206,14 +208,6 @@ describe("SqliteStore schema", () => {
   it("keeps no chunk of a body omitted for its size, nor of a record taken over", async () => {
     const path = freshPath();
     const store = await createSqliteStore({ path, purgeInterval: 0 });
-    const chunkRows = () => {
-      const db = new Database(path, { readonly: true });
-      try {
-        return db.prepare("SELECT count(*) FROM oncely_chunks").pluck().get();
-      } finally {
-        db.close();
-      }
-    };
     const appendTwo = async (lease: Lease) => {
       for (const index of [0, 1]) {
         expect(await store.appendChunk(lease, index, Buffer.from(`secret ${index}`))).toBe(true);
@@ -227,14 +221,14 @@ describe("SqliteStore schema", () => {
       expect(
         await store.complete(omitted.lease, { response, finalChunk: new Uint8Array(0), ttlMs: 60_000 }),
       ).toBe(true);
-      expect(chunkRows()).toBe(0);
+      expect(chunkRows(path)).toBe(0);
 
       const lapsed = await store.claim({ ...claimOf("lapsed"), leaseMs: 1 });
       if (lapsed.outcome !== "acquired") throw new Error(`claim returned ${lapsed.outcome}`);
       await appendTwo(lapsed.lease);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(await store.claim(claimOf("lapsed"))).toMatchObject({ outcome: "acquired", tookOver: true });
-      expect(chunkRows()).toBe(0);
+      expect(chunkRows(path)).toBe(0);
     } finally {
       await store.close();
     }
