@@ -31,7 +31,7 @@ export const areas = {
     "src/stores/sqlite/store.ts:240-302",
     "src/stores/sqlite/store.ts:342-344",
     "src/stores/redis/store.ts:178-226",
-    "src/stores/postgres/store.ts:227-311",
+    "src/stores/postgres/store.ts:227-309",
   ],
 };
 

@@ -17,7 +17,7 @@ import { type Child, startChild } from "../test/helpers/processes.js";
 import { median, postOrder } from "./load.js";
 import { cores, pin } from "./pin.js";
 import { writeBenchmarkSection } from "./report.js";
-import { loadWithCpu } from "./store-cpu.js";
+import { cpuRounds, pairedCpuRatio } from "./store-cpu.js";
 
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -106,29 +106,15 @@ try {
     // Warm up, and store the replay keys.
     for (const key of replayKeys) await postOrder(child.url, key, body);
   }
-  const samples = servers.map(() => ({ cpu: [] as number[], rps: [] as number[] }));
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const [index, server] of servers.entries()) {
+  const samples = await cpuRounds(
+    servers.map((server, index) => {
       const child = children[index] as Child;
-      const { figures, perRequest } = await loadWithCpu(child.pid, {
-        url: `${child.url}/orders`,
-        connections: CONNECTIONS,
-        seconds: 0,
-        amount: AMOUNT,
-        body,
-        key: keys[server.key],
-      });
-      samples[index]?.cpu.push(perRequest);
-      samples[index]?.rps.push(figures.requests / figures.seconds);
-      console.log(
-        `round ${round} ${server.name}: ${perRequest.toFixed(0)} µs CPU/request, ${figures.rps.toFixed(0)} req/s`,
-      );
-    }
-  }
-  // Ratios are taken round by round, each scenario against the bare run just before it, and
-  // then their median: the machine's speed drifts between rounds far more than within one.
-  const pairedRatio = (of: number, to: number) =>
-    median((samples[of]?.cpu ?? []).map((cpu, round) => cpu / (samples[to]?.cpu[round] ?? Number.NaN)));
+      return { name: server.name, pid: child.pid, url: `${child.url}/orders`, key: keys[server.key] };
+    }),
+    { rounds: ROUNDS, amount: AMOUNT, connections: CONNECTIONS, body },
+  );
+  // Each scenario against the bare run just before it.
+  const pairedRatio = (of: number, to: number) => pairedCpuRatio(samples[of], samples[to]);
   const lines = [
     `Express 5 \`POST /orders\` of \`npm run bench\`, the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds; ${pinned ? "servers pinned to one core, the load generator to the others" : "not pinned (no taskset or one core): expect more noise"}; CPU time of the server process from /proc; "vs bare" is the median of the per-round ratios; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
     "",

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
 import { load, median, postOrder } from "./load.js";
 import { cores, pin } from "./pin.js";
-import { loadWithCpu } from "./store-cpu.js";
+import { cpuRounds, pairedCpuRatio } from "./store-cpu.js";
 
 const SQLITE = process.env.BENCH_STORE === "sqlite";
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
@@ -74,35 +74,24 @@ try {
       key: keys[key],
     });
   }
-  const samples = scenarios.map(() => [] as number[]);
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const [index, { name, child, key }] of scenarios.entries()) {
-      const { figures, perRequest } = await loadWithCpu(child.pid, {
-        url: `${child.url}/orders`,
-        connections: CONNECTIONS,
-        seconds: 0,
-        amount: AMOUNT,
-        body,
-        key: keys[key],
-      });
-      samples[index]?.push(perRequest);
-      console.log(
-        `round ${round} ${name}: ${perRequest.toFixed(0)} µs CPU/request, ${figures.rps.toFixed(0)} req/s`,
-      );
-    }
-  }
+  const samples = await cpuRounds(
+    scenarios.map(({ name, child, key }) => ({
+      name,
+      pid: child.pid,
+      url: `${child.url}/orders`,
+      key: keys[key],
+    })),
+    { rounds: ROUNDS, amount: AMOUNT, connections: CONNECTIONS, body },
+  );
   console.log(
     `\n${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds; ${SQLITE ? "SQLite" : "memory"} store; ${pinned ? "proxies pinned to one core" : "not pinned"}; Node ${process.version}.\n`,
   );
-  // Ratios are taken round by round, then their median: the machine drifts between rounds
-  // far more than within one.
-  const pairedRatio = (of: number, to: number) =>
-    median((samples[of] ?? []).map((cpu, round) => cpu / (samples[to]?.[round] ?? Number.NaN)));
+  const pairedRatio = (of: number, to: number) => pairedCpuRatio(samples[of], samples[to]);
   console.log(
     "| proxy, requests | CPU µs per request (median) | vs least proxy | runs |\n| --- | ---: | ---: | --- |",
   );
   for (const [index, { name }] of scenarios.entries()) {
-    const runs = samples[index] ?? [];
+    const runs = samples[index]?.cpu ?? [];
     const runsText = runs.map((run) => run.toFixed(0)).join(" ");
     console.log(
       `| ${name} | ${median(runs).toFixed(0)} | ${pairedRatio(index, 0).toFixed(2)}× | ${runsText} |`,

@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { type Figures, type LoadOptions, load } from "./load.js";
+import { type Figures, type LoadOptions, load, median } from "./load.js";
 
 const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
@@ -127,4 +127,62 @@ export async function loadWithCpu(
   const before = cpuMicroseconds(pid);
   const figures = await load(options);
   return { figures, perRequest: (cpuMicroseconds(pid) - before) / figures.requests };
+}
+
+/** A server measured by {@link cpuRounds}. */
+export interface CpuScenario {
+  readonly name: string;
+  readonly pid: number;
+  /** Where its requests go. */
+  readonly url: string;
+  readonly key: () => string | undefined;
+}
+
+/** What {@link cpuRounds} measured for one scenario, a figure per round. */
+export interface CpuSamples {
+  /** CPU µs of the scenario's process per request. */
+  readonly cpu: number[];
+  readonly rps: number[];
+}
+
+/**
+ * Runs each scenario in turn, `rounds` times, printing each run: interleaved, so that the
+ * machine's drift falls on every scenario alike.
+ */
+export async function cpuRounds(
+  scenarios: readonly CpuScenario[],
+  {
+    rounds,
+    amount,
+    connections,
+    body,
+  }: { rounds: number; amount: number; connections: number; body: string },
+): Promise<CpuSamples[]> {
+  const samples = scenarios.map((): CpuSamples => ({ cpu: [], rps: [] }));
+  for (let round = 1; round <= rounds; round++) {
+    for (const [index, { name, pid, url, key }] of scenarios.entries()) {
+      const { figures, perRequest } = await loadWithCpu(pid, {
+        url,
+        connections,
+        seconds: 0,
+        amount,
+        body,
+        key,
+      });
+      samples[index]?.cpu.push(perRequest);
+      samples[index]?.rps.push(figures.rps);
+      console.log(
+        `round ${round} ${name}: ${perRequest.toFixed(0)} µs CPU/request, ${figures.rps.toFixed(0)} req/s`,
+      );
+    }
+  }
+  return samples;
+}
+
+/**
+ * The median of the per-round ratios of two scenarios' CPU: the machine drifts between
+ * rounds far more than within one.
+ */
+export function pairedCpuRatio(of: CpuSamples | undefined, to: CpuSamples | undefined): number {
+  return median((of?.cpu ?? []).map((cpu, round) => cpu / (to?.cpu[round] ?? Number.NaN)));
 }

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { Lease } from "../../src/store.js";
 import { createSqliteStore } from "../../src/stores/sqlite/index.js";
 import { addMissingColumns } from "../../src/stores/sqlite/schema.js";
+import { claimInput } from "../../src/testing/conformance-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "oncely-sqlite-schema-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,13 +72,7 @@ function columnsOf(db: Database.Database): string[] {
   return (db.pragma("table_info(oncely_records)") as Array<{ name: string }>).map(({ name }) => name);
 }
 
-const claimOf = (key: string) => ({
-  scope: "s",
-  key,
-  fingerprint: "fp",
-  token: randomUUID(),
-  leaseMs: 60_000,
-});
+const claimOf = (key: string) => claimInput({ scope: "s", key }, { fingerprint: "fp" });
 const oneChunk = (body: Uint8Array) => ({
   response: { status: 200, headers: [], bodyLength: body.byteLength, chunkCount: 1, bodyOmitted: false },
   finalChunk: body,

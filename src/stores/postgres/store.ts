@@ -252,12 +252,8 @@ export class PostgresStore implements InspectableStore {
   }: ClaimInput): Promise<ClaimResult | undefined> {
     const ref = { scope, key };
     const claimValues = [scope, key, fingerprint, token, milliseconds(leaseMs)];
-    const acquired = (tookOver: boolean): ClaimResult => {
-      this.#expectRecord = false;
-      return { outcome: "acquired", lease: { scope, key, token }, tookOver };
-    };
     if (!this.#expectRecord && (await this.#query(this.#sql.claimFree, claimValues)).rowCount === 1) {
-      return acquired(false);
+      return { outcome: "acquired", lease: { scope, key, token }, tookOver: false };
     }
     const row = await this.#read(ref);
     if (row && !row.dead) {
@@ -270,7 +266,9 @@ export class PostgresStore implements InspectableStore {
     // A dead record is replaced under its row lock; a free key takes an insert.
     const write = row ? this.#sql.takeOver : this.#sql.claimFree;
     const { rowCount } = await this.#query(write, claimValues);
-    return rowCount === 1 ? acquired(row !== undefined) : undefined;
+    if (rowCount !== 1) return undefined;
+    this.#expectRecord = false;
+    return { outcome: "acquired", lease: { scope, key, token }, tookOver: row !== undefined };
   }
 
   async renew({ scope, key, token }: Lease, leaseMs: number): Promise<boolean> {
