@@ -1,16 +1,10 @@
 // How a waiting duplicate paces its looks at the original: polls that start short and
 // double up to a ceiling, or a store's change wait with a slow, growing, jittered safety
-// timeout; never past the deadline. Durations are only bounded loosely: the machine may be
-// loaded, and the bounds only have to tell the pacing apart from its opposites.
+// timeout; never past the deadline. Pauses run on fake timers and are checked to the
+// millisecond: on a loaded machine a real timer may fire a few milliseconds early.
 import { describe, expect, it, vi } from "vitest";
 import { changeWaitOf, WaitPacer } from "../../src/core/wait-pacer.js";
 import type { IdempotencyStore, InFlightRecord } from "../../src/store.js";
-
-async function timed(pause: Promise<boolean>): Promise<[boolean, number]> {
-  const started = performance.now();
-  const result = await pause;
-  return [result, performance.now() - started];
-}
 
 describe("WaitPacer", () => {
   it("polls after pauses of 20 ms doubling to 250 ms, and says true after each", async () => {
@@ -35,13 +29,27 @@ describe("WaitPacer", () => {
   });
 
   it("looks until the deadline, and says false once it has passed", async () => {
-    const started = performance.now();
-    const pacer = new WaitPacer(100);
-    let looks = 0;
-    while (await pacer.pause()) looks += 1;
-    // 20 + 40 ms, then the 40 ms left rather than a pause of 80 ms.
-    expect(looks).toBe(3);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(99);
+    // Fake timers, as above: a real timer firing early would make room for one more look.
+    vi.useFakeTimers();
+    try {
+      const started = Date.now();
+      const pacer = new WaitPacer(100);
+      let looks = 0;
+      let done = false;
+      void (async () => {
+        while (await pacer.pause()) looks += 1;
+        done = true;
+      })();
+      await vi.advanceTimersByTimeAsync(99);
+      expect(done, "still waiting 1 ms before the deadline").toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(done, "gave up at the deadline").toBe(true);
+      // 20 + 40 ms, then the 40 ms left rather than a pause of 80 ms.
+      expect(looks).toBe(3);
+      expect(Date.now() - started).toBe(100);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(await new WaitPacer(0).pause()).toBe(false);
     expect(await new WaitPacer(60_000, Date.now() - 60_000).pause()).toBe(false);
   });
@@ -77,10 +85,22 @@ describe("WaitPacer", () => {
   });
 
   it("polls instead when a change wait rejects, against its contract", async () => {
-    const pacer = new WaitPacer(60_000);
-    const [again, ms] = await timed(pacer.pause(() => Promise.reject(new Error("a broken store"))));
-    expect(again).toBe(true);
-    expect(ms).toBeGreaterThanOrEqual(19);
+    vi.useFakeTimers();
+    try {
+      const pacer = new WaitPacer(60_000);
+      let again: boolean | undefined;
+      void pacer
+        .pause(() => Promise.reject(new Error("a broken store")))
+        .then((result) => {
+          again = result;
+        });
+      await vi.advanceTimersByTimeAsync(19);
+      expect(again, "still pausing 1 ms before the first poll").toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(again).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
