@@ -65,10 +65,10 @@ local function lease_end(value)
   if not at then return nil, 0, true end
   local grace, written = string.match(value, '^(%d+),%d+,(%d+),', at + tonumber(token_length))
   if not grace then return nil, 0, true end
-  local left = redis.call('PTTL', KEYS[1])
-  if left <= tonumber(grace) then return nil, tonumber(written) end
-  local time = redis.call('TIME')
-  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + left - tonumber(grace), tonumber(written)
+  if redis.call('PTTL', KEYS[1]) <= tonumber(grace) then return nil, tonumber(written) end
+  -- The key's own expiry time, not the clock plus PTTL: that sum moves by a millisecond
+  -- from one read to the next, and a record must read the same until it changes.
+  return redis.call('PEXPIRETIME', KEYS[1]) - tonumber(grace), tonumber(written)
 end
 `;
 
