@@ -21,6 +21,7 @@ export {
   StoreClosedError,
   StoreUnavailableError,
   UnknownEncryptionKeyError,
+  UnsupportedServerError,
   UploadTooLargeError,
 } from "./core/errors.js";
 /** @deprecated import from `oncely/engine`. */

@@ -69,6 +69,20 @@ export class StoreUnavailableError extends OncelyError {
   }
 }
 
+/**
+ * The store's server is a version that lacks a command the store relies on: the Redis store
+ * needs Redis (or Valkey) 7.0 or later.
+ */
+export class UnsupportedServerError extends OncelyError {
+  /** The version the server reported, when known. */
+  readonly serverVersion: string | undefined;
+
+  constructor(message: string, serverVersion?: string, options?: ErrorOptions) {
+    super("ONCELY_UNSUPPORTED_SERVER", message, options);
+    this.serverVersion = serverVersion;
+  }
+}
+
 /** A stored record could not be decoded: it was written by something else or damaged. */
 export class CorruptRecordError extends OncelyError {
   /** Scope and key of the damaged record. */

@@ -3,9 +3,9 @@
  * needs the optional package `pg`, which is loaded only when the store creates its own
  * pool.
  *
- * Every operation is a single SQL statement but the claim of a key without a live record,
- * a read and then an insert or a takeover (see `./sql.ts`); a replay is one read. Each goes
- * as a named prepared statement; with `preparedStatements: false` the store keeps no session state at all, so
+ * Every operation is a single SQL statement but a claim, which is one or two: the read or
+ * the insert first, as the previous claim suggests, then the other or a takeover (see
+ * `./sql.ts`); a run of replays is one read each. Each goes as a named prepared statement; with `preparedStatements: false` the store keeps no session state at all, so
  * it also works through PgBouncer in transaction mode.
  *
  * @module

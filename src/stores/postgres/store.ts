@@ -1,5 +1,6 @@
 /**
- * {@link PostgresStore}: the store contract on PostgreSQL, one SQL statement per call.
+ * {@link PostgresStore}: the store contract on PostgreSQL, one SQL statement per call (a
+ * claim one or two).
  *
  * @module
  */

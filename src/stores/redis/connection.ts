@@ -1,5 +1,5 @@
 import type { Cluster, Redis, RedisOptions } from "ioredis";
-import { StoreUnavailableError } from "../../core/errors.js";
+import { StoreUnavailableError, UnsupportedServerError } from "../../core/errors.js";
 import { importOptional } from "../../core/optional-dependency.js";
 import type { RedisTarget } from "./url.js";
 
@@ -19,6 +19,7 @@ export type OwnedClient = Redis | Cluster;
  *
  * @throws {MissingDependencyError} when ioredis is not installed.
  * @throws {StoreUnavailableError} when the first connection fails.
+ * @throws {UnsupportedServerError} when the server is older than Redis 7.0.
  */
 export async function connectRedis(target: RedisTarget, timeout: number): Promise<OwnedClient> {
   const ioredis = await loadIoredis();
@@ -53,15 +54,44 @@ export async function connectRedis(target: RedisTarget, timeout: number): Promis
   client.on("error", (error: unknown) => {
     lastError = error;
   });
+  const where = target.nodes.map(({ host, port }) => `${host}:${port}`).join(",");
   try {
     await client.connect();
     if (client instanceof ioredis.Cluster) await connectMasters(client);
   } catch (error) {
     client.disconnect();
-    const where = target.nodes.map(({ host, port }) => `${host}:${port}`).join(",");
     throw new StoreUnavailableError(`cannot connect to Redis at ${where}`, { cause: lastError ?? error });
   }
+  // A user whose ACL forbids INFO skips the check: an old server then fails its first claim.
+  const info = await client.info("server").catch(() => "");
+  try {
+    checkServerVersion(info, where);
+  } catch (error) {
+    client.disconnect();
+    throw error;
+  }
   return client;
+}
+
+/** The oldest Redis whose `SET` takes both `NX` and `GET`, which every claim sends. */
+const OLDEST_MAJOR = 7;
+
+/**
+ * Refuses a server older than Redis 7.0 at connection time, where its claims would
+ * otherwise fail one by one with a syntax error. Valkey reports the Redis version it is
+ * compatible with.
+ * @param info the reply of `INFO server`
+ * @throws {UnsupportedServerError}
+ */
+export function checkServerVersion(info: string, where: string): void {
+  const version = /^redis_version:(\S+)/m.exec(info)?.[1];
+  const major = Number.parseInt(version ?? "", 10);
+  if (version !== undefined && major < OLDEST_MAJOR) {
+    throw new UnsupportedServerError(
+      `Redis at ${where} is version ${version}; the Redis store needs 7.0 or later`,
+      version,
+    );
+  }
 }
 
 /**

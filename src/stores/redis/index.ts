@@ -1,6 +1,7 @@
 /**
- * The Redis store: records live in Redis or Valkey, standalone or Cluster, and every
- * operation is one Lua script, so one atomic round trip.
+ * The Redis store: records live in Redis or Valkey (7.0 or later), standalone or Cluster,
+ * and every operation is one atomic round trip: a native `SET … NX GET` for a claim, a Lua
+ * script for the rest.
  *
  * @module
  */
@@ -47,6 +48,7 @@ export type CreateRedisStoreOptions =
  * @throws {InvalidStoreUrlError} when the URL is malformed.
  * @throws {MissingDependencyError} when `ioredis` is not installed.
  * @throws {StoreUnavailableError} when Redis cannot be reached within `timeout`.
+ * @throws {UnsupportedServerError} when the server is older than Redis 7.0.
  * @throws {InvalidOptionError} for an invalid option, or one given under both its names.
  *
  * @example

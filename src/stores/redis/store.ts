@@ -5,6 +5,7 @@ import {
   isOncelyError,
   StoreClosedError,
   StoreUnavailableError,
+  UnsupportedServerError,
 } from "../../core/errors.js";
 import { renamedOption } from "../../core/renamed-option.js";
 import type {
@@ -121,7 +122,7 @@ const LEGACY_OPERATIONS = { get: "legacyGet", readChunk: "legacyReadChunk", dele
 type RecordKeys = readonly [record: string, chunkPrefix: string];
 
 /**
- * An {@link InspectableStore} on Redis or Valkey, standalone or Cluster. Each operation
+ * An {@link InspectableStore} on Redis or Valkey 7.0 or later, standalone or Cluster. Each operation
  * is one atomic round trip: a claim that acquires a key or finds it completed is one
  * native `SET … NX GET`, the rest one Lua script each.
  *
@@ -414,6 +415,17 @@ function defineScripts(client: RedisClient): Record<Operation, Script> {
 function storeError(operation: string, ref: RecordRef, error: unknown): Error {
   // Decoding and argument errors are already ours.
   if (isOncelyError(error)) return error;
+  // Before Redis 7.0, SET refuses NX together with GET. A store on a client of the
+  // caller's own finds out only here; connectRedis checks the version up front.
+  if (operation === "claim" && error instanceof Error && /\bsyntax error\b/i.test(error.message)) {
+    return new UnsupportedServerError(
+      `Redis refused a claim (SET … NX GET): the Redis store needs 7.0 or later`,
+      undefined,
+      {
+        cause: error,
+      },
+    );
+  }
   // A Redis key of the wrong type can only come from someone else writing there.
   if (error instanceof Error && error.message.includes("WRONGTYPE")) {
     return new CorruptRecordError(ref.scope, ref.key, "a Redis key of the record has the wrong type", {
