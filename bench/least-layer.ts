@@ -11,7 +11,7 @@
 // completion), so each store's figures read as a distance to that store's own limit.
 import { hash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import express, { type Express } from "express";
+import express, { type Express, type RequestHandler } from "express";
 
 /** What a claim finds: nothing (the caller now owns the key), 0 (in flight), or the stored answer. */
 export type LeastClaim = undefined | 0 | Buffer;
@@ -39,42 +39,50 @@ export function mapRecords(): LeastRecords {
 
 type KeyedRequest = IncomingMessage & { leastLayerKey?: string; leastLayerFingerprint?: string };
 
-/** Installs the yardstick layer (and the JSON parser) on `app`. */
-export function installLeastLayer(app: Express, records: LeastRecords = mapRecords()): void {
-  // On the shared prototype, as oncely does: a property added to each Express response costs more.
-  const originalEnd = express.response.end;
-  Object.defineProperty(express.response, "end", {
-    configurable: true,
-    writable: true,
-    value: function end(this: ServerResponse, chunk: string | Buffer, encoding: BufferEncoding) {
-      const key = (this.req as KeyedRequest).leastLayerKey;
-      if (key === undefined) return originalEnd.call(this, chunk, encoding);
-      let head = `${this.statusCode}\n`;
-      for (const name of this.getHeaderNames()) head += `${name}: ${String(this.getHeader(name))}\n`;
-      const body = typeof chunk === "string" ? Buffer.from(chunk, encoding) : chunk;
-      const stored = records.complete(key, Buffer.concat([Buffer.from(head), body]));
-      // Store first, then answer, as oncely does: a crash in between never loses the record.
-      if (stored === undefined) return originalEnd.call(this, chunk, encoding);
-      stored.then(
-        () => originalEnd.call(this, chunk, encoding),
-        () => this.destroy(),
+/**
+ * The yardstick layer's handlers, the JSON parser included, for an app or a route of any
+ * Express 5 app (the comparison of bench/peers runs its own copy of Express).
+ */
+export function leastLayer(records: LeastRecords = mapRecords()): RequestHandler[] {
+  const patched = new WeakSet<object>();
+  // On the shared prototype, as oncely does: a property added to each Express response
+  // costs more. The prototype is the app's, which the first request shows.
+  const patchEnd = (prototype: ServerResponse) => {
+    patched.add(prototype);
+    const originalEnd = prototype.end;
+    Object.defineProperty(prototype, "end", {
+      configurable: true,
+      writable: true,
+      value: function end(this: ServerResponse, chunk: string | Buffer, encoding: BufferEncoding) {
+        const key = (this.req as KeyedRequest).leastLayerKey;
+        if (key === undefined) return originalEnd.call(this, chunk, encoding);
+        let head = `${this.statusCode}\n`;
+        for (const name of this.getHeaderNames()) head += `${name}: ${String(this.getHeader(name))}\n`;
+        const body = typeof chunk === "string" ? Buffer.from(chunk, encoding) : chunk;
+        const stored = records.complete(key, Buffer.concat([Buffer.from(head), body]));
+        // Store first, then answer, as oncely does: a crash in between never loses the record.
+        if (stored === undefined) return originalEnd.call(this, chunk, encoding);
+        stored.then(
+          () => originalEnd.call(this, chunk, encoding),
+          () => this.destroy(),
+        );
+        return this;
+      },
+    });
+  };
+  const parse = express.json({
+    verify: (req: KeyedRequest, _res, buf) => {
+      req.leastLayerFingerprint = hash(
+        "sha256",
+        Buffer.concat([Buffer.from(`${req.method}${req.url}`), buf]),
       );
-      return this;
     },
   });
-  app.use(
-    express.json({
-      verify: (req: KeyedRequest, _res, buf) => {
-        req.leastLayerFingerprint = hash(
-          "sha256",
-          Buffer.concat([Buffer.from(`${req.method}${req.url}`), buf]),
-        );
-      },
-    }),
-  );
-  app.use((req: KeyedRequest, res, next) => {
+  const claim: RequestHandler = (req: KeyedRequest, res, next) => {
     const key = req.headers["idempotency-key"];
     if (typeof key !== "string") return next();
+    const prototype = Object.getPrototypeOf(res) as ServerResponse;
+    if (!patched.has(prototype)) patchEnd(prototype);
     const answer = (found: LeastClaim) => {
       if (found === 0) {
         res.statusCode = 409; // still in flight
@@ -89,5 +97,11 @@ export function installLeastLayer(app: Express, records: LeastRecords = mapRecor
     const found = records.claim(key);
     if (found instanceof Promise) found.then(answer, next);
     else answer(found);
-  });
+  };
+  return [parse, claim];
+}
+
+/** Installs the yardstick layer (and the JSON parser) on `app`. */
+export function installLeastLayer(app: Express, records: LeastRecords = mapRecords()): void {
+  app.use(...leastLayer(records));
 }

@@ -64,28 +64,42 @@ function redisRecords(url: string): LeastRecords {
 }
 
 /**
- * PostgreSQL: one named statement claims a key or reads its answer, one completes it, on a
- * pool of 10 connections (oncely's default).
+ * PostgreSQL, on a pool of 10 connections (oncely's default): a replay is one named read
+ * of the stored answer, a new key one named statement that claims it and one that completes
+ * it. Which comes first follows the previous claim, as in oncely's store: the read after a
+ * replay, the claim after a new key; when the guess is wrong the other follows.
  */
 async function postgresRecords(url: string): Promise<LeastRecords> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   await pool.query("CREATE TABLE IF NOT EXISTS least_records (key text PRIMARY KEY, answer bytea)");
-  const claim = {
+  const insert = {
     name: "least_claim",
     text: `WITH inserted AS (INSERT INTO least_records (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1)
            SELECT EXISTS (SELECT FROM inserted) AS acquired,
                   (SELECT answer FROM least_records WHERE key = $1) AS answer`,
   };
+  const read = { name: "least_read", text: "SELECT answer FROM least_records WHERE key = $1" };
   const complete = { name: "least_complete", text: "UPDATE least_records SET answer = $2 WHERE key = $1" };
+  const claimByInsert = async (key: string): Promise<LeastClaim> => {
+    const { rows } = await pool.query<{ acquired: boolean; answer: Buffer | null }>({
+      ...insert,
+      values: [key],
+    });
+    const row = rows[0];
+    if (row?.acquired) return undefined;
+    return row?.answer ?? 0;
+  };
+  let readFirst = false;
   return {
     claim: async (key): Promise<LeastClaim> => {
-      const { rows } = await pool.query<{ acquired: boolean; answer: Buffer | null }>({
-        ...claim,
-        values: [key],
-      });
-      const row = rows[0];
-      if (row?.acquired) return undefined;
-      return row?.answer ?? 0;
+      if (readFirst) {
+        const { rows } = await pool.query<{ answer: Buffer | null }>({ ...read, values: [key] });
+        const row = rows[0];
+        if (row) return row.answer ?? 0;
+      }
+      const found = await claimByInsert(key);
+      readFirst = found !== undefined;
+      return found;
     },
     complete: async (key, answer) => {
       await pool.query({ ...complete, values: [key, answer] });

@@ -4,6 +4,8 @@
 // shared handler of handler.ts.
 import { createClient } from "@redis/client";
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
+import { leastLayer } from "../least-layer.js";
+import { storeRecords } from "../least-stores.js";
 import { createOrder, orderRoute, send } from "./handler.js";
 
 /** A subject of the comparison. */
@@ -14,6 +16,11 @@ export interface Subject {
   readonly store: "none" | "memory" | "sqlite" | "redis" | "postgres";
   /** Builds the handlers of POST /orders, given the store URL and the handler's delay. */
   install(url: string, delayMs: number): Promise<RequestHandler[]>;
+  /**
+   * A yardstick, not a library: measured, never checked for correctness (bench/least-layer.ts
+   * handles the happy path only).
+   */
+  readonly yardstick?: boolean;
 }
 
 // Every subject parses the same JSON, up to 10 MiB, so that the 5 MiB check reaches the layer.
@@ -157,6 +164,14 @@ export const SUBJECTS: readonly Subject[] = [
   { name: "bare Express", store: "none", install: async (_url, delayMs) => [json, orderRoute(delayMs)] },
   { name: "oncely memory", store: "memory", install: oncely },
   { name: "oncely SQLite", store: "sqlite", install: oncely },
+  {
+    // The fewest Redis commands any layer needs (bench/least-stores.ts), for how far every
+    // Redis subject is from what Redis itself costs.
+    name: "least layer Redis",
+    store: "redis",
+    yardstick: true,
+    install: async (url, delayMs) => [...leastLayer(await storeRecords(url)), orderRoute(delayMs)],
+  },
   { name: "oncely Redis", store: "redis", install: oncely },
   { name: "oncely PostgreSQL", store: "postgres", install: oncely },
   { name: "express-idempotency Redis", store: "redis", install: expressIdempotency },
