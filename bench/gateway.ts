@@ -159,18 +159,18 @@ try {
   );
   const direct = rows[0] as (typeof rows)[number];
   const table = [
-    "| scenario | requests/s (median) | vs direct | p50 ms | p99 ms |",
-    "| --- | ---: | ---: | ---: | ---: |",
+    "| scenario | requests/s (median) | vs direct | p50 ms | p99 ms | machine CPU busy |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
     ...rows.map(
       (row) =>
-        `| ${row.name} | ${row.rps.toFixed(0)} | ${(row.rps / direct.rps).toFixed(2)}× | ${row.p50} | ${row.p99} |`,
+        `| ${row.name} | ${row.rps.toFixed(0)} | ${(row.rps / direct.rps).toFixed(2)}× | ${row.p50} | ${row.p99} | ${row.busy === undefined ? "" : `${(row.busy * 100).toFixed(0)}%`} |`,
     ),
   ];
   const nginxNote = proxy
     ? `nginx ${/nginx\/(\S+)/.exec(spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr)?.[1] ?? ""} from Debian's packages: one worker, upstream keep-alive, no access log.`
     : "nginx row missing: nginx is not installed on this machine (`apt-get install nginx-light`).";
   const text = [
-    `Upstream: the Express 5 \`POST /orders\` of \`npm run bench\` (JSON body, a 2 ms simulated database call, 201 JSON answer), in its own process. ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs; the gateways run with \`--log-level warn\` (no per-request log line). ${nginxNote} Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; the load generator, the upstream and the proxy share the machine's cores.`,
+    `Upstream: the Express 5 \`POST /orders\` of \`npm run bench\` (JSON body, a 2 ms simulated database call, 201 JSON answer), in its own process. ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS} interleaved runs; the gateways run with \`--log-level warn\` (no per-request log line). ${nginxNote} Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; the load generator, the upstream and the proxy share the machine's cores. "Machine CPU busy" is the share of all cores' time in use during the run (/proc/stat, hypervisor steal counted as busy): near 100%, a proxy can only gain CPU that the load generator or the upstream would lose.`,
     "",
     ...table,
   ].join("\n");

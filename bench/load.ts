@@ -1,4 +1,5 @@
 // Load generation shared by benchmarks: autocannon against one URL, and the median of runs.
+import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 
 /** What one run measured. */
@@ -109,19 +110,25 @@ export async function measureInterleaved(
     readonly seconds: number;
     readonly body: string;
   },
-): Promise<Array<Pick<Figures, "rps" | "p50" | "p99"> & { name: string; runs: number[] }>> {
-  const samples = new Map(scenarios.map((scenario) => [scenario.name, [] as Figures[]]));
+): Promise<Array<Pick<Figures, "rps" | "p50" | "p99"> & { name: string; runs: number[]; busy?: number }>> {
+  const samples = new Map(
+    scenarios.map((scenario) => [scenario.name, [] as Array<Figures & { busy?: number }>]),
+  );
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of scenarios) {
+      const before = machineCpu();
       const figures = await load({ ...settings, url: scenario.url, key: scenario.key });
-      samples.get(scenario.name)?.push(figures);
+      const busy = busyShare(before, machineCpu());
+      samples.get(scenario.name)?.push({ ...figures, ...(busy === undefined ? {} : { busy }) });
+      const busyText = busy === undefined ? "" : `, machine ${(busy * 100).toFixed(0)}% busy`;
       console.log(
-        `round ${round} ${scenario.name}: ${figures.rps.toFixed(0)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms`,
+        `round ${round} ${scenario.name}: ${figures.rps.toFixed(0)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms${busyText}`,
       );
     }
   }
   return scenarios.map((scenario) => {
     const runs = samples.get(scenario.name) ?? [];
+    const busy = runs.flatMap((run) => (run.busy === undefined ? [] : [run.busy]));
     return {
       name: scenario.name,
       rps: median(runs.map((run) => run.rps)),
@@ -129,6 +136,36 @@ export async function measureInterleaved(
       p99: median(runs.map((run) => run.p99)),
       /** Requests/s of each round, in order, for ratios taken round by round. */
       runs: runs.map((run) => run.rps),
+      ...(busy.length > 0 ? { busy: median(busy) } : {}),
     };
   });
+}
+
+/** The machine's CPU time so far, all cores, from /proc/stat; undefined off Linux. */
+function machineCpu(): { busy: number; total: number } | undefined {
+  try {
+    const times = (readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "")
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const total = times.reduce((sum, time) => sum + time, 0);
+    // idle and iowait; time stolen by the hypervisor counts as busy: nobody here could use it.
+    const idle = (times[3] ?? 0) + (times[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The share of all cores' time that was busy between two readings: how much CPU the machine
+ * had left while a run went on (near 1, another process could only take CPU from the others).
+ */
+function busyShare(
+  before: ReturnType<typeof machineCpu>,
+  after: ReturnType<typeof machineCpu>,
+): number | undefined {
+  if (!before || !after || after.total === before.total) return undefined;
+  return (after.busy - before.busy) / (after.total - before.total);
 }
