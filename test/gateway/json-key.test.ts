@@ -1,5 +1,5 @@
-// Keys carried in JSON bodies (RPC-style APIs): `oncely serve --key-json`, scoped by a header,
-// and the library's `keyJson` option through the Node adapter.
+// Keys carried in JSON bodies (RPC-style APIs): `oncely serve --key-json`, scoped by a header
+// or required, and the library's `keyJson` option through the Node adapter.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withIdempotency as withFetchIdempotency } from "../../src/adapters/fetch/index.js";
 import { createStore } from "../../src/index.js";
@@ -8,6 +8,13 @@ import { newKey, type Reply, send } from "../helpers/http.js";
 import { type GatewayProcess, startGateway, startUpstream, type Upstream } from "./helpers.js";
 
 const json = (value: unknown) => JSON.stringify(value);
+
+/** `oncely serve --key-json /meta/idempotency_key` in front of `upstream`, with `extra` arguments. */
+const jsonKeyGateway = (upstream: Upstream, ...extra: string[]): Promise<GatewayProcess> =>
+  startGateway([
+    ...["--upstream", upstream.url, "--store", "memory:", "--log-level", "warn"],
+    ...["--key-json", "/meta/idempotency_key", ...extra],
+  ]);
 
 describe("oncely serve --key-json /meta/idempotency_key --scope-header x-app-id", () => {
   let upstream: Upstream;
@@ -20,18 +27,7 @@ describe("oncely serve --key-json /meta/idempotency_key --scope-header x-app-id"
 
   beforeAll(async () => {
     upstream = await startUpstream();
-    gateway = await startGateway([
-      "--upstream",
-      upstream.url,
-      "--store",
-      "memory:",
-      "--log-level",
-      "warn",
-      "--key-json",
-      "/meta/idempotency_key",
-      "--scope-header",
-      "x-app-id",
-    ]);
+    gateway = await jsonKeyGateway(upstream, "--scope-header", "x-app-id");
   }, 30_000);
   afterAll(async () => {
     await gateway?.stop("SIGKILL");
@@ -76,6 +72,37 @@ describe("oncely serve --key-json /meta/idempotency_key --scope-header x-app-id"
       expect((reply.json() as { type: string }).type).toMatch(/invalid-key$/);
     }
     expect(upstream.count()).toBe(before);
+  });
+});
+
+describe("oncely serve --key-json /meta/idempotency_key --required", () => {
+  let upstream: Upstream;
+  let gateway: GatewayProcess;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    gateway = await jsonKeyGateway(upstream, "--required");
+  }, 30_000);
+  afterAll(async () => {
+    await gateway?.stop("SIGKILL");
+    await upstream?.close();
+  });
+
+  it("answers 400 key-required to a JSON body without the field, and executes one that carries it", async () => {
+    const before = upstream.count();
+    const call = (body: string) =>
+      send(`${gateway.url}/v1/charges.create`, { headers: { "content-type": "application/json" }, body });
+    for (const body of ["not json {", json({ amount: 1 }), json({ meta: { idempotency_key: null } })]) {
+      const reply = await call(body);
+      expect(reply.status).toBe(400);
+      expect(reply.headers.get("content-type")).toBe("application/problem+json");
+      expect(reply.json()).toMatchObject({ type: "https://oncely.dev/problems/key-required", status: 400 });
+    }
+    expect(upstream.count()).toBe(before);
+    const keyed = json({ amount: 1, meta: { idempotency_key: newKey() } });
+    expect((await call(keyed)).status).toBe(201);
+    expect((await call(keyed)).headers.get("x-idempotency-replayed")).toBe("true");
+    expect(upstream.count()).toBe(before + 1);
   });
 });
 

@@ -10,6 +10,7 @@ import { createMemoryStore } from "../../src/stores/memory/index.js";
 import { connectRedis, type OwnedClient } from "../../src/stores/redis/connection.js";
 import { parseRedisUrl } from "../../src/stores/redis/url.js";
 import { scanKeys } from "../stores/redis-support.js";
+import { serviceUrl } from "./services.js";
 import { temporaryDirectory } from "./stores.js";
 
 /**
@@ -37,15 +38,37 @@ afterAll(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-/** Memory and SQLite always; Redis, Redis Cluster and PostgreSQL when their test URLs are set. */
-export function backends(): Backend[] {
+/** The backends on a server, each named by the variable that holds its test URL. */
+const servers = {
+  redis: { variable: "ONCELY_TEST_REDIS_URL", backend: (url: string) => redisBackend("redis", url) },
+  "redis-cluster": {
+    variable: "ONCELY_TEST_REDIS_CLUSTER_URL",
+    backend: (url: string) => redisBackend("redis-cluster", url.replace(/^redis:/, "redis-cluster:")),
+  },
+  postgres: { variable: "ONCELY_TEST_POSTGRES_URL", backend: postgresBackend },
+} satisfies Record<string, { variable: string; backend: (url: string) => Backend }>;
+
+export type ServerBackend = keyof typeof servers;
+
+/**
+ * Memory and SQLite always; those of `only` (Redis, Redis Cluster and PostgreSQL by default)
+ * whose test URLs are set. With `subject`, each server whose URL is not set registers in its
+ * place a suite named `subject ($name)` that says so: skipped, or failing under
+ * ONCELY_REQUIRE_SERVICES=1 (see {@link serviceUrl}).
+ */
+export function backends({
+  subject,
+  only = ["redis", "redis-cluster", "postgres"],
+}: {
+  subject?: string;
+  only?: readonly ServerBackend[];
+} = {}): Backend[] {
   const list: Backend[] = [memoryBackend(), sqliteBackend()];
-  const redis = process.env.ONCELY_TEST_REDIS_URL;
-  if (redis) list.push(redisBackend("redis", redis));
-  const cluster = process.env.ONCELY_TEST_REDIS_CLUSTER_URL;
-  if (cluster) list.push(redisBackend("redis-cluster", cluster.replace(/^redis:/, "redis-cluster:")));
-  const postgres = process.env.ONCELY_TEST_POSTGRES_URL;
-  if (postgres) list.push(postgresBackend(postgres));
+  for (const name of only) {
+    const { variable, backend } = servers[name];
+    const url = subject ? serviceUrl(variable, `${subject} (${name})`) : process.env[variable];
+    if (url) list.push(backend(url));
+  }
   return list;
 }
 
@@ -122,9 +145,10 @@ function redisBackend(name: string, base: string): Backend {
     admin ??= connectRedis(parseRedisUrl(base), 5_000);
     return admin;
   };
+  // Whether or not a test read the bytes: stores opened by URL, in this process or another
+  // (a gateway's), leave their keys behind.
   cleanups.push(async () => {
-    if (!admin) return;
-    const redis = await admin;
+    const redis = await client();
     for (const key of await scanKeys(redis, `${prefix}*`)) await redis.del(key);
     await redis.quit();
   });
