@@ -167,7 +167,7 @@ export class IdempotencyEngine {
     return respond(
       problem(
         "key-required",
-        `send an ${displayName(this.options.header)} header with this request`,
+        `send an idempotency key in ${this.options.keyLocation} with this request`,
         undefined,
         [],
         this.options.errorFormat,
@@ -379,8 +379,4 @@ function keyEvent(request: IncomingRequest, key: string, scope: string): KeyEven
 
 function respond(response: ProblemResponse, reason: RespondReason, event?: KeyEvent): Decision {
   return event ? { action: "respond", response, reason, event } : { action: "respond", response, reason };
-}
-
-function displayName(header: string): string {
-  return header.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
 }

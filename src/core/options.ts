@@ -144,6 +144,8 @@ export interface ResolvedOptions {
   readonly required: boolean;
   /** `key`, or the extractor of `keyJson`. */
   readonly key: KeyExtractor | undefined;
+  /** Where a request carries its key, for the `key-required` answer: "the Idempotency-Key header". */
+  readonly keyLocation: string;
   readonly scope: IdempotencyOptions["scope"];
   /** Lower-cased. */
   readonly scopeHeader: string;
@@ -236,13 +238,15 @@ export function resolveOptions(options: IdempotencyOptions): ResolvedOptions {
     DEFAULTS.storeBeforeSendBytes,
   );
   const maxBodyBytes = nonNegative("maxBodyBytes", options.maxBodyBytes, DEFAULTS.maxBodyBytes);
+  const header = headerName("header", options.header ?? DEFAULTS.header);
   return {
     store,
     methods: new Set(stringList("methods", options.methods ?? DEFAULTS.methods).map((m) => m.toUpperCase())),
-    header: headerName("header", options.header ?? DEFAULTS.header),
+    header,
     maxKeyLength: positiveInteger("maxKeyLength", options.maxKeyLength, DEFAULTS.maxKeyLength),
     required: flag("required", options.required, DEFAULTS.required),
     key: keyExtractor(options),
+    keyLocation: keyLocation(options, header),
     scope: optionalFunction("scope", options.scope),
     scopeHeader: headerName("scopeHeader", options.scopeHeader ?? DEFAULTS.scopeHeader),
     scopeCookie:
@@ -386,6 +390,17 @@ export function optionalFunction<T>(name: string, value: T | undefined): T | und
     throw new InvalidOptionError(`options.${name} must be a function`);
   }
   return value;
+}
+
+function keyLocation(options: IdempotencyOptions, header: string): string {
+  if (options.keyJson !== undefined) return `the JSON body field ${options.keyJson}`;
+  if (options.key !== undefined) return "the place this API expects it";
+  return `the ${displayName(header)} header`;
+}
+
+/** `idempotency-key` as people write it: `Idempotency-Key`. */
+function displayName(header: string): string {
+  return header.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
 }
 
 /** The key extractor of `key` or `keyJson`, which exclude each other. */

@@ -122,8 +122,25 @@ describe("the engine", () => {
       headers: PROBLEM_HEADERS,
       body: {
         type: "https://oncely.dev/problems/key-required",
-        detail: "send an X-Request-Id header with this request",
+        detail: "send an idempotency key in the X-Request-Id header with this request",
       },
+    });
+  });
+
+  it.each([
+    [{ keyJson: "/meta/idempotency_key" }, "the JSON body field /meta/idempotency_key"],
+    [{ key: () => undefined }, "the place this API expects it"],
+  ])("names where the key goes when it is not taken from a header (%o)", async (keyOption, where) => {
+    const required = createEngine({ store, required: true, ...keyOption });
+    const decision = await required.begin({
+      method: "POST",
+      path: "/",
+      header: () => [],
+      body: Buffer.from("{}"),
+    });
+    expect(problemOf(decision)).toMatchObject({
+      status: 400,
+      body: { detail: `send an idempotency key in ${where} with this request` },
     });
   });
 
