@@ -1,10 +1,12 @@
 // The target of bench/waiters.ts in its own process: Express behind oncely with a long
 // `wait`, whose POST /orders handler answers only once the benchmark calls GET /go, so that
 // duplicates of one key wait for it as long as the benchmark wants; GET /arrivals tells how
-// many requests reached the app. argv: a store URL (sqlite:PATH, redis://…, postgres://…) and
-// `notify` or `poll`: whether waiting duplicates are woken by the store (`notifications`, on
-// by default) or poll as stores without notifications do. Prints "listening <port>".
+// many requests reached the app, GET /redis-commands how many commands the store sent to
+// Redis. argv: a store URL (sqlite:PATH, redis://…, postgres://…) and `notify` or `poll`:
+// whether waiting duplicates are woken by the store (`notifications`, on by default) or
+// poll as stores without notifications do. Prints "listening <port>".
 
+import { subscribe } from "node:diagnostics_channel";
 import type { AddressInfo } from "node:net";
 import express from "express";
 
@@ -23,6 +25,13 @@ const { createRedisStore } = (await import(
 type Store = Awaited<ReturnType<typeof createStore>>;
 
 const [url = "", mode = "notify"] = process.argv.slice(2);
+// ioredis (5.11 on) reports each command once, as it writes it; a script is one command
+// (EVALSHA, or EVAL), whatever it runs inside Redis. Counted from before the store
+// connects; nothing else here talks to Redis.
+let redisCommands = 0;
+subscribe("tracing:ioredis:command:start", () => {
+  redisCommands++;
+});
 const notifications = mode === "notify";
 let store: Store;
 if (url.startsWith("postgres")) store = await createPostgresStore({ url, notifications });
@@ -40,6 +49,9 @@ app.use((_req, _res, next) => {
 let go = gate();
 app.get("/arrivals", (_req, res) => {
   res.json(arrivals);
+});
+app.get("/redis-commands", (_req, res) => {
+  res.json(redisCommands);
 });
 app.get("/go", (_req, res) => {
   go.open();

@@ -3,10 +3,11 @@
 // (`notify`: LISTEN/NOTIFY, pub/sub, in-process wake-ups) and with the polling that stores
 // without notifications get (`poll`). Reported per run: when the duplicates got their replay,
 // counted from the moment the original's answer arrived (p50, p99); what the store served
-// meanwhile (Redis: commands from INFO commandstats; PostgreSQL: transactions of the
-// database, each store statement being one); the most connections open to the store; the
-// store server's CPU and the app server's. Modes alternate within each of ROUNDS rounds;
-// medians are reported, and the section "waiters" of docs/benchmarks.md is rewritten.
+// meanwhile (Redis: the commands the store sent, counted in the app server; PostgreSQL:
+// transactions of the database, each store statement being one); the most connections
+// open to the store; the store server's CPU and the app server's. Modes alternate within
+// each of ROUNDS rounds; medians are reported, and the section "waiters" of
+// docs/benchmarks.md is rewritten.
 // Redis runs on a private redis-server (its CPU is ours alone); PostgreSQL when
 // ONCELY_TEST_POSTGRES_URL is set, on that database, which nothing else should use meanwhile.
 import { randomUUID } from "node:crypto";
@@ -29,14 +30,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const MODES = ["notify", "poll"] as const;
 type Mode = (typeof MODES)[number];
 const run = randomUUID().slice(0, 8);
-/** The Redis commands the store sends itself: its scripts, and its subscriber's. */
-const OPERATIONS = new Set(["evalsha", "eval", "subscribe"]);
 
 /** What the store served during one run, read before and after it. */
 interface StoreCounters {
   /** Store server CPU, µs (0 for SQLite, which runs inside the app server). */
   cpu: number;
-  /** Commands or statements the store server ran. */
+  /** Redis: commands the store sent; PostgreSQL: transactions the server ran. */
   operations: number;
   /** Connections open to the store server now. */
   connections(): Promise<number>;
@@ -45,8 +44,11 @@ interface StoreCounters {
 interface Target {
   readonly name: string;
   readonly url: (mode: Mode) => string;
-  /** Reads the counters of the store server for the app server of `mode`. */
-  readonly counters?: (mode: Mode) => Promise<{ read(): Promise<StoreCounters>; close(): Promise<void> }>;
+  /** Reads the counters of the store server for `child`, the app server of `mode`. */
+  readonly counters?: (
+    mode: Mode,
+    child: Child,
+  ) => Promise<{ read(): Promise<StoreCounters>; close(): Promise<void> }>;
 }
 
 interface Sample {
@@ -73,17 +75,17 @@ try {
   targets.push({
     name: "Redis",
     url: () => redis.url,
-    counters: async () => ({
+    counters: async (_mode, child) => ({
       async read() {
-        // Scripts run, one per store operation (commandstats also counts the commands
-        // inside them); plus any other command the store sent, such as SUBSCRIBE.
-        const info = await client.info("commandstats");
-        const calls = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)]
-          .filter(([, name]) => name && OPERATIONS.has(name))
-          .reduce((sum, match) => sum + Number(match[2]), 0);
+        // Counted where they are sent: INFO commandstats would also count the commands each
+        // script runs inside Redis, under the same names (SET) as those the store sends.
+        const sent = Number(await (await fetch(`${child.url}/redis-commands`)).json());
+        // The store sent INFO when it connected, before any reading.
+        if (!(sent > 0))
+          throw new Error("the app server counted no Redis command: is ioredis 5.11 or later?");
         return {
           cpu: (await redis.meter.read()).cpu,
-          operations: calls,
+          operations: sent,
           connections: async () => {
             // The benchmark's own two connections (stats and this one) are not the app's.
             const list = String(await client.call("CLIENT", "LIST"));
@@ -245,7 +247,7 @@ try {
     for (const mode of MODES) {
       const child = await startChild("bench/waiters-server.ts", [target.url(mode), mode]);
       children.push(child);
-      const counters = await target.counters?.(mode);
+      const counters = await target.counters?.(mode, child);
       if (counters) cleanups.push(() => counters.close());
       started.set(mode, counters ? { child, counters } : { child });
     }
@@ -266,7 +268,7 @@ try {
       }
     }
     const of = (mode: Mode, pick: (sample: Sample) => number) => median((samples.get(mode) ?? []).map(pick));
-    const operations = target.name === "Redis" ? "Redis scripts run" : "store transactions";
+    const operations = target.name === "Redis" ? "Redis commands sent" : "store transactions";
     lines.push(
       `### ${target.name}`,
       "",
@@ -281,7 +283,7 @@ try {
     await Promise.all([...started.values()].map(({ child }) => child.stop("SIGKILL")));
   }
   const text = [
-    `\`npm run bench:waiters\`: ${DUPLICATES} duplicates of one key, each on its own HTTP connection, sent 50 ms after the original, wait (\`wait: 60_000\`) for it; its Express handler answers 1 s after all of them reached the app. Replay times count from the moment the original's answer arrived; "failed" are duplicates that got anything but the replay. Store operations, connections and CPU cover the whole run (the original's claim and completion included): Redis scripts run (one per store operation) from \`INFO commandstats\` of a private redis-server; PostgreSQL transactions from \`pg_stat_database\` (each store statement is one), connections from \`pg_stat_activity\` (the pool's 10 and, when woken by the store, its listening connection), CPU of the backends from /proc; SQLite runs inside the app server. Polling is what stores without \`waitForChange\` get (pauses of 20 ms doubling to 250 ms). Medians of ${ROUNDS} rounds, the two modes alternating. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; the machine (2 cores) was shared with other work and noisy.`,
+    `\`npm run bench:waiters\`: ${DUPLICATES} duplicates of one key, each on its own HTTP connection, sent 50 ms after the original, wait (\`wait: 60_000\`) for it; its Express handler answers 1 s after all of them reached the app. Replay times count from the moment the original's answer arrived; "failed" are duplicates that got anything but the replay. Store operations, connections and CPU cover the whole run (the original's claim and completion included): Redis commands the store sent to a private redis-server (SET, EVALSHA, SUBSCRIBE…: a script counts once, not the commands it runs inside Redis), counted in the app server from ioredis' \`tracing:ioredis:command\` diagnostics channel; PostgreSQL transactions from \`pg_stat_database\` (each store statement is one), connections from \`pg_stat_activity\` (the pool's 10 and, when woken by the store, its listening connection), CPU of the backends from /proc; SQLite runs inside the app server. Polling is what stores without \`waitForChange\` get (pauses of 20 ms doubling to 250 ms). Medians of ${ROUNDS} rounds, the two modes alternating. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; the machine (2 cores) was shared with other work and noisy.`,
     "",
     ...lines,
   ].join("\n");

@@ -14,7 +14,7 @@ import {
   PostgresStore,
   postgresStoreFromUrl,
 } from "../../src/stores/postgres/index.js";
-import { createOwnedPool, type PostgresStatement } from "../../src/stores/postgres/pool.js";
+import type { PostgresStatement } from "../../src/stores/postgres/pool.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 import { serviceUrl } from "../helpers/services.js";
 
@@ -230,41 +230,61 @@ function registerServerTests(url: string): void {
       }
     });
 
-    it("creates its tables UNLOGGED only when asked to", async () => {
-      for (const unlogged of [false, true]) {
-        const table = freshTable();
-        const store = await createPostgresStore({ pool: admin, table, purgeInterval: 0, unlogged });
+    it("creates its tables LOGGED unless told UNLOGGED, as a store and through migrate()", async () => {
+      const viaStore = async (table: string, options: { unlogged?: boolean }) => {
+        const store = await createPostgresStore({ pool: admin, table, purgeInterval: 0, ...options });
         try {
           await store.claim(claimInput());
+        } finally {
+          await store.close();
+        }
+      };
+      const viaMigrate = (table: string, options: { unlogged?: boolean }) =>
+        migrate(admin, { table, ...options });
+      for (const create of [viaStore, viaMigrate]) {
+        for (const [options, persistence] of [
+          [{}, "p"],
+          [{ unlogged: true }, "u"],
+        ] as const) {
+          const table = freshTable();
+          await create(table, options);
           const { rows } = await admin.query(
             "SELECT relname, relpersistence FROM pg_class WHERE relname = ANY($1) ORDER BY relname",
             [[`${table}_chunks`, `${table}_records`]],
           );
-          const persistence = unlogged ? "u" : "p";
           expect(rows).toEqual([
             { relname: `${table}_chunks`, relpersistence: persistence },
             { relname: `${table}_records`, relpersistence: persistence },
           ]);
-        } finally {
-          await store.close();
         }
       }
     });
 
-    it("turns synchronous_commit off for the connections of its own pool only when asked to", async () => {
-      for (const synchronousCommit of [true, false]) {
-        const pool = await createOwnedPool({
-          connectionString: url,
-          maxConnections: 1,
-          connectTimeout: 2_000,
-          queryTimeout: 2_000,
-          synchronousCommit,
-        });
+    it("commits with synchronous_commit on unless told off, on the connections of the pool it creates", async () => {
+      for (const [options, setting] of [
+        [{}, "on"],
+        [{ synchronousCommit: false }, "off"],
+      ] as const) {
+        const table = freshTable();
+        // The setting belongs to each session, and no view shows another session's: a
+        // trigger writes the inserting session's into the record, and only the store inserts.
+        await migrate(admin, { table });
+        await admin.query(`
+          CREATE FUNCTION "${table}_note"() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            NEW.fingerprint := current_setting('synchronous_commit');
+            RETURN NEW;
+          END $$;
+          CREATE TRIGGER note BEFORE INSERT ON "${table}_records"
+            FOR EACH ROW EXECUTE FUNCTION "${table}_note"()`);
+        const store = await createPostgresStore({ url, table, purgeInterval: 0, ...options });
         try {
-          const { rows } = await pool.query("SHOW synchronous_commit");
-          expect(rows).toEqual([{ synchronous_commit: synchronousCommit ? "on" : "off" }]);
+          expect(await store.claim(claimInput())).toMatchObject({ outcome: "acquired" });
+          const { rows } = await admin.query(`SELECT fingerprint FROM "${table}_records"`);
+          expect(rows).toEqual([{ fingerprint: setting }]);
         } finally {
-          await pool.end();
+          await store.close();
+          await admin.query(`DROP FUNCTION IF EXISTS "${table}_note"() CASCADE`);
         }
       }
     });

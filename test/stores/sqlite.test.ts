@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import {
   InvalidOptionError,
   InvalidStoreUrlError,
@@ -16,7 +16,7 @@ import {
   StoreUnavailableError,
 } from "../../src/core/errors.js";
 import type { IdempotencyStore, Lease } from "../../src/store.js";
-import { openDatabase } from "../../src/stores/sqlite/connection.js";
+import { createStore } from "../../src/stores/create-store.js";
 import { createSqliteStore, sqliteStoreFromUrl } from "../../src/stores/sqlite/index.js";
 import { storeConformanceSuite } from "../../src/testing/index.js";
 
@@ -231,15 +231,13 @@ describe("SqliteStore writes", () => {
 });
 
 describe("createSqliteStore", () => {
-  it("opens the file with the synchronous setting asked for, NORMAL unless told", async () => {
+  it("opens the file with the synchronous setting asked for, NORMAL unless told, by URL too", async () => {
+    expect(await synchronousOf(() => createSqliteStore({ path: freshPath() }))).toBe(1);
+    expect(await synchronousOf(() => createStore(`sqlite:${freshPath()}`))).toBe(1);
     const levels = { off: 0, normal: 1, full: 2 } as const;
     for (const [synchronous, level] of Object.entries(levels) as [keyof typeof levels, number][]) {
-      const database = await openDatabase(freshPath(), { busyTimeout: 100, synchronous });
-      expect(database.pragma("synchronous", { simple: true })).toBe(level);
-      database.close();
+      expect(await synchronousOf(() => createSqliteStore({ path: freshPath(), synchronous }))).toBe(level);
     }
-    const store = await createSqliteStore({ path: freshPath(), synchronous: "off" });
-    await store.close();
     await expect(
       createSqliteStore({ path: freshPath(), synchronous: "sometimes" as "off" }),
     ).rejects.toBeInstanceOf(InvalidOptionError);
@@ -353,6 +351,29 @@ function startWorker(fixture: string, args: readonly string[]): Worker {
       return value;
     },
   };
+}
+
+/**
+ * PRAGMA synchronous (0 off, 1 normal, 2 full) on the connection a store opens for itself.
+ * The setting belongs to a connection, not to the file, and the store shows its connection
+ * nowhere: it is caught as the one the store prepares its statements on.
+ */
+async function synchronousOf(open: () => Promise<IdempotencyStore>): Promise<unknown> {
+  const prepare = vi.spyOn(Database.prototype, "prepare");
+  let store: IdempotencyStore;
+  let connections: unknown[];
+  try {
+    store = await open();
+    connections = [...new Set(prepare.mock.contexts)];
+  } finally {
+    prepare.mockRestore();
+  }
+  try {
+    expect(connections).toHaveLength(1);
+    return (connections[0] as Database.Database).pragma("synchronous", { simple: true });
+  } finally {
+    await store.close();
+  }
 }
 
 function sha256(bytes: Uint8Array): string {
