@@ -22,14 +22,39 @@ export function cpuMicroseconds(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
 }
 
+/** Calls and time (µs) of each Redis command so far, from `INFO commandstats`. */
+export type CommandStats = ReadonlyMap<string, { readonly calls: number; readonly usec: number }>;
+
+/** Of each Redis command, the share of its calls that clients sent rather than scripts ran. */
+export type SentShares = ReadonlyMap<string, number>;
+
 /** Reads CPU counters (microseconds) of something that serves the store. */
 export interface CpuMeter {
+  /** `cpu`: the server's CPU time; `commands`: each command's time, when it counts that. */
+  read(): Promise<{ cpu: number; commands?: CommandStats }>;
   /**
-   * `cpu`: the server's CPU time; `commands`: the time its commands took, when it counts
-   * that, and `scripts` the part of it that scripts took.
+   * Redis only: which share of each command's calls clients sent while `traffic` ran, from
+   * MONITOR, for {@link sentCommandTime}. MONITOR slows Redis down, so this runs apart from
+   * the measured runs.
    */
-  read(): Promise<{ cpu: number; commands?: number; scripts?: number }>;
+  sentShares?(traffic: () => Promise<void>): Promise<SentShares>;
   close(): Promise<void>;
+}
+
+/**
+ * The time inside the commands clients sent between two readings of `commandstats`. Redis
+ * 7 lists the commands a script runs under their own names as well, while the script's time
+ * already includes them: each command's time counts in the share of its calls that clients
+ * sent (`shares`, assuming a call costs the same either way), a script's in full, and a
+ * command never seen while the shares were taken in full.
+ */
+export function sentCommandTime(before: CommandStats, after: CommandStats, shares: SentShares): number {
+  let total = 0;
+  for (const [name, { usec }] of after) {
+    if (name === "info" || name === "monitor") continue;
+    total += (usec - (before.get(name)?.usec ?? 0)) * (shares.get(name) ?? 1);
+  }
+  return total;
 }
 
 /** A free loopback port, for a server started by the benchmark. */
@@ -71,17 +96,36 @@ export async function privateRedis(): Promise<{ url: string; meter: CpuMeter }> 
   return {
     url,
     meter: {
-      // INFO commandstats: time inside commands (scripts included), without network I/O.
-      // Redis 7 also lists every command a script runs, whose time is inside the script's.
+      // INFO commandstats: time inside commands, without network I/O.
       read: async () => {
         const info = await stats.info("commandstats");
-        const lines = [...info.matchAll(/^cmdstat_(\w+):calls=\d+,usec=(\d+)/gm)];
-        const sum = (pick: (name: string) => boolean) =>
-          lines
-            .filter((match) => pick(match[1] as string))
-            .reduce((total, match) => total + Number(match[2]), 0);
-        const script = (name: string) => /^(eval|evalsha|fcall)(_ro)?$/.test(name);
-        return { cpu: cpuMicroseconds(pid), commands: sum((name) => name !== "info"), scripts: sum(script) };
+        const commands = new Map(
+          [...info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)].map((match) => [
+            match[1] as string,
+            { calls: Number(match[2]), usec: Number(match[3]) },
+          ]),
+        );
+        return { cpu: cpuMicroseconds(pid), commands };
+      },
+      sentShares: async (traffic) => {
+        const client = new Redis(url);
+        const monitor = await client.monitor();
+        const sent = new Map<string, number>();
+        const all = new Map<string, number>();
+        monitor.on("monitor", (_time: string, args: string[], source: string) => {
+          const name = String(args[0]).toLowerCase();
+          all.set(name, (all.get(name) ?? 0) + 1);
+          // MONITOR names commands a script ran by the source "lua".
+          if (source !== "lua") sent.set(name, (sent.get(name) ?? 0) + 1);
+        });
+        try {
+          await traffic();
+          await sleep(200);
+        } finally {
+          monitor.disconnect();
+          client.disconnect();
+        }
+        return new Map([...all].map(([name, calls]) => [name, (sent.get(name) ?? 0) / calls]));
       },
       close: async () => {
         stats.disconnect();

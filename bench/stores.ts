@@ -18,7 +18,14 @@ import { basename, join } from "node:path";
 import { type Child, startChild } from "../test/helpers/processes.js";
 import { load, median, postOrder } from "./load.js";
 import { writeBenchmarkSection } from "./report.js";
-import { type CpuMeter, cpuMicroseconds, postgresBackends, privateRedis } from "./store-cpu.js";
+import {
+  type CpuMeter,
+  cpuMicroseconds,
+  postgresBackends,
+  privateRedis,
+  type SentShares,
+  sentCommandTime,
+} from "./store-cpu.js";
 
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -80,6 +87,8 @@ interface Scenario {
   readonly child: Child;
   readonly meter: CpuMeter | undefined;
   readonly key: keyof typeof keys;
+  /** Redis: see `CpuMeter.sentShares`. */
+  shares?: SentShares;
 }
 interface Sample {
   rps: number;
@@ -126,6 +135,13 @@ try {
       scenarios.push({ name: `oncely ${baselineCommit}, replays`, ...baseline, key: "replay" });
     }
 
+    for (const scenario of scenarios) {
+      if (!scenario.meter?.sentShares || scenario.child === bare.child) continue;
+      scenario.shares = await scenario.meter.sentShares(async () => {
+        for (let i = 0; i < 50; i++)
+          await postOrder(scenario.child.url, keys[scenario.key]() as string, body);
+      });
+    }
     const samples = scenarios.map(() => [] as Sample[]);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [index, scenario] of scenarios.entries()) {
@@ -148,7 +164,10 @@ try {
           p99: figures.p99,
           node: (cpuMicroseconds(scenario.child.pid) - nodeBefore) / figures.requests,
           store: ours ? (storeAfter.cpu - storeBefore.cpu) / figures.requests : 0,
-          commands: ours ? commandTime(storeBefore, storeAfter) / figures.requests : 0,
+          commands:
+            ours && storeBefore.commands && storeAfter.commands && scenario.shares
+              ? sentCommandTime(storeBefore.commands, storeAfter.commands, scenario.shares) / figures.requests
+              : 0,
         };
         samples[index]?.push(sample);
         console.log(
@@ -183,7 +202,7 @@ try {
     await Promise.all(started.map(({ child }) => child.stop("SIGKILL")));
   }
   const text = [
-    `Express 5 \`POST /orders\` of \`npm run bench\` (2 ms simulated database call), the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds, medians; "vs bare" and "CPU vs least layer" are medians of per-round ratios, CPU being Node's plus the store server's. Node CPU from /proc of the server process; Redis CPU from /proc of a redis-server started for the benchmark (no persistence), and the time inside the commands the server sent from \`INFO commandstats\` (without network I/O; a script's time includes the commands it runs, which Redis also lists on their own and which are not counted twice); PostgreSQL CPU from /proc of the backends serving the server's connections (WAL writer and checkpointer not counted). The least layer is bench/least-stores.ts: the fewest statements any layer needs on that store. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; nothing pinned, the load generator, the servers and the databases share the machine's 2 cores.`,
+    `Express 5 \`POST /orders\` of \`npm run bench\` (2 ms simulated database call), the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds, medians; "vs bare" and "CPU vs least layer" are medians of per-round ratios, CPU being Node's plus the store server's. Node CPU from /proc of the server process; Redis CPU from /proc of a redis-server started for the benchmark (no persistence), and the time inside the commands the server sent from \`INFO commandstats\` (without network I/O; a script's time includes the commands it runs, which Redis also lists under their own names: a command counts in the share of its calls that clients sent, taken from MONITOR over 50 requests of each scenario before the rounds); PostgreSQL CPU from /proc of the backends serving the server's connections (WAL writer and checkpointer not counted). The least layer is bench/least-stores.ts: the fewest statements any layer needs on that store. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; nothing pinned, the load generator, the servers and the databases share the machine's 2 cores.`,
     "",
     ...lines,
   ].join("\n");
@@ -193,19 +212,6 @@ try {
   await Promise.all(children.map((child) => child.stop("SIGKILL")));
   for (const cleanup of cleanups) await cleanup().catch(() => {});
   rmSync(dir, { recursive: true, force: true });
-}
-
-/**
- * The time inside the commands a server sent. A server that runs scripts is measured by
- * its scripts alone: Redis lists the commands they run too, inside their time (the servers
- * here either send scripts only, or no scripts).
- */
-function commandTime(
-  before: { commands?: number; scripts?: number },
-  after: { commands?: number; scripts?: number },
-): number {
-  const scripts = (after.scripts ?? 0) - (before.scripts ?? 0);
-  return scripts > 0 ? scripts : (after.commands ?? 0) - (before.commands ?? 0);
 }
 
 /** The commit a checkout is at, or its directory when it is no git checkout. */

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Child, startChild } from "../../test/helpers/processes.js";
 import { load, median, postOrder } from "../load.js";
-import { type CpuMeter, cpuMicroseconds } from "../store-cpu.js";
+import { type CpuMeter, cpuMicroseconds, type SentShares, sentCommandTime } from "../store-cpu.js";
 import type { Subject } from "./subjects.js";
 
 const CONNECTIONS = 50;
@@ -69,6 +69,8 @@ export async function measure(
     key: () => string;
     redis?: boolean;
     failure?: string;
+    /** Redis: see `CpuMeter.sentShares`. */
+    shares?: SentShares;
   }> = [];
   try {
     for (const subject of subjects) {
@@ -112,6 +114,15 @@ export async function measure(
     }
     // One entry per round, undefined where that run failed (a run that times out on a loaded
     // machine costs its round, not the whole row).
+    for (const scenario of scenarios) {
+      const { child, meter } = scenario;
+      if (!child || !meter?.sentShares) continue;
+      scenario.shares = await meter.sentShares(async () => {
+        for (let i = 0; i < 50; i++) await postOrder(child.url, scenario.key(), body);
+        // Answers some peers store after sending.
+        await sleep(200);
+      });
+    }
     const samples = scenarios.map(() => [] as Array<Sample | undefined>);
     const failures = scenarios.map(() => [] as string[]);
     for (let round = 1; round <= settings.rounds; round++) {
@@ -135,7 +146,11 @@ export async function measure(
             p99: figures.p99,
             node: (cpuMicroseconds(scenario.child.pid) - nodeBefore) / figures.requests,
             store: (storeAfter.cpu - storeBefore.cpu) / figures.requests,
-            commands: ((storeAfter.commands ?? 0) - (storeBefore.commands ?? 0)) / figures.requests,
+            commands:
+              storeBefore.commands && storeAfter.commands && scenario.shares
+                ? sentCommandTime(storeBefore.commands, storeAfter.commands, scenario.shares) /
+                  figures.requests
+                : 0,
           };
           samples[index]?.push(sample);
           console.log(
