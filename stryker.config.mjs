@@ -30,8 +30,9 @@ export const areas = {
     "src/stores/sqlite/store.ts:109-139",
     "src/stores/sqlite/store.ts:240-302",
     "src/stores/sqlite/store.ts:342-344",
-    "src/stores/redis/store.ts:178-226",
-    "src/stores/postgres/store.ts:227-309",
+    "src/stores/redis/store.ts:179-227",
+    "src/stores/postgres/store.ts:147-151",
+    "src/stores/postgres/store.ts:245-327",
   ],
 };
 

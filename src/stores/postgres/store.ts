@@ -36,6 +36,7 @@ import {
   PURGE_BATCH,
   READ,
   READ_CHUNK,
+  READ_WITH_CHUNK,
   RELEASE,
   RENEW,
   TAKE_OVER,
@@ -108,6 +109,7 @@ export type PostgresStoreSettings = {
 /** The statements of a store, before its object names are filled in. */
 const STATEMENTS = {
   read: READ,
+  readWithChunk: READ_WITH_CHUNK,
   claimFree: CLAIM_FREE,
   takeOver: TAKE_OVER,
   renew: RENEW,
@@ -132,6 +134,21 @@ const MAX_CHUNK_INDEX = 2_147_483_647;
 
 /** A row carrying a record, as the read and list statements return it. */
 type RecordResultRow = RecordRow & { first_chunk: unknown };
+
+/** A row of `READ`: a record and the database clock. */
+type ReadRow = RecordResultRow & { now_ms: unknown };
+
+/**
+ * Whether the record of `row` is dead, by the database clock, as `IS_DEAD` tells it: a
+ * row that is neither clearly lapsed nor clearly expired is live, so that a damaged row
+ * (unknown state, missing times) reaches the decoder and is reported rather than silently
+ * replaced.
+ */
+function isDead(row: ReadRow): boolean {
+  const end =
+    row.state === "in_flight" ? row.lease_expires_at : row.state === "completed" ? row.expires_at : null;
+  return end !== null && end !== undefined && Number(end) <= Number(row.now_ms);
+}
 
 /**
  * An {@link InspectableStore} in PostgreSQL. Each method is one statement that commits
@@ -392,8 +409,11 @@ export class PostgresStore implements InspectableStore {
 
   /** The key's record, live or dead, with its chunk 0 (see `READ`). */
   async #read({ scope, key }: RecordRef): Promise<(RecordResultRow & { dead: boolean }) | undefined> {
-    const { rows } = await this.#query(this.#sql.read, [scope, key]);
-    return rows[0] as (RecordResultRow & { dead: boolean }) | undefined;
+    let row = (await this.#query(this.#sql.read, [scope, key])).rows[0] as ReadRow | undefined;
+    if (row && row.first_chunk === null && row.state === "completed" && Number(row.chunk_count) > 0) {
+      row = (await this.#query(this.#sql.readWithChunk, [scope, key])).rows[0] as ReadRow | undefined;
+    }
+    return row && { ...row, dead: isDead(row) };
   }
 
   #assertOpen(): void {
