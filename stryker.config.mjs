@@ -32,7 +32,7 @@ export const areas = {
     "src/stores/sqlite/store.ts:342-344",
     "src/stores/redis/store.ts:179-227",
     "src/stores/postgres/store.ts:147-151",
-    "src/stores/postgres/store.ts:245-327",
+    "src/stores/postgres/store.ts:246-328",
   ],
 };
 

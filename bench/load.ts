@@ -147,10 +147,11 @@ function machineCpu(): { busy: number; total: number } | undefined {
     const times = (readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "")
       .trim()
       .split(/\s+/)
-      .slice(1)
+      // user … steal: guest time is counted inside user already.
+      .slice(1, 9)
       .map(Number);
     const total = times.reduce((sum, time) => sum + time, 0);
-    // idle and iowait; time stolen by the hypervisor counts as busy: nobody here could use it.
+    // idle and iowait are not busy; time stolen by the hypervisor is: nobody here could use it.
     const idle = (times[3] ?? 0) + (times[4] ?? 0);
     return { busy: total - idle, total };
   } catch {

@@ -109,20 +109,21 @@ export async function privateRedis(): Promise<{ url: string; meter: CpuMeter }> 
       },
       sentShares: async (traffic) => {
         const client = new Redis(url);
-        const monitor = await client.monitor();
         const sent = new Map<string, number>();
         const all = new Map<string, number>();
-        monitor.on("monitor", (_time: string, args: string[], source: string) => {
-          const name = String(args[0]).toLowerCase();
-          all.set(name, (all.get(name) ?? 0) + 1);
-          // MONITOR names commands a script ran by the source "lua".
-          if (source !== "lua") sent.set(name, (sent.get(name) ?? 0) + 1);
-        });
+        let monitor: Redis | undefined;
         try {
+          monitor = await client.monitor();
+          monitor.on("monitor", (_time: string, args: string[], source: string) => {
+            const name = String(args[0]).toLowerCase();
+            all.set(name, (all.get(name) ?? 0) + 1);
+            // MONITOR names commands a script ran by the source "lua".
+            if (source !== "lua") sent.set(name, (sent.get(name) ?? 0) + 1);
+          });
           await traffic();
           await sleep(200);
         } finally {
-          monitor.disconnect();
+          monitor?.disconnect();
           client.disconnect();
         }
         return new Map([...all].map(([name, calls]) => [name, (sent.get(name) ?? 0) / calls]));

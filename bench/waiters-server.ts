@@ -42,7 +42,7 @@ else store = notifications ? await createStore(url) : withoutWaits(await createS
 const app = express();
 app.disable("x-powered-by");
 let arrivals = 0;
-// Duplicates only: the benchmark's own polls of /arrivals must not count as arrived.
+// The original and its duplicates: the benchmark's own polls of /arrivals must not count.
 app.post("/orders", (_req, _res, next) => {
   arrivals++;
   next();

@@ -96,7 +96,11 @@ describe("oncely serve --key-json /meta/idempotency_key --required", () => {
       const reply = await call(body);
       expect(reply.status).toBe(400);
       expect(reply.headers.get("content-type")).toBe("application/problem+json");
-      expect(reply.json()).toMatchObject({ type: "https://oncely.dev/problems/key-required", status: 400 });
+      expect(reply.json()).toMatchObject({
+        type: "https://oncely.dev/problems/key-required",
+        status: 400,
+        detail: "send an idempotency key in the JSON body field /meta/idempotency_key with this request",
+      });
     }
     expect(upstream.count()).toBe(before);
     const keyed = json({ amount: 1, meta: { idempotency_key: newKey() } });

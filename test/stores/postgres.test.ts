@@ -272,7 +272,8 @@ function registerServerTests(url: string): void {
       }
     });
 
-    it("commits with synchronous_commit on unless told off, on the connections of the pool it creates", async () => {
+    // Unless told off, the store leaves the setting to the server, whose default (here too) is on.
+    it("commits with the server's synchronous_commit (on) unless told off, on the connections of the pool it creates", async () => {
       for (const [options, setting] of [
         [{}, "on"],
         [{ synchronousCommit: false }, "off"],

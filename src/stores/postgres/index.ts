@@ -5,7 +5,8 @@
  *
  * Every operation is a single SQL statement but a claim, which is one or two: the read or
  * the insert first, as the previous claim suggests, then the other or a takeover (see
- * `./sql.ts`); a run of replays is one read each. Each goes as a named prepared statement; with `preparedStatements: false` the store keeps no session state at all, so
+ * `./sql.ts`); a run of replays is one read each, and one more for a body longer than one
+ * chunk. Each goes as a named prepared statement; with `preparedStatements: false` the store keeps no session state at all, so
  * it also works through PgBouncer in transaction mode.
  *
  * @module

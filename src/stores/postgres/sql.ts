@@ -3,7 +3,8 @@
  *
  * Every statement commits on its own (no transaction spans two round trips). Every
  * operation is one statement, except a claim, which is one or two (`CLAIM_FREE`, `READ`
- * and `TAKE_OVER`; the store says in which order). The store sends them as named
+ * and `TAKE_OVER`; the store says in which order), and a read of a record whose body chunk
+ * 0 is in the chunks table, which adds `READ_WITH_CHUNK`. The store sends them as named
  * prepared statements, parsed and planned once per connection, unless
  * `preparedStatements: false` (for PgBouncer's transaction mode before 1.21, which cannot
  * keep a prepared statement for its client): the statements need no other session state,
@@ -31,9 +32,9 @@ const RECORD_COLUMNS = `r.state, r.fingerprint, r.token, r.created_at, r.lease_e
        r.expires_at, r.status, r.headers, r.body_length, r.chunk_count, r.body_omitted`;
 
 /**
- * Body chunk 0 of a completed record `r` of an earlier version, which kept every chunk in
- * the chunks table (see `READ_WITH_CHUNK`); a record of this version keeps a one-chunk
- * body in its own `first_chunk` column (see `COMPLETE_ONE`).
+ * Body chunk 0 of a completed record `r` whose body is in the chunks table: one longer
+ * than a chunk, or any body of an earlier version (see `READ_WITH_CHUNK`). A one-chunk
+ * body of this version is in the record's own `first_chunk` column (see `COMPLETE_ONE`).
  */
 const FIRST_CHUNK = `COALESCE(r.first_chunk, CASE WHEN r.state = 'completed' AND r.chunk_count > 0 THEN
          (SELECT c.data FROM {chunks} c WHERE c.scope = r.scope AND c.key = r.key AND c.idx = 0) END) AS first_chunk`;
@@ -67,8 +68,8 @@ const NOTIFY_WATCHED = `notified AS (
  * inserted or took over only when it had to, cost a replay about 80% more database CPU
  * than this read alone. For the same reason it holds no subquery and no clock arithmetic
  * per row: the store tells from `now_ms` whether the record is dead (a lapsed lease, an
- * ended lifetime), as `IS_DEAD` does, and reads a record of an earlier version again with
- * `READ_WITH_CHUNK`; together they cost about a fifth of this read's database CPU
+ * ended lifetime), as `IS_DEAD` does, and reads a live record whose body is in the chunks
+ * table again with `READ_WITH_CHUNK`; together they cost about a fifth of this read's database CPU
  * (pgbench, prepared). When the read finds no live record the claim sends `CLAIM_FREE` or
  * `TAKE_OVER`, which checks deadness again under the row lock.
  * Parameters: $1 scope, $2 key
@@ -80,8 +81,9 @@ SELECT ${RECORD_COLUMNS}, r.first_chunk, ${NOW_MS} AS now_ms
  WHERE r.scope = $1::text AND r.key = $2::text`;
 
 /**
- * `READ` of a completed record written by an earlier version, whose body chunk 0 is in
- * the chunks table: the record and that chunk in one statement, so that they agree.
+ * `READ` of a completed record whose body chunk 0 is in the chunks table (a body longer
+ * than one chunk, or one written by an earlier version): the record and that chunk in one
+ * statement, so that they agree.
  * Parameters: $1 scope, $2 key
  * Result: as `READ`.
  */

@@ -154,7 +154,8 @@ function isDead(row: ReadRow): boolean {
  * An {@link InspectableStore} in PostgreSQL. Each method is one statement that commits
  * on its own, atomic under READ COMMITTED, except a claim, which is one statement when it
  * is of the kind the previous claim was (an insert of a new key, or the read of a live
- * record) and two otherwise. Claims
+ * record) and two otherwise; a read of a body kept in the chunks table (longer than one
+ * chunk) adds one. Claims
  * rely on `INSERT … ON CONFLICT` and on the takeover's re-check under the row lock, and
  * every write to an in-flight record is fenced by its owner token. Times come from the
  * database clock. Connection failures and timeouts surface as `StoreUnavailableError`.
@@ -410,6 +411,7 @@ export class PostgresStore implements InspectableStore {
   /** The key's record, live or dead, with its chunk 0 (see `READ`). */
   async #read({ scope, key }: RecordRef): Promise<(RecordResultRow & { dead: boolean }) | undefined> {
     let row = (await this.#query(this.#sql.read, [scope, key])).rows[0] as ReadRow | undefined;
+    if (row && isDead(row)) return { ...row, dead: true };
     if (row && row.first_chunk === null && row.state === "completed" && Number(row.chunk_count) > 0) {
       row = (await this.#query(this.#sql.readWithChunk, [scope, key])).rows[0] as ReadRow | undefined;
     }

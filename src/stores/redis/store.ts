@@ -184,7 +184,7 @@ export class RedisStore implements InspectableStore {
     const keys = this.#keysOf(input);
     const { reply, legacy } = await this.#withLegacy(
       "claim",
-      () => this.#client.setBuffer(keys[0], value, "PX", life, "NX", "GET"),
+      () => this.#client.setBuffer(keys[0], value, "PX", life, "NX", "GET").catch(refuseOldServer),
       () => this.#scripts.legacyClaim(...keys, value, life),
       input,
     );
@@ -412,20 +412,24 @@ function defineScripts(client: RedisClient): Record<Operation, Script> {
   return scripts;
 }
 
+/**
+ * Before Redis 7.0, SET refuses NX together with GET. A store on a client of the caller's
+ * own finds out only at its first claim; `connectRedis` checks the version up front.
+ */
+function refuseOldServer(error: unknown): never {
+  if (error instanceof Error && /\bsyntax error\b/i.test(error.message)) {
+    throw new UnsupportedServerError(
+      "Redis refused a claim (SET … NX GET): the Redis store needs 7.0 or later",
+      undefined,
+      { cause: error },
+    );
+  }
+  throw error;
+}
+
 function storeError(operation: string, ref: RecordRef, error: unknown): Error {
   // Decoding and argument errors are already ours.
   if (isOncelyError(error)) return error;
-  // Before Redis 7.0, SET refuses NX together with GET. A store on a client of the
-  // caller's own finds out only here; connectRedis checks the version up front.
-  if (operation === "claim" && error instanceof Error && /\bsyntax error\b/i.test(error.message)) {
-    return new UnsupportedServerError(
-      `Redis refused a claim (SET … NX GET): the Redis store needs 7.0 or later`,
-      undefined,
-      {
-        cause: error,
-      },
-    );
-  }
   // A Redis key of the wrong type can only come from someone else writing there.
   if (error instanceof Error && error.message.includes("WRONGTYPE")) {
     return new CorruptRecordError(ref.scope, ref.key, "a Redis key of the record has the wrong type", {
