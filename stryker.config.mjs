@@ -30,7 +30,7 @@ export const areas = {
     "src/stores/sqlite/store.ts:109-139",
     "src/stores/sqlite/store.ts:240-302",
     "src/stores/sqlite/store.ts:342-344",
-    "src/stores/redis/store.ts:179-227",
+    "src/stores/redis/store.ts:180-228",
     "src/stores/postgres/store.ts:147-151",
     "src/stores/postgres/store.ts:246-328",
   ],

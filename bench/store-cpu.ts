@@ -22,8 +22,8 @@ export function cpuMicroseconds(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
 }
 
-/** Calls and time (µs) of each Redis command so far, from `INFO commandstats`. */
-export type CommandStats = ReadonlyMap<string, { readonly calls: number; readonly usec: number }>;
+/** Time (µs) inside each Redis command so far, from `INFO commandstats`. */
+export type CommandStats = ReadonlyMap<string, number>;
 
 /** Of each Redis command, the share of its calls that clients sent rather than scripts ran. */
 export type SentShares = ReadonlyMap<string, number>;
@@ -33,11 +33,12 @@ export interface CpuMeter {
   /** `cpu`: the server's CPU time; `commands`: each command's time, when it counts that. */
   read(): Promise<{ cpu: number; commands?: CommandStats }>;
   /**
-   * Redis only: which share of each command's calls clients sent while `traffic` ran, from
-   * MONITOR, for {@link sentCommandTime}. MONITOR slows Redis down, so this runs apart from
-   * the measured runs.
+   * Redis only: which share of each command's calls clients sent while `request` ran
+   * {@link SHARE_REQUESTS} times, one after another, from MONITOR, for
+   * {@link sentCommandTime}. MONITOR slows Redis down, so this runs apart from the measured
+   * runs.
    */
-  sentShares?(traffic: () => Promise<void>): Promise<SentShares>;
+  sentShares?(request: () => Promise<void>): Promise<SentShares>;
   close(): Promise<void>;
 }
 
@@ -46,16 +47,25 @@ export interface CpuMeter {
  * 7 lists the commands a script runs under their own names as well, while the script's time
  * already includes them: each command's time counts in the share of its calls that clients
  * sent (`shares`, assuming a call costs the same either way), a script's in full, and a
- * command never seen while the shares were taken in full.
+ * command never seen while the shares were taken in full. 0 when a reading or the shares
+ * are missing (a server that counts no commands).
  */
-export function sentCommandTime(before: CommandStats, after: CommandStats, shares: SentShares): number {
+export function sentCommandTime(
+  before: CommandStats | undefined,
+  after: CommandStats | undefined,
+  shares: SentShares | undefined,
+): number {
+  if (!before || !after || !shares) return 0;
   let total = 0;
-  for (const [name, { usec }] of after) {
+  for (const [name, usec] of after) {
     if (name === "info" || name === "monitor") continue;
-    total += (usec - (before.get(name)?.usec ?? 0)) * (shares.get(name) ?? 1);
+    total += (usec - (before.get(name) ?? 0)) * (shares.get(name) ?? 1);
   }
   return total;
 }
+
+/** Requests sent while {@link CpuMeter.sentShares} watches. */
+export const SHARE_REQUESTS = 50;
 
 /** A free loopback port, for a server started by the benchmark. */
 async function freePort(): Promise<number> {
@@ -100,14 +110,14 @@ export async function privateRedis(): Promise<{ url: string; meter: CpuMeter }> 
       read: async () => {
         const info = await stats.info("commandstats");
         const commands = new Map(
-          [...info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)].map((match) => [
+          [...info.matchAll(/^cmdstat_(\w+):calls=\d+,usec=(\d+)/gm)].map((match) => [
             match[1] as string,
-            { calls: Number(match[2]), usec: Number(match[3]) },
+            Number(match[2]),
           ]),
         );
         return { cpu: cpuMicroseconds(pid), commands };
       },
-      sentShares: async (traffic) => {
+      sentShares: async (request) => {
         const client = new Redis(url);
         const sent = new Map<string, number>();
         const all = new Map<string, number>();
@@ -120,7 +130,8 @@ export async function privateRedis(): Promise<{ url: string; meter: CpuMeter }> 
             // MONITOR names commands a script ran by the source "lua".
             if (source !== "lua") sent.set(name, (sent.get(name) ?? 0) + 1);
           });
-          await traffic();
+          for (let i = 0; i < SHARE_REQUESTS; i++) await request();
+          // Answers some layers store after sending.
           await sleep(200);
         } finally {
           monitor?.disconnect();

@@ -24,6 +24,7 @@ import {
   postgresBackends,
   privateRedis,
   type SentShares,
+  SHARE_REQUESTS,
   sentCommandTime,
 } from "./store-cpu.js";
 
@@ -137,10 +138,9 @@ try {
 
     for (const scenario of scenarios) {
       if (!scenario.meter?.sentShares || scenario.child === bare.child) continue;
-      scenario.shares = await scenario.meter.sentShares(async () => {
-        for (let i = 0; i < 50; i++)
-          await postOrder(scenario.child.url, keys[scenario.key]() as string, body);
-      });
+      scenario.shares = await scenario.meter.sentShares(() =>
+        postOrder(scenario.child.url, keys[scenario.key]() as string, body),
+      );
     }
     const samples = scenarios.map(() => [] as Sample[]);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -164,10 +164,9 @@ try {
           p99: figures.p99,
           node: (cpuMicroseconds(scenario.child.pid) - nodeBefore) / figures.requests,
           store: ours ? (storeAfter.cpu - storeBefore.cpu) / figures.requests : 0,
-          commands:
-            ours && storeBefore.commands && storeAfter.commands && scenario.shares
-              ? sentCommandTime(storeBefore.commands, storeAfter.commands, scenario.shares) / figures.requests
-              : 0,
+          commands: ours
+            ? sentCommandTime(storeBefore.commands, storeAfter.commands, scenario.shares) / figures.requests
+            : 0,
         };
         samples[index]?.push(sample);
         console.log(
@@ -202,7 +201,7 @@ try {
     await Promise.all(started.map(({ child }) => child.stop("SIGKILL")));
   }
   const text = [
-    `Express 5 \`POST /orders\` of \`npm run bench\` (2 ms simulated database call), the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds, medians; "vs bare" and "CPU vs least layer" are medians of per-round ratios, CPU being Node's plus the store server's. Node CPU from /proc of the server process; Redis CPU from /proc of a redis-server started for the benchmark (no persistence), and the time inside the commands the server sent from \`INFO commandstats\` (without network I/O; a script's time includes the commands it runs, which Redis also lists under their own names: a command counts in the share of its calls that clients sent, taken from MONITOR over 50 requests of each scenario before the rounds); PostgreSQL CPU from /proc of the backends serving the server's connections (WAL writer and checkpointer not counted). The least layer is bench/least-stores.ts: the fewest statements any layer needs on that store. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; nothing pinned, the load generator, the servers and the databases share the machine's 2 cores.`,
+    `Express 5 \`POST /orders\` of \`npm run bench\` (2 ms simulated database call), the compiled package; ${CONNECTIONS} connections, ${AMOUNT} requests per run, ${ROUNDS} interleaved rounds, medians; "vs bare" and "CPU vs least layer" are medians of per-round ratios, CPU being Node's plus the store server's. Node CPU from /proc of the server process; Redis CPU from /proc of a redis-server started for the benchmark (no persistence), and the time inside the commands the server sent from \`INFO commandstats\` (without network I/O; a script's time includes the commands it runs, which Redis also lists under their own names: a command counts in the share of its calls that clients sent, taken from MONITOR over ${SHARE_REQUESTS} requests of each scenario before the rounds); PostgreSQL CPU from /proc of the backends serving the server's connections (WAL writer and checkpointer not counted). The least layer is bench/least-stores.ts: the fewest statements any layer needs on that store. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; nothing pinned, the load generator, the servers and the databases share the machine's 2 cores.`,
     "",
     ...lines,
   ].join("\n");

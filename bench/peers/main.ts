@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { type CpuMeter, postgresBackends, privateRedis } from "../store-cpu.js";
+import { type CpuMeter, postgresBackends, privateRedis, SHARE_REQUESTS } from "../store-cpu.js";
 import { CHECKS, checkSubject } from "./correctness.js";
 import { measure, type Placement, type Row } from "./performance.js";
 import { SUBJECTS, type Subject } from "./subjects.js";
@@ -156,7 +156,7 @@ async function page(checkedSubjects: readonly Subject[], checked: readonly strin
     rows.length === 0
       ? "Not run (`BENCH_PEERS_SKIP_PERF=1`)."
       : [
-          `50 connections, ${settings.amount} requests per run, ${settings.rounds} rounds with every scenario in turn, handler delay ${settings.handlerMs} ms. Bare Express gets the very requests of the unique-key runs, key header included. Node CPU from /proc of the subject's server process; store CPU from /proc of the redis-server (one for all Redis subjects, which never run at the same time) or of the PostgreSQL backends of the subject's connections (WAL writer and checkpointer not counted); SQLite and memory work inside Node. /proc counts CPU in ticks of 10 ms, so the store CPU of a short run is coarse; the Redis command column (time inside the commands the subject sent, from \`INFO commandstats\`, network I/O not included; Redis also lists the commands a script runs under their own names, inside the script's time, so each command counts in the share of its calls that clients sent, taken from MONITOR over 50 requests of each scenario before the rounds) is the finer one. The load generator, the servers and the stores share the machine's cores, with other work: the load average was ${loads.map((load) => load.toFixed(1)).join(" at the start and ")} at the end, on ${cpus().length} cores, so requests/s swing between rounds and the CPU columns are the steadier comparison.`,
+          `50 connections, ${settings.amount} requests per run, ${settings.rounds} rounds with every scenario in turn, handler delay ${settings.handlerMs} ms. Bare Express gets the very requests of the unique-key runs, key header included. Node CPU from /proc of the subject's server process; store CPU from /proc of the redis-server (one for all Redis subjects, which never run at the same time) or of the PostgreSQL backends of the subject's connections (WAL writer and checkpointer not counted); SQLite and memory work inside Node. /proc counts CPU in ticks of 10 ms, so the store CPU of a short run is coarse; the Redis command column (time inside the commands the subject sent, from \`INFO commandstats\`, network I/O not included; Redis also lists the commands a script runs under their own names, inside the script's time, so each command counts in the share of its calls that clients sent, taken from MONITOR over ${SHARE_REQUESTS} requests of each scenario before the rounds) is the finer one. The load generator, the servers and the stores share the machine's cores, with other work: the load average was ${loads.map((load) => load.toFixed(1)).join(" at the start and ")} at the end, on ${cpus().length} cores, so requests/s swing between rounds and the CPU columns are the steadier comparison.`,
           "",
           "| scenario | requests/s | vs bare | p50 ms | p99 ms | app CPU µs/request | store CPU µs/request | Redis command µs/request |",
           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

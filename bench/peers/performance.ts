@@ -118,11 +118,7 @@ export async function measure(
       const { child, meter } = scenario;
       if (!child || !meter?.sentShares) continue;
       try {
-        scenario.shares = await meter.sentShares(async () => {
-          for (let i = 0; i < 50; i++) await postOrder(child.url, scenario.key(), body);
-          // Answers some peers store after sending.
-          await sleep(200);
-        });
+        scenario.shares = await meter.sentShares(() => postOrder(child.url, scenario.key(), body));
       } catch (error) {
         // Its rounds will fail and say why; the command column stays empty.
         console.log(`${scenario.name}: no command shares: ${String(error)}`);
@@ -152,10 +148,7 @@ export async function measure(
             node: (cpuMicroseconds(scenario.child.pid) - nodeBefore) / figures.requests,
             store: (storeAfter.cpu - storeBefore.cpu) / figures.requests,
             commands:
-              storeBefore.commands && storeAfter.commands && scenario.shares
-                ? sentCommandTime(storeBefore.commands, storeAfter.commands, scenario.shares) /
-                  figures.requests
-                : 0,
+              sentCommandTime(storeBefore.commands, storeAfter.commands, scenario.shares) / figures.requests,
           };
           samples[index]?.push(sample);
           console.log(

@@ -275,7 +275,7 @@ export class PostgresStore implements InspectableStore {
       return { outcome: "acquired", lease: { scope, key, token }, tookOver: false };
     }
     const row = await this.#read(ref);
-    if (row && !row.dead) {
+    if (row && !isDead(row)) {
       this.#expectRecord = true;
       const record = decodeRecordRow(ref, row, bytes(row.first_chunk));
       return record.state === "in_flight"
@@ -329,7 +329,7 @@ export class PostgresStore implements InspectableStore {
 
   async get(ref: RecordRef): Promise<IdempotencyRecord | undefined> {
     const row = await this.#read(ref);
-    return row && !row.dead
+    return row && !isDead(row)
       ? decodeRecordRow({ scope: ref.scope, key: ref.key }, row, bytes(row.first_chunk))
       : undefined;
   }
@@ -408,14 +408,13 @@ export class PostgresStore implements InspectableStore {
     await this.#migrated();
   }
 
-  /** The key's record, live or dead, with its chunk 0 (see `READ`). */
-  async #read({ scope, key }: RecordRef): Promise<(RecordResultRow & { dead: boolean }) | undefined> {
-    let row = (await this.#query(this.#sql.read, [scope, key])).rows[0] as ReadRow | undefined;
-    if (row && isDead(row)) return { ...row, dead: true };
-    if (row && row.first_chunk === null && row.state === "completed" && Number(row.chunk_count) > 0) {
-      row = (await this.#query(this.#sql.readWithChunk, [scope, key])).rows[0] as ReadRow | undefined;
-    }
-    return row && { ...row, dead: isDead(row) };
+  /** The key's record, live or dead, with its chunk 0 when it is live (see `READ`). */
+  async #read({ scope, key }: RecordRef): Promise<ReadRow | undefined> {
+    const row = (await this.#query(this.#sql.read, [scope, key])).rows[0] as ReadRow | undefined;
+    const chunkElsewhere =
+      row?.first_chunk === null && row.state === "completed" && Number(row.chunk_count) > 0;
+    if (!row || !chunkElsewhere || isDead(row)) return row;
+    return (await this.#query(this.#sql.readWithChunk, [scope, key])).rows[0] as ReadRow | undefined;
   }
 
   #assertOpen(): void {

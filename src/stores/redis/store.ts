@@ -122,9 +122,10 @@ const LEGACY_OPERATIONS = { get: "legacyGet", readChunk: "legacyReadChunk", dele
 type RecordKeys = readonly [record: string, chunkPrefix: string];
 
 /**
- * An {@link InspectableStore} on Redis or Valkey 7.0 or later, standalone or Cluster. Each operation
- * is one atomic round trip: a claim that acquires a key or finds it completed is one
- * native `SET … NX GET`, the rest one Lua script each.
+ * An {@link InspectableStore} on Redis or Valkey 7.0 or later, standalone or Cluster. A
+ * claim that acquires a key or finds it completed is one native `SET … NX GET` (one that
+ * meets a key in flight adds a script, to ask Redis's clock about the lease); every other
+ * operation is one Lua script, so one atomic round trip.
  *
  * Each record is one string key plus one string key per stored body chunk, all under one
  * hash tag (a digest of scope and key). Redis expiry deletes completed records after
